@@ -1,0 +1,59 @@
+# Chaperone. The two set-up commands are `make run` and `make test`; each builds or refreshes
+# the local virtualenv from this project's files first.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+# Real OPA (a Go engine in a shared library), the differential-test oracle. Its metadata asks
+# for a newer Python than it needs, hence the flag; it is a test dependency only.
+OPA_ORACLE := opa-golib-python-bindings>=0.4.4,<0.5
+
+RUN_STAMP := $(VENV)/.run-deps
+TEST_STAMP := $(VENV)/.test-deps
+
+.PHONY: run test lint bench venv clean help
+
+help:
+	@echo "make run    start Envoy (127.0.0.1:10000), Chaperone and a demo upstream"
+	@echo "make test   run the test suite (unit, Rego, and integration through real Envoy)"
+	@echo "make lint   ruff and mypy --strict"
+	@echo "make bench  load-test Envoy alone vs Envoy + Chaperone"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(PY)
+	$(PIP) install -e '.[demo]'
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(PY)
+	$(PIP) install -e '.[dev]'
+	$(PIP) install --ignore-requires-python '$(OPA_ORACLE)'
+	touch $@ $(RUN_STAMP)
+
+venv: $(TEST_STAMP)
+
+run: $(RUN_STAMP)
+	$(PY) -m ext_proc.demo.run
+
+test: $(TEST_STAMP)
+	$(BIN)/chaperone policy test policies
+	$(BIN)/pytest
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check ext_proc tests
+	$(BIN)/ruff format --check ext_proc tests
+	$(BIN)/mypy
+
+bench: $(TEST_STAMP)
+	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q wrk >/dev/null || \
+		{ $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q >/dev/null && \
+		  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q wrk >/dev/null; }; }
+	$(PY) -m tests.bench.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

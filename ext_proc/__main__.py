@@ -1,0 +1,3 @@
+from ext_proc.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""ext_authz: the Authorization/Check servicer and the decision -> CheckResponse conversion."""

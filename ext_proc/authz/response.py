@@ -1,0 +1,64 @@
+"""Decision -> CheckResponse, as opa-envoy-plugin builds it, plus the hand-off to ext_proc.
+
+Allowed: an OkHttpResponse with the headers to add or override upstream (``headers``), to remove
+(``request_headers_to_remove``), to add to the client's response (``response_headers_to_add``)
+and the query parameters to set or remove. Denied: a DeniedHttpResponse with the status, headers
+and body. Either way the dynamic metadata of the decision is emitted, with Chaperone's decision
+id and inspection plan under the ``chaperone`` key for the ext_proc filter that follows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from envoy.config.core.v3 import base_pb2
+from envoy.service.auth.v3 import external_auth_pb2 as pb
+from envoy.type.v3 import http_status_pb2
+from google.rpc import code_pb2, status_pb2
+
+from ext_proc.policy.decision import Decision, Headers
+from ext_proc.policy.evaluator import DenyResponse
+from ext_proc.processing.protocol import CHECK_METADATA_KEY
+from ext_proc.protoconv import dict_to_struct
+
+_OK = status_pb2.Status(code=code_pb2.OK)
+_PERMISSION_DENIED = status_pb2.Status(code=code_pb2.PERMISSION_DENIED)
+
+
+def allowed_response(decision: Decision, decision_id: str) -> Any:
+    ok = pb.OkHttpResponse(
+        headers=_options(decision.headers),
+        headers_to_remove=list(decision.request_headers_to_remove),
+        response_headers_to_add=_options(decision.response_headers_to_add),
+        query_parameters_to_set=[
+            base_pb2.QueryParameter(key=k, value=v) for k, v in decision.query_parameters_to_set
+        ],
+        query_parameters_to_remove=list(decision.query_parameters_to_remove),
+    )
+    return pb.CheckResponse(
+        status=_OK, ok_response=ok, dynamic_metadata=dict_to_struct(_metadata(decision, decision_id))
+    )
+
+
+def denied_response(deny: DenyResponse, decision: Decision, decision_id: str) -> Any:
+    denied = pb.DeniedHttpResponse(
+        status=http_status_pb2.HttpStatus(code=deny.status),
+        headers=_options(deny.headers),
+        body=deny.body.decode("utf-8", "replace"),
+    )
+    return pb.CheckResponse(
+        status=_PERMISSION_DENIED,
+        denied_response=denied,
+        dynamic_metadata=dict_to_struct(_metadata(decision, decision_id)),
+    )
+
+
+def _options(headers: Headers) -> list[Any]:
+    # In an OkHttpResponse an unset append means "overwrite", as in opa-envoy-plugin.
+    return [base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key=k, value=v)) for k, v in headers]
+
+
+def _metadata(decision: Decision, decision_id: str) -> dict[str, Any]:
+    metadata = dict(decision.dynamic_metadata or {})
+    metadata[CHECK_METADATA_KEY] = {"decision_id": decision_id, "inspect": decision.inspect.as_dict()}
+    return metadata

@@ -1,0 +1,96 @@
+"""The `chaperone` command line: serve, and offline policy tools."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ext_proc import __version__
+from ext_proc.config import DEFAULT_DECISION_PATH, ENV_CONFIG_FILE, ConfigError, load_config
+from ext_proc.errors import ChaperoneError
+from ext_proc.logs import configure_logging
+from ext_proc.policy.bundle import PolicyLoadError, load_bundle
+from ext_proc.policy.decision import parse_decision
+from ext_proc.policy.rego_tests import report, run_tests
+from ext_proc.policy.regorus_engine import RegorusEngine
+from ext_proc.server import serve
+
+
+def main(argv: list[str] | None = None) -> int:
+    # regorus renders a Rust backtrace into every error message when this is set.
+    os.environ.pop("RUST_BACKTRACE", None)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        result: int = args.handler(args)
+    except (ConfigError, PolicyLoadError) as exc:
+        print(f"chaperone: {exc}", file=sys.stderr)
+        return 1
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chaperone", description="A security sidecar for AI-agent traffic.")
+    parser.add_argument("--version", action="version", version=f"chaperone {__version__}")
+    commands = parser.add_subparsers(metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve ext_authz, ext_proc and health over gRPC")
+    serve.add_argument(
+        "--config", help=f"YAML config file (default: ${ENV_CONFIG_FILE}, else built-in defaults)"
+    )
+    serve.set_defaults(handler=_serve)
+
+    policy = commands.add_parser("policy", help="offline policy tools").add_subparsers(metavar="ACTION")
+    test = policy.add_parser("test", help="run the Rego unit tests (test_* rules), reporting like `opa test`")
+    test.add_argument("directory", nargs="?", default="policies")
+    test.add_argument("-v", "--verbose", action="store_true", help="list every test, not only failures")
+    test.add_argument("-r", "--run", help="only tests whose name matches this regular expression")
+    test.set_defaults(handler=_policy_test)
+
+    evaluate = policy.add_parser("eval", help="print the decision for one input document")
+    evaluate.add_argument("--input", required=True, help="JSON input document ('-' for stdin)")
+    evaluate.add_argument("--dir", default="policies", help="policy directory (default: policies)")
+    evaluate.add_argument("--decision", default=DEFAULT_DECISION_PATH, help="decision path")
+    evaluate.set_defaults(handler=_policy_eval)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    config = load_config(args.config or os.environ.get(ENV_CONFIG_FILE))
+    configure_logging(config.logging.level, config.logging.format)
+    return serve(config)
+
+
+def _policy_test(args: argparse.Namespace) -> int:
+    return report(run_tests(args.directory, run=args.run), sys.stdout, verbose=args.verbose)
+
+
+def _policy_eval(args: argparse.Namespace) -> int:
+    raw = sys.stdin.buffer.read() if args.input == "-" else Path(args.input).read_bytes()
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        print(f"chaperone: {args.input} is not valid JSON: {exc}", file=sys.stderr)
+        return 1
+    engine = RegorusEngine(load_bundle(args.dir), args.decision)
+    output: dict[str, Any] = {"decision_path": args.decision, "policy_revision": engine.revision}
+    try:
+        value = engine.evaluate(document)
+        output["result"] = value
+        if value is None:
+            output["error"] = {"code": "policy_undefined", "message": "the decision is undefined"}
+        else:
+            output["allowed"] = parse_decision(value).allowed
+    except ChaperoneError as exc:
+        output["allowed"] = False
+        output["error"] = {"code": exc.code.value, "message": exc.message, "detail": exc.detail}
+    sys.stdout.write(orjson.dumps(output, option=orjson.OPT_INDENT_2).decode() + "\n")
+    return 1 if "error" in output else 0

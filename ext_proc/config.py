@@ -1,0 +1,181 @@
+"""Service configuration: a YAML file, then CHAPERONE_* environment overrides, validated once at start.
+
+Every key has a default (the named constants below), so an empty file or no file at all is a
+working configuration. Unknown keys and wrong types are errors that name the key, because a typo
+in a security setting must never silently fall back to a default.
+
+Environment overrides use a double underscore between levels: ``CHAPERONE_POLICY__DRY_RUN=true``
+sets ``policy.dry_run``. Values are read as YAML scalars, so ``true``, ``5`` and ``0.5`` are typed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+import yaml
+
+ENV_PREFIX = "CHAPERONE_"
+ENV_CONFIG_FILE = "CHAPERONE_CONFIG"
+
+DEFAULT_GRPC_ADDRESS = "127.0.0.1:9001"
+# Each ext_proc stream holds a worker thread for the life of its HTTP request (see server.py),
+# so this bounds the number of concurrent streamed requests, not the request rate.
+DEFAULT_MAX_WORKERS = 64
+DEFAULT_GRACE_PERIOD_SECONDS = 15.0
+DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+DEFAULT_POLICY_DIRECTORY = "policies"
+DEFAULT_DECISION_PATH = "envoy/authz/allow"
+DEFAULT_RELOAD_INTERVAL_SECONDS = 1.0
+DEFAULT_OPA_URL = "http://127.0.0.1:8181"
+# Remote OPA sits on the request path of every call: a short deadline, then fail closed.
+DEFAULT_OPA_TIMEOUT_MS = 100
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_DENY_STATUS = 403
+
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+HttpStatus = Annotated[int, msgspec.Meta(ge=200, le=599)]
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the offending key."""
+
+
+class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class ServerConfig(_Section, frozen=True):
+    # host:port for TCP, or unix:/path/to.sock for a unix socket.
+    address: str = DEFAULT_GRPC_ADDRESS
+    max_workers: PositiveInt = DEFAULT_MAX_WORKERS
+    grace_period_seconds: Annotated[float, msgspec.Meta(ge=0)] = DEFAULT_GRACE_PERIOD_SECONDS
+    max_message_bytes: PositiveInt = DEFAULT_MAX_MESSAGE_BYTES
+
+
+class OpaConfig(_Section, frozen=True):
+    url: str = DEFAULT_OPA_URL
+    timeout_ms: PositiveInt = DEFAULT_OPA_TIMEOUT_MS
+    # When OPA cannot be reached or answers garbage: deny (false) or allow (true).
+    fail_open: bool = False
+
+
+class PolicyConfig(_Section, frozen=True):
+    engine: Literal["regorus", "opa"] = "regorus"
+    directory: str = DEFAULT_POLICY_DIRECTORY
+    decision: str = DEFAULT_DECISION_PATH
+    # Evaluate and log the real decision, but allow everything.
+    dry_run: bool = False
+    reload_interval_seconds: PositiveFloat = DEFAULT_RELOAD_INTERVAL_SECONDS
+    opa: OpaConfig = msgspec.field(default_factory=OpaConfig)
+
+
+class InspectionConfig(_Section, frozen=True):
+    # Largest body (request or buffered response) handed to the policy; larger ones are refused.
+    max_body_bytes: PositiveInt = DEFAULT_MAX_BODY_BYTES
+    # Status of a deny whose policy gave none, and of fail-closed errors.
+    deny_status: HttpStatus = DEFAULT_DENY_STATUS
+
+
+class LoggingConfig(_Section, frozen=True):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "console"] = "json"
+
+
+class Config(_Section, frozen=True):
+    server: ServerConfig = msgspec.field(default_factory=ServerConfig)
+    policy: PolicyConfig = msgspec.field(default_factory=PolicyConfig)
+    inspection: InspectionConfig = msgspec.field(default_factory=InspectionConfig)
+    logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+
+
+def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read the file (if any), apply environment overrides, validate, return an immutable Config."""
+    environ = os.environ if environ is None else environ
+    raw = _read_file(Path(path)) if path is not None else {}
+    _apply_env_overrides(raw, environ)
+    try:
+        config = msgspec.convert(raw, Config, strict=True)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(_describe_validation_error(exc)) from None
+    _check_semantics(config)
+    return config
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: the top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def _apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, text in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX) or name == ENV_CONFIG_FILE:
+            continue
+        keys = name[len(ENV_PREFIX) :].lower().split("__")
+        _check_known_key(keys, name)
+        try:
+            value = yaml.safe_load(text) if text else ""
+        except yaml.YAMLError:
+            value = text
+        target = raw
+        for key in keys[:-1]:
+            child = target.setdefault(key, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{name}: {'.'.join(keys[:-1])} is not a section")
+            target = child
+        target[keys[-1]] = value
+
+
+def _check_known_key(keys: list[str], env_name: str) -> None:
+    struct: Any = Config
+    for depth, key in enumerate(keys):
+        fields = {f.name: f for f in msgspec.structs.fields(struct)}
+        if key not in fields:
+            dotted = ".".join(keys[: depth + 1])
+            raise ConfigError(f"{env_name}: unknown config key {dotted!r}")
+        struct = fields[key].type
+        if depth < len(keys) - 1 and not (isinstance(struct, type) and issubclass(struct, _Section)):
+            raise ConfigError(f"{env_name}: {'.'.join(keys[: depth + 1])} is not a section")
+
+
+def _describe_validation_error(exc: msgspec.ValidationError) -> str:
+    # msgspec reports "Expected `int`, got `str` - at `$.server.max_workers`"; lead with the key.
+    message = str(exc)
+    detail, sep, location = message.rpartition(" - at ")
+    if not sep:
+        return f"config error: {message}"
+    key = location.strip("`").removeprefix("$").lstrip(".") or "(top level)"
+    return f"config error at {key}: {detail}"
+
+
+def _check_semantics(config: Config) -> None:
+    address = config.server.address
+    if address.startswith("unix:"):
+        if not address.removeprefix("unix:").lstrip("/"):
+            raise ConfigError("config error at server.address: a unix socket address needs a path")
+    else:
+        host, sep, port = address.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(
+                f"config error at server.address: expected host:port or unix:/path, got {address!r}"
+            )
+    if not config.policy.decision.strip("/"):
+        raise ConfigError("config error at policy.decision: the decision path is empty")
+    url = config.policy.opa.url
+    if config.policy.engine == "opa" and not url.startswith(("http://", "https://")):
+        raise ConfigError(f"config error at policy.opa.url: expected an http:// or https:// URL, got {url!r}")

@@ -1,0 +1,1 @@
+"""The local demo that `make run` starts: an OpenAI-compatible upstream, Chaperone and Envoy."""

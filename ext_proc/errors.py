@@ -1,0 +1,52 @@
+"""Stable error codes.
+
+Every failure that turns into a deny carries one of these codes: it is what a client sees in the
+JSON error body, what the audit event records and what labels the error metric. The codes are
+part of the public contract (documented in policies/README.md); add new ones, never rename.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    # Policy evaluation
+    POLICY_UNDEFINED = "policy_undefined"
+    POLICY_MULTIPLE_RESULTS = "policy_multiple_results"
+    POLICY_EVAL_ERROR = "policy_eval_error"
+    POLICY_NOT_LOADED = "policy_not_loaded"
+    DECISION_INVALID = "decision_invalid"
+    # Remote OPA
+    OPA_UNAVAILABLE = "opa_unavailable"
+    OPA_TIMEOUT = "opa_timeout"
+    OPA_BAD_RESPONSE = "opa_bad_response"
+    # Request and body handling
+    REQUEST_PARSE_ERROR = "request_parse_error"
+    BODY_PARSE_ERROR = "body_parse_error"
+    BODY_DECODE_ERROR = "body_decode_error"
+    BODY_TOO_LARGE = "body_too_large"
+    UNSUPPORTED_CONTENT_ENCODING = "unsupported_content_encoding"
+    PROTOCOL_ERROR = "protocol_error"
+    INTERNAL_ERROR = "internal_error"
+
+
+class ChaperoneError(Exception):
+    """A failure with a stable code.
+
+    ``message`` is written by us and safe to log: it names fields and types, never values.
+    ``detail`` carries text we do not control (an engine's error, which can quote input values);
+    it is shown by the offline CLI and never written to the service's logs.
+    """
+
+    def __init__(
+        self, code: ErrorCode, message: str, *, http_status: int = 403, detail: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.http_status = http_status
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"

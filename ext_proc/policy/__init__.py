@@ -1,0 +1,1 @@
+"""Policy loading, evaluation engines and the decision contract."""

@@ -1,0 +1,260 @@
+"""The decision contract: what a policy returns, checked field by field.
+
+A decision is a boolean or an object with opa-envoy-plugin's fields (``allowed``, ``headers``,
+``request_headers_to_remove``, ``response_headers_to_add``, ``http_status``, ``body``,
+``dynamic_metadata``, ``query_parameters_to_set``, ``query_parameters_to_remove``) plus
+Chaperone's own (``reasons``, ``response_headers_to_remove``, ``inspect``, ``replace_body``).
+Every shape error names the field, the expected type and the actual one; the caller turns it into
+a deny with the ``decision_invalid`` code, never into an allow.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+
+from ext_proc.errors import ChaperoneError, ErrorCode
+
+Headers = tuple[tuple[str, str], ...]
+
+_VALID_STATUSES = frozenset(s.value for s in HTTPStatus if s.value >= 200)
+_FORBIDDEN_HEADER_CHARS = ("\r", "\n", "\0")
+# RFC 9110 token characters; a leading colon admits the HTTP/2 pseudo-headers (:path, :authority).
+_HEADER_NAME = re.compile(r":?[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+class BodyMode(enum.StrEnum):
+    """How a body phase reaches the policy (Envoy ext_proc body send modes)."""
+
+    NONE = "none"
+    BUFFERED = "buffered"  # one message with the whole body; header changes still possible
+    STREAMED = "streamed"  # one message per chunk, as it arrives
+
+
+@dataclass(frozen=True, slots=True)
+class Inspection:
+    """Which later phases of this HTTP request the policy wants to see."""
+
+    request_body: BodyMode = BodyMode.NONE
+    response_headers: bool = False
+    response_body: BodyMode = BodyMode.NONE
+
+    @property
+    def any(self) -> bool:
+        return self != NO_INSPECTION
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "request_body": self.request_body.value,
+            "response_headers": self.response_headers,
+            "response_body": self.response_body.value,
+        }
+
+
+NO_INSPECTION = Inspection()
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    http_status: int | None = None
+    body: bytes | None = None
+    headers: Headers = ()
+    request_headers_to_remove: tuple[str, ...] = ()
+    response_headers_to_add: Headers = ()
+    response_headers_to_remove: tuple[str, ...] = ()
+    query_parameters_to_set: Headers = ()
+    query_parameters_to_remove: tuple[str, ...] = ()
+    dynamic_metadata: Mapping[str, Any] | None = None
+    reasons: tuple[str, ...] = ()
+    inspect: Inspection = NO_INSPECTION
+    replace_body: bytes | None = None
+    # The value the policy returned, for the audit trail and `chaperone policy eval`.
+    raw: Any = field(default=None, compare=False, repr=False)
+
+
+ALLOW = Decision(allowed=True, raw=True)
+DENY = Decision(allowed=False, raw=False)
+
+
+def parse_decision(value: Any) -> Decision:
+    """Turn an evaluation result into a Decision, or raise ChaperoneError(decision_invalid)."""
+    if value is True:
+        return ALLOW
+    if value is False:
+        return DENY
+    if not isinstance(value, dict):
+        _fail("decision", "boolean or object", value)
+    if "allowed" not in value:
+        raise ChaperoneError(ErrorCode.DECISION_INVALID, 'decision object has no "allowed" field')
+    allowed = value["allowed"]
+    if not isinstance(allowed, bool):
+        _fail("allowed", "boolean", allowed)
+    return Decision(
+        allowed=allowed,
+        http_status=_status(value.get("http_status")),
+        body=_body(value, "body"),
+        headers=_headers(value, "headers"),
+        request_headers_to_remove=_names(value, "request_headers_to_remove"),
+        response_headers_to_add=_headers(value, "response_headers_to_add"),
+        response_headers_to_remove=_names(value, "response_headers_to_remove"),
+        query_parameters_to_set=_headers(value, "query_parameters_to_set", header_names=False),
+        query_parameters_to_remove=_names(value, "query_parameters_to_remove", header_names=False),
+        dynamic_metadata=_object(value, "dynamic_metadata"),
+        reasons=_reasons(value.get("reasons")),
+        inspect=parse_inspection(value.get("inspect")),
+        replace_body=_body(value, "replace_body"),
+        raw=value,
+    )
+
+
+def _fail(name: str, expected: str, actual: Any) -> Any:
+    raise ChaperoneError(
+        ErrorCode.DECISION_INVALID, f"decision field {name}: expected {expected}, got {_type_name(actual)}"
+    )
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {
+        bool: "boolean",
+        int: "number",
+        float: "number",
+        str: "string",
+        list: "array",
+        dict: "object",
+    }.get(type(value), type(value).__name__)
+
+
+def _status(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+        return _fail("http_status", "integer", value)  # type: ignore[no-any-return]
+    if int(value) not in _VALID_STATUSES:
+        raise ChaperoneError(
+            ErrorCode.DECISION_INVALID, f"decision field http_status: {value} is not an HTTP status"
+        )
+    return int(value)
+
+
+def _body(decision: dict[str, Any], name: str) -> bytes | None:
+    value = decision.get(name)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, dict | list):
+        return orjson.dumps(value)  # a structured body is sent as JSON
+    return _fail(name, "string, object or array", value)  # type: ignore[no-any-return]
+
+
+def _headers(decision: dict[str, Any], name: str, *, header_names: bool = True) -> Headers:
+    value = decision.get(name)
+    if value is None:
+        return ()
+    groups = value if isinstance(value, list) else [value]
+    pairs: list[tuple[str, str]] = []
+    for group in groups:
+        if not isinstance(group, dict):
+            _fail(name, "object or array of objects", group)
+        for key, item in group.items():
+            values = item if isinstance(item, list) else [item]
+            for one in values:
+                if not isinstance(one, str):
+                    _fail(f"{name}.{key}", "string or array of strings", one)
+                _check_text(f"{name}.{key}", one)
+                pairs.append((_header_name(name, key) if header_names else key, one))
+    return tuple(pairs)
+
+
+def _names(decision: dict[str, Any], name: str, *, header_names: bool = True) -> tuple[str, ...]:
+    value = decision.get(name)
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        return _fail(name, "array of strings", value)  # type: ignore[no-any-return]
+    for item in value:
+        if not isinstance(item, str):
+            _fail(f"{name}[]", "string", item)
+    return tuple(_header_name(name, item) if header_names else item for item in value)
+
+
+def _header_name(field_name: str, key: str) -> str:
+    if not _HEADER_NAME.fullmatch(key):
+        raise ChaperoneError(
+            ErrorCode.DECISION_INVALID, f"decision field {field_name}: invalid header name {key!r}"
+        )
+    return key.lower()
+
+
+def _check_text(name: str, value: str) -> None:
+    # A CR or LF in a header value would let a policy (or data it copied) split headers.
+    if any(c in value for c in _FORBIDDEN_HEADER_CHARS):
+        raise ChaperoneError(
+            ErrorCode.DECISION_INVALID, f"decision field {name}: value has a control character"
+        )
+
+
+def _object(decision: dict[str, Any], name: str) -> dict[str, Any] | None:
+    value = decision.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        return _fail(name, "object", value)  # type: ignore[no-any-return]
+    return value
+
+
+def _reasons(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list):
+        return _fail("reasons", "string or array of strings", value)  # type: ignore[no-any-return]
+    for item in value:
+        if not isinstance(item, str):
+            _fail("reasons[]", "string", item)
+    return tuple(value)
+
+
+def parse_inspection(value: Any) -> Inspection:
+    if value is None:
+        return NO_INSPECTION
+    if not isinstance(value, dict):
+        return _fail("inspect", "object", value)  # type: ignore[no-any-return]
+    unknown = set(value) - {"request_body", "response_headers", "response_body"}
+    if unknown:
+        raise ChaperoneError(
+            ErrorCode.DECISION_INVALID, f"decision field inspect: unknown key {sorted(unknown)[0]!r}"
+        )
+    response_headers = value.get("response_headers", False)
+    if not isinstance(response_headers, bool):
+        _fail("inspect.response_headers", "boolean", response_headers)
+    return Inspection(
+        request_body=_body_mode(value, "request_body"),
+        response_headers=response_headers,
+        response_body=_body_mode(value, "response_body"),
+    )
+
+
+def _body_mode(value: dict[str, Any], key: str) -> BodyMode:
+    mode = value.get(key, "none")
+    if mode is True:
+        return BodyMode.BUFFERED
+    if mode is False:
+        return BodyMode.NONE
+    try:
+        return BodyMode(mode)
+    except ValueError:
+        raise ChaperoneError(
+            ErrorCode.DECISION_INVALID,
+            f'decision field inspect.{key}: expected "none", "buffered" or "streamed", got {mode!r}',
+        ) from None

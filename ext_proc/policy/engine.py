@@ -1,0 +1,35 @@
+"""The policy-engine interface shared by the embedded and the remote engine.
+
+``evaluate`` returns the raw value of the decision document (``None`` when it is undefined) or
+raises ChaperoneError with a stable code. It never returns a partially checked decision: shape
+checks and error-to-deny mapping live in evaluator.py, so both engines obey one contract.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ext_proc.errors import ChaperoneError, ErrorCode
+
+
+class PolicyEngine(Protocol):
+    @property
+    def revision(self) -> str:
+        """An identifier of the policy set that answers now (for the audit trail)."""
+        ...
+
+    def evaluate(self, document: dict[str, Any]) -> Any:
+        """Evaluate the decision for one input document."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def decision_rule(decision_path: str) -> str:
+    """``envoy/authz/allow`` -> ``data.envoy.authz.allow``, checking each segment is a Rego name."""
+    segments = [s for s in decision_path.strip("/").split("/") if s]
+    if not segments or not all(s.isidentifier() for s in segments):
+        raise ChaperoneError(
+            ErrorCode.POLICY_NOT_LOADED, f"decision path {decision_path!r} is not a slash-separated rule path"
+        )
+    return "data." + ".".join(segments)

@@ -1,0 +1,110 @@
+"""One policy decision: evaluate, check the shape, map failures to a deny, apply dry-run.
+
+This is the single place where an evaluation result becomes the decision that is enforced, for
+ext_authz and for every ext_proc phase alike, so "undefined, several results, a wrong type or an
+engine error is a deny" holds everywhere by construction.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ext_proc.errors import ChaperoneError, ErrorCode
+from ext_proc.policy.decision import ALLOW, Decision, parse_decision
+from ext_proc.policy.engine import PolicyEngine
+
+# Errors of a remote engine that `policy.opa.fail_open` may turn into an allow. A policy that
+# answered badly (undefined, wrong shape) is never failed open: that is the policy's own verdict.
+REMOTE_FAILURES = frozenset({ErrorCode.OPA_UNAVAILABLE, ErrorCode.OPA_TIMEOUT, ErrorCode.OPA_BAD_RESPONSE})
+JSON_CONTENT_TYPE = ("content-type", "application/json")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What was decided, what the policy really said, and why."""
+
+    decision: Decision  # enforced
+    verdict: Decision  # the policy's own decision (or the error deny), before dry-run or fail-open
+    error: ChaperoneError | None
+    revision: str
+    eval_ms: float
+    dry_run: bool = False
+    failed_open: bool = False
+
+
+def new_decision_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Evaluator:
+    def __init__(
+        self, engine: PolicyEngine, *, dry_run: bool = False, deny_status: int = 403, fail_open: bool = False
+    ) -> None:
+        self.engine = engine
+        self.dry_run = dry_run
+        self.deny_status = deny_status
+        self.fail_open = fail_open
+
+    def decide(self, document: dict[str, Any]) -> Outcome:
+        started = time.perf_counter()
+        error: ChaperoneError | None = None
+        try:
+            value = self.engine.evaluate(document)
+            if value is None:
+                raise ChaperoneError(ErrorCode.POLICY_UNDEFINED, "the decision is undefined")
+            decision = parse_decision(value)
+        except ChaperoneError as exc:
+            error = exc
+            decision = self.error_decision(exc)
+        eval_ms = (time.perf_counter() - started) * 1000
+        revision = self.engine.revision
+        if error is not None and self.fail_open and error.code in REMOTE_FAILURES:
+            return Outcome(ALLOW, decision, error, revision, eval_ms, failed_open=True)
+        if self.dry_run and not decision.allowed:
+            # As opa-envoy-plugin's dry-run: log what would have happened, enforce a plain allow.
+            return Outcome(ALLOW, decision, error, revision, eval_ms, dry_run=True)
+        return Outcome(decision, decision, error, revision, eval_ms)
+
+    def error_decision(self, error: ChaperoneError) -> Decision:
+        return Decision(allowed=False, http_status=self.deny_status, raw=None)
+
+    def failure(self, error: ChaperoneError) -> Outcome:
+        """The outcome for input that cannot be evaluated at all (malformed, undecodable, too large).
+
+        Bad input fails closed even in dry-run: dry-run previews policy verdicts, it does not
+        wave through requests that Chaperone cannot inspect.
+        """
+        decision = Decision(allowed=False, http_status=error.http_status, raw=None)
+        return Outcome(decision, decision, error, self.engine.revision, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class DenyResponse:
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+def deny_response(outcome: Outcome, decision_id: str, default_status: int) -> DenyResponse:
+    """What the client receives for a deny: the policy's own body, or a JSON error.
+
+    The JSON error carries the stable code and the decision id (to find the audit event), and
+    the policy's reasons; it never carries engine messages, which may quote policy internals.
+    """
+    decision = outcome.decision
+    status = decision.http_status or default_status
+    if decision.body is not None:
+        return DenyResponse(status, decision.headers, decision.body)
+    error: dict[str, Any] = {
+        "code": outcome.error.code.value if outcome.error else "denied",
+        "decision_id": decision_id,
+    }
+    if decision.reasons:
+        error["reasons"] = list(decision.reasons)
+    headers = (*(h for h in decision.headers if h[0] != "content-type"), JSON_CONTENT_TYPE)
+    return DenyResponse(status, headers, orjson.dumps({"error": error}))

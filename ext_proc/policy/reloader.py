@@ -1,0 +1,93 @@
+"""Hot reload: poll the policy directory and swap in a new bundle once it compiles.
+
+Polling (a stat of each file, once a second by default) rather than inotify, because a
+Kubernetes ConfigMap update is an atomic rename of the ``..data`` symlink: watchers on the
+visible file names miss it, while a stat through the names sees the new inode at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import structlog
+
+from ext_proc.policy.bundle import Fingerprint, PolicyBundle, PolicyLoadError, fingerprint, load_bundle
+
+log = structlog.get_logger("chaperone.policy")
+
+
+class SwappableEngine(Protocol):
+    @property
+    def revision(self) -> str: ...
+
+    def swap(self, bundle: PolicyBundle) -> None: ...
+
+
+@dataclass(slots=True)
+class ReloadStatus:
+    revision: str
+    reloads: int = 0
+    failures: int = 0
+    last_error: str | None = None
+    last_change: float = 0.0
+
+
+class PolicyReloader:
+    def __init__(self, engine: SwappableEngine, directory: str | Path, interval_seconds: float) -> None:
+        self._engine = engine
+        self._directory = Path(directory)
+        self._interval = interval_seconds
+        self._seen: Fingerprint | None = self._safe_fingerprint()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.status = ReloadStatus(revision=engine.revision)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="policy-reloader", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def poll_once(self) -> bool:
+        """Reload if the directory changed; True when a new bundle became active."""
+        current = self._safe_fingerprint()
+        if current is None or current == self._seen:
+            return False
+        self._seen = current
+        try:
+            bundle = load_bundle(self._directory)
+            if bundle.revision == self._engine.revision:
+                return False
+            self._engine.swap(bundle)
+        except PolicyLoadError as exc:
+            self.status.failures += 1
+            self.status.last_error = str(exc)
+            log.error("policy_reload_failed", error=str(exc), active_revision=self._engine.revision)
+            return False
+        self.status.reloads += 1
+        self.status.revision = bundle.revision
+        self.status.last_error = None
+        self.status.last_change = time.time()
+        log.info("policy_reloaded", revision=bundle.revision, modules=bundle.module_paths)
+        return True
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.poll_once()
+            except Exception:  # the watcher must outlive any surprise; the old bundle stays active
+                log.exception("policy_reload_crashed")
+
+    def _safe_fingerprint(self) -> Fingerprint | None:
+        try:
+            return fingerprint(self._directory)
+        except PolicyLoadError as exc:
+            log.error("policy_directory_unreadable", error=str(exc))
+            return None

@@ -1,0 +1,86 @@
+"""HTTP pieces of the input shared by ext_authz and ext_proc: path, query and body parsing.
+
+These follow opa-envoy-plugin (Go's net/url and encoding/json) so that existing policies see the
+same values: ``parsed_path`` is the percent-decoded path split on "/" after leading slashes are
+trimmed, ``parsed_query`` maps each key to the list of its values, and ``parsed_body`` is the
+JSON document (or, a Chaperone addition, the form fields) of a complete body.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import orjson
+
+from ext_proc.errors import ChaperoneError, ErrorCode
+
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+PROTOJSON_VERSION = {"ext_authz": "v3", "encoding": "protojson"}
+
+
+def parse_path_and_query(path: str) -> tuple[list[str], dict[str, list[str]]]:
+    """``/a/b%20c?x=1&x=2`` -> (["a", "b c"], {"x": ["1", "2"]})."""
+    parts = urlsplit(path)
+    if _BAD_ESCAPE.search(parts.path):
+        raise ChaperoneError(
+            ErrorCode.REQUEST_PARSE_ERROR, "the request path has an invalid percent-escape", http_status=400
+        )
+    parsed_path = unquote(parts.path).lstrip("/").split("/")
+    parsed_query = parse_qs(parts.query, keep_blank_values=True) if parts.query else {}
+    return parsed_path, parsed_query
+
+
+def media_type(content_type: str | None) -> str:
+    if not content_type:
+        return ""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def is_json(content_type: str | None) -> bool:
+    kind = media_type(content_type)
+    return kind == "application/json" or kind.endswith("+json")
+
+
+def parse_body(content_type: str | None, body: bytes) -> Any:
+    """The parsed body for JSON and form bodies; None for other types or an empty body.
+
+    A body that claims JSON but is not is an error (fail closed): a policy must never see
+    "no parsed body" for a request that the upstream will parse differently.
+    """
+    if not body:
+        return None
+    kind = media_type(content_type)
+    if kind == "application/json" or kind.endswith("+json"):
+        return parse_json(body)
+    if kind == "application/x-www-form-urlencoded":
+        text = decode_utf8(body)
+        return parse_qs(text, keep_blank_values=True)
+    return None
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    # orjson rejects integers beyond 64 bits, which JSON allows; the standard parser decides.
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        message = exc.msg if isinstance(exc, json.JSONDecodeError) else "unparseable"
+        raise ChaperoneError(
+            ErrorCode.BODY_PARSE_ERROR, f"the JSON body is malformed: {message}", http_status=400
+        ) from None
+
+
+def decode_utf8(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ChaperoneError(
+            ErrorCode.BODY_DECODE_ERROR, f"the body is not valid UTF-8 (byte {exc.start})", http_status=400
+        ) from None

@@ -1,0 +1,53 @@
+"""The ExternalProcessor gRPC servicer: receive, dispatch to the stream object, send.
+
+Thin on purpose: all decisions live in stream.py; this loop only converts messages and makes
+sure an unexpected failure ends the HTTP request with a deny rather than an open stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import structlog
+from envoy.service.ext_proc.v3 import external_processor_pb2_grpc
+
+from ext_proc.errors import ChaperoneError, ErrorCode
+from ext_proc.processing.events import Reject
+from ext_proc.processing.protocol import event_from_request, response_for
+from ext_proc.processing.stream import StreamProcessor
+
+log = structlog.get_logger("chaperone.ext_proc")
+
+
+class ExternalProcessorServicer(external_processor_pb2_grpc.ExternalProcessorServicer):  # type: ignore[misc]
+    def __init__(self, new_stream: Callable[[], StreamProcessor]) -> None:
+        self._new_stream = new_stream
+
+    def Process(self, request_iterator: Iterator[Any], context: Any) -> Iterator[Any]:  # noqa: N802 (gRPC name)
+        stream = self._new_stream()
+        try:
+            for request in request_iterator:
+                try:
+                    kind, event = event_from_request(request)
+                    action = stream.handle(event)
+                except ChaperoneError as exc:
+                    log.error("ext_proc_protocol_error", code=exc.code.value, error=exc.message)
+                    yield response_for("", _internal_reject(exc.code))
+                    return
+                except Exception:
+                    log.exception("ext_proc_internal_error", decision_id=stream.decision_id)
+                    yield response_for("", _internal_reject(ErrorCode.INTERNAL_ERROR))
+                    return
+                yield response_for(kind, action)
+                if isinstance(action, Reject):
+                    return  # Envoy ends the HTTP request after an immediate response
+        finally:
+            stream.close()
+
+
+def _internal_reject(code: ErrorCode) -> Reject:
+    body = b'{"error":{"code":"' + code.value.encode() + b'"}}'
+    return Reject(
+        status=500, headers=(("content-type", "application/json"),), body=body, details=f"chaperone_{code}"
+    )
