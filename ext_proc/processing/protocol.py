@@ -41,7 +41,9 @@ ATTRIBUTES_NAMESPACE = "envoy.filters.http.ext_proc"
 _MODE = processing_mode_pb2.ProcessingMode
 _BODY_MODES = {
     BodyMode.NONE: _MODE.NONE,
-    BodyMode.BUFFERED: _MODE.BUFFERED,
+    # BUFFERED stalls when a body over the buffer limit arrives while the headers are decided;
+    # BUFFERED_PARTIAL sends what fits and the stream refuses an incomplete body (stream.py).
+    BodyMode.BUFFERED: _MODE.BUFFERED_PARTIAL,
     BodyMode.STREAMED: _MODE.STREAMED,
 }
 _OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD

@@ -131,10 +131,13 @@ class StreamProcessor:
         has_body = not event.end_of_stream
         if inspect.request_body is not BodyMode.NONE and has_body:
             _require_identity_encoding(event.headers, http_status=415)
+            if inspect.request_body is BodyMode.BUFFERED:
+                self._check_declared_length(event.headers)
             self._bodies[Direction.REQUEST] = _Body(inspect.request_body)
-            if inspect.request_body is BodyMode.STREAMED:
-                # Chunks may be rewritten, so the length is unknown until the end.
-                changes = changes.merged(HeaderChanges(remove=("content-length",)))
+            # The body may be rewritten, so its length is unknown until the body phase; Envoy
+            # refuses a body mutation that disagrees with content-length (and ignores a
+            # content-length mutation), so the upstream gets a chunked body instead.
+            changes = changes.merged(HeaderChanges(remove=("content-length",)))
         if inspect.response_body is not BodyMode.NONE:
             # The response body will be read as text: ask the upstream not to compress it.
             changes = changes.merged(HeaderChanges(set=(("accept-encoding", "identity"),)))
@@ -147,6 +150,13 @@ class StreamProcessor:
             response_trailers=inspect.response_body is BodyMode.STREAMED,
         )
         return Continue(headers=changes, mode=None if mode == NO_OVERRIDE else mode)
+
+    def _check_declared_length(self, headers: dict[str, str]) -> None:
+        # Refuse at the headers what cannot be buffered: a body over Envoy's buffer limit that
+        # arrives while the headers are being decided would otherwise stall the request.
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._settings.max_body_bytes:
+            raise _too_large(self._settings.max_body_bytes)
 
     def _on_response_headers(self, event: HeadersEvent) -> Action:
         status = event.headers.get(":status", "")
@@ -187,12 +197,10 @@ class StreamProcessor:
         return self._on_streamed_chunk(event, body)
 
     def _on_buffered_body(self, event: BodyEvent) -> Action:
-        if len(event.data) > self._settings.max_body_bytes:
-            raise ChaperoneError(
-                ErrorCode.BODY_TOO_LARGE,
-                f"the body exceeds the inspection limit of {self._settings.max_body_bytes} bytes",
-                http_status=413,
-            )
+        # Buffered inspection runs in Envoy's BUFFERED_PARTIAL mode: a body over Envoy's buffer
+        # limit arrives cut short (no end of stream) instead of stalling the request.
+        if len(event.data) > self._settings.max_body_bytes or not event.end_of_stream:
+            raise _too_large(self._settings.max_body_bytes)
         text = decode_utf8(event.data)
         if event.direction is Direction.REQUEST:
             phase = PHASE_REQUEST_BODY
@@ -214,11 +222,6 @@ class StreamProcessor:
             if event.direction is Direction.REQUEST
             else _response_changes(decision)
         )
-        if decision.replace_body is not None:
-            # Buffered mode still lets us fix the headers, so the length stays exact.
-            changes = changes.merged(
-                HeaderChanges(set=(("content-length", str(len(decision.replace_body))),))
-            )
         return Continue(headers=changes, body=decision.replace_body)
 
     def _on_streamed_chunk(self, event: BodyEvent, body: _Body) -> Action:
@@ -282,6 +285,12 @@ def _request_changes(decision: Decision) -> HeaderChanges:
 
 def _response_changes(decision: Decision) -> HeaderChanges:
     return HeaderChanges(decision.response_headers_to_add, decision.response_headers_to_remove)
+
+
+def _too_large(limit: int) -> ChaperoneError:
+    return ChaperoneError(
+        ErrorCode.BODY_TOO_LARGE, f"the body exceeds the inspection limit of {limit} bytes", http_status=413
+    )
 
 
 def _require_identity_encoding(headers: dict[str, str], *, http_status: int) -> None:
