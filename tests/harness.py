@@ -284,7 +284,7 @@ class Stack:
         return self.envoy.url
 
     def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=10, **kwargs)
+        return httpx.Client(**{"base_url": self.url, "timeout": 10, **kwargs})
 
 
 def copy_policies(name: str, target: Path) -> Path:
