@@ -69,6 +69,7 @@ class Service:
         )
         self.health = health.HealthServicer()
         self._server: Any = None
+        self._executor: futures.ThreadPoolExecutor | None = None
 
     def start(self) -> str:
         """Bind and start serving; returns the bound address (the real port if 0 was asked)."""
@@ -82,6 +83,7 @@ class Service:
         executor = futures.ThreadPoolExecutor(
             max_workers=server_config.max_workers, thread_name_prefix="grpc"
         )
+        self._executor = executor
         server = grpc.server(executor, options=options)
         audit = AuditLog()
         settings = StreamSettings(
@@ -121,6 +123,9 @@ class Service:
         self.health.enter_graceful_shutdown()
         log.info("shutting_down", grace_seconds=grace)
         self._server.stop(grace).wait()
+        # Let the workers exit first: each drops its own regorus engine (they are thread-affine).
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
         if self.policy.reloader is not None:
             self.policy.reloader.stop()
         self.policy.engine.close()

@@ -24,6 +24,7 @@ from typing import Any
 
 import grpc
 import httpx
+import orjson
 import yaml
 from aiohttp import web
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -205,8 +206,6 @@ class ServiceProcess:
         raise RuntimeError(f"chaperone did not start serving\n{tail(self.log_path)}")
 
     def log_events(self) -> list[dict[str, Any]]:
-        import orjson
-
         events = []
         for line in self.log_path.read_bytes().splitlines():
             with contextlib.suppress(orjson.JSONDecodeError):

@@ -38,7 +38,7 @@ class OpaDataApiServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 server.requests += 1
                 length = int(self.headers.get("content-length", "0"))
                 document = json.loads(self.rfile.read(length) or b"{}")

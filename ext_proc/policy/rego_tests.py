@@ -17,7 +17,7 @@ from typing import Any, TextIO
 import orjson
 
 from ext_proc.policy.bundle import PolicyBundle, load_bundle
-from ext_proc.policy.regorus_engine import build_engine, engine_message
+from ext_proc.policy.regorus_engine import build_engine, compile_engine, engine_message
 
 TEST_PREFIX = "test_"
 TODO_PREFIX = "todo_test_"
@@ -60,6 +60,7 @@ def discover(bundle: PolicyBundle, engine: Any) -> list[TestCase]:
 def run_tests(directory: str | Path, *, run: str | None = None) -> list[TestResult]:
     bundle = load_bundle(directory)
     engine = build_engine(bundle)  # no input, as in `opa test`: tests supply theirs with `with`
+    compile_engine(engine)  # like `opa test`, refuse to run tests against modules that do not compile
     pattern = re.compile(run) if run else None
     results = []
     for case in discover(bundle, engine):

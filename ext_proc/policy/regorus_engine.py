@@ -38,6 +38,14 @@ def build_engine(bundle: PolicyBundle) -> Any:
     return engine
 
 
+def compile_engine(engine: Any) -> None:
+    """Force regorus's deferred analysis (names, safety) over every module, or raise PolicyLoadError."""
+    try:
+        engine.eval_query("true")
+    except RuntimeError as exc:
+        raise PolicyLoadError(engine_message(exc)) from None
+
+
 def engine_message(exc: BaseException) -> str:
     """regorus error text without the Rust backtrace, on one line."""
     text = str(exc).split("Stack backtrace:")[0]

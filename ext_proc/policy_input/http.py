@@ -8,7 +8,6 @@ JSON document (or, a Chaperone addition, the form fields) of a complete body.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -65,15 +64,9 @@ def parse_body(content_type: str | None, body: bytes) -> Any:
 def parse_json(body: bytes) -> Any:
     try:
         return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass
-    # orjson rejects integers beyond 64 bits, which JSON allows; the standard parser decides.
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        message = exc.msg if isinstance(exc, json.JSONDecodeError) else "unparseable"
+    except orjson.JSONDecodeError as exc:
         raise ChaperoneError(
-            ErrorCode.BODY_PARSE_ERROR, f"the JSON body is malformed: {message}", http_status=400
+            ErrorCode.BODY_PARSE_ERROR, f"the JSON body is malformed: {exc.msg}", http_status=400
         ) from None
 
 

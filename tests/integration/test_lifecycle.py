@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.harness import (
     ROOT,
@@ -153,7 +154,10 @@ def test_sigterm_lets_in_flight_streams_finish_and_refuses_new_ones(stack: Stack
     assert _status(stack) == 503, "new requests are refused once shutdown began"
     gates.open(name)
     reader.join(timeout=20)
-    assert received == {"status": 200, "body": "first part: the [hidden] is here\nlast part: another [hidden]\n"}
+    assert received == {
+        "status": 200,
+        "body": "first part: the [hidden] is here\nlast part: another [hidden]\n",
+    }
     assert stack.service.process.wait(timeout=20) == 0
 
 
@@ -200,7 +204,11 @@ def test_ext_proc_alone_decides_at_the_request_headers(tmp_path: Path, upstream:
         seen = {k.lower(): v for k, v in allowed.json()["headers"].items()}
         assert seen["x-injected"] == "yes" and "x-agent-secret" not in seen
         assert allowed.headers["x-chaperone"] == "checked", "response headers added in the response phase"
-        assert (denied.status_code, denied.text, denied.headers["x-deny-reason"]) == (418, "short and stout", "teapot")
+        assert (denied.status_code, denied.text, denied.headers["x-deny-reason"]) == (
+            418,
+            "short and stout",
+            "teapot",
+        )
         assert rewritten.json()["body"] == '{"action":"y","rewritten":true}'
         phases = {e.get("phase") for e in stack.service.log_events() if e.get("event") == "decision"}
         assert "request_headers" in phases and "check" not in phases
@@ -237,12 +245,12 @@ def test_an_invalid_config_names_the_key(tmp_path: Path) -> None:
 
 
 def test_envoy_health_answers_only_while_serving(stack: Stack) -> None:
-    import grpc
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
-
     with grpc.insecure_channel(stack.service.address) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
-        for service in ("", "envoy.service.auth.v3.Authorization", "envoy.service.ext_proc.v3.ExternalProcessor"):
+        for service in (
+            "",
+            "envoy.service.auth.v3.Authorization",
+            "envoy.service.ext_proc.v3.ExternalProcessor",
+        ):
             reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=2)
             assert reply.status == health_pb2.HealthCheckResponse.SERVING
-    _ = httpx  # the stack's client uses it

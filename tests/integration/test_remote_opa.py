@@ -73,7 +73,9 @@ def test_unreachable_opa_fails_closed_by_default(tmp_path: Path, upstream: Upstr
 
 
 def test_unreachable_opa_can_be_configured_to_fail_open(tmp_path: Path, upstream: UpstreamServer) -> None:
-    sections = {"policy": {"engine": "opa", "opa": {"url": f"http://127.0.0.1:{free_port()}", "fail_open": True}}}
+    sections = {
+        "policy": {"engine": "opa", "opa": {"url": f"http://127.0.0.1:{free_port()}", "fail_open": True}}
+    }
     for stack in start_stack(tmp_path, tmp_path, upstream, service_sections=sections):
         with stack.client() as client:
             assert client.get("/echo/plain").status_code == 200

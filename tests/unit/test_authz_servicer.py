@@ -1,0 +1,93 @@
+"""Authorization/Check over a real gRPC server (pytest-grpc), with the embedded engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from envoy.service.auth.v3 import external_auth_pb2, external_auth_pb2_grpc
+from google.protobuf import json_format
+from google.rpc import code_pb2
+
+from ext_proc.audit import AuditLog
+from ext_proc.authz.servicer import AuthorizationServicer
+from ext_proc.policy.bundle import load_bundle
+from ext_proc.policy.evaluator import Evaluator
+from ext_proc.policy.regorus_engine import RegorusEngine
+from ext_proc.protoconv import struct_to_dict
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+# regorus engines must be dropped on the thread that made them; the servicer's worker threads
+# outlive this module's fixtures, so the servicer is kept alive until those threads are gone.
+KEEP_ALIVE: list[object] = []
+
+
+@pytest.fixture(scope="module")
+def grpc_add_to_server() -> Any:
+    return external_auth_pb2_grpc.add_AuthorizationServicer_to_server
+
+
+@pytest.fixture(scope="module")
+def grpc_servicer() -> AuthorizationServicer:
+    # The servicer's engines live on the server's worker threads, as in production.
+    engine = RegorusEngine(load_bundle(FIXTURES / "policies" / "rewrite"), "envoy/authz/allow")
+    servicer = AuthorizationServicer(Evaluator(engine), AuditLog(), deny_status=403)
+    KEEP_ALIVE.append(servicer)
+    return servicer
+
+
+@pytest.fixture(scope="module")
+def grpc_stub_cls() -> Any:
+    return external_auth_pb2_grpc.AuthorizationStub
+
+
+def check_request(path: str, method: str = "GET", **headers: str) -> Any:
+    return json_format.ParseDict(
+        {"attributes": {"request": {"http": {"method": method, "path": path, "headers": headers}}}},
+        external_auth_pb2.CheckRequest(),
+    )
+
+
+def test_allowed_check_carries_header_changes_and_the_ext_proc_hand_off(grpc_stub: Any) -> None:
+    reply = grpc_stub.Check(check_request("/echo/plain"))
+    assert reply.status.code == code_pb2.OK
+    ok = reply.ok_response
+    assert {(h.header.key, h.header.value) for h in ok.headers} == {
+        ("x-injected", "yes"),
+        ("x-agent-id", "agent-7"),
+    }
+    assert list(ok.headers_to_remove) == ["x-agent-secret"]
+    assert [(h.header.key, h.header.value) for h in ok.response_headers_to_add] == [
+        ("x-chaperone", "checked")
+    ]
+    hand_off = struct_to_dict(reply.dynamic_metadata)["chaperone"]
+    assert len(hand_off["decision_id"]) == 36
+    assert hand_off["inspect"] == {"request_body": "none", "response_headers": False, "response_body": "none"}
+
+
+def test_inspection_plan_travels_in_metadata(grpc_stub: Any) -> None:
+    reply = grpc_stub.Check(check_request("/stream/chunks", "POST"))
+    assert struct_to_dict(reply.dynamic_metadata)["chaperone"]["inspect"] == {
+        "request_body": "streamed",
+        "response_headers": False,
+        "response_body": "streamed",
+    }
+
+
+def test_denied_check_has_the_policy_status_body_and_headers(grpc_stub: Any) -> None:
+    reply = grpc_stub.Check(check_request("/deny/custom"))
+    assert reply.status.code == code_pb2.PERMISSION_DENIED
+    denied = reply.denied_response
+    assert denied.status.code == 418
+    assert denied.body == "short and stout"
+    assert ("x-deny-reason", "teapot") in {(h.header.key, h.header.value) for h in denied.headers}
+
+
+def test_unparseable_request_is_denied_not_errored(grpc_stub: Any) -> None:
+    request = check_request("/echo/plain", "POST", **{"content-type": "application/json"})
+    request.attributes.request.http.body = "{not json"
+    reply = grpc_stub.Check(request)
+    assert reply.status.code == code_pb2.PERMISSION_DENIED
+    assert reply.denied_response.status.code == 400
+    assert '"body_parse_error"' in reply.denied_response.body

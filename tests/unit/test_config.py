@@ -1,0 +1,109 @@
+"""Configuration: defaults, file, environment overrides, and errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ext_proc.config import (
+    DEFAULT_DECISION_PATH,
+    DEFAULT_GRPC_ADDRESS,
+    DEFAULT_MAX_WORKERS,
+    ConfigError,
+    load_config,
+)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "chaperone.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_without_a_file() -> None:
+    config = load_config(None, environ={})
+    assert config.server.address == DEFAULT_GRPC_ADDRESS
+    assert config.server.max_workers == DEFAULT_MAX_WORKERS
+    assert config.policy.engine == "regorus"
+    assert config.policy.decision == DEFAULT_DECISION_PATH
+    assert config.policy.dry_run is False
+
+
+def test_empty_file_is_the_defaults(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, ""), environ={}) == load_config(None, environ={})
+
+
+def test_file_values(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "server:\n  address: unix:/run/chaperone.sock\n"
+        "policy:\n  engine: opa\n  opa: {url: 'http://opa:8181', timeout_ms: 20}\n",
+    )
+    config = load_config(path, environ={})
+    assert config.server.address == "unix:/run/chaperone.sock"
+    assert config.policy.engine == "opa"
+    assert config.policy.opa.timeout_ms == 20
+
+
+def test_environment_overrides_the_file_with_typed_values(tmp_path: Path) -> None:
+    path = write(tmp_path, "policy:\n  dry_run: false\n")
+    env = {
+        "CHAPERONE_POLICY__DRY_RUN": "true",
+        "CHAPERONE_SERVER__MAX_WORKERS": "8",
+        "CHAPERONE_POLICY__OPA__URL": "http://10.0.0.1:8181",
+        "UNRELATED": "x",
+    }
+    config = load_config(path, environ=env)
+    assert config.policy.dry_run is True
+    assert config.server.max_workers == 8
+    assert config.policy.opa.url == "http://10.0.0.1:8181"
+
+
+def test_config_is_immutable() -> None:
+    config = load_config(None, environ={})
+    with pytest.raises(AttributeError):
+        config.policy.dry_run = True  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("server:\n  max_workers: many\n", "server.max_workers"),
+        ("server:\n  max_workers: 0\n", "server.max_workers"),
+        ("server:\n  adress: x\n", "adress"),
+        ("policy:\n  engine: wasm\n", "policy.engine"),
+        ("policy:\n  dry_run: 'yes'\n", "policy.dry_run"),
+        ("inspection:\n  deny_status: 99\n", "inspection.deny_status"),
+        ("server:\n  address: localhost\n", "server.address"),
+        ("server:\n  address: 'host:99999'\n", "server.address"),
+        ("server:\n  address: 'unix:'\n", "server.address"),
+        ("policy:\n  engine: opa\n  opa: {url: 'opa:8181'}\n", "policy.opa.url"),
+        ("policy:\n  decision: '/'\n", "policy.decision"),
+        ("- a list\n", "top level must be a mapping"),
+        ("server: [\n", "not valid YAML"),
+    ],
+)
+def test_errors_name_the_key(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, text), environ={})
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("CHAPERONE_POLICY__DRYRUN", "CHAPERONE_POLICY__DRYRUN: unknown config key 'policy.dryrun'"),
+        ("CHAPERONE_NOPE", "unknown config key 'nope'"),
+        ("CHAPERONE_POLICY__DRY_RUN__X", "policy.dry_run is not a section"),
+    ],
+)
+def test_unknown_environment_keys_are_errors(name: str, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(None, environ={name: "1"})
+    assert message in str(error.value)
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(tmp_path / "absent.yaml", environ={})

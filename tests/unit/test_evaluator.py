@@ -1,0 +1,98 @@
+"""Evaluation outcomes with the real embedded engine: every failure is a deny with a stable code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from ext_proc.errors import ErrorCode
+from ext_proc.policy.bundle import PolicyLoadError, load_bundle
+from ext_proc.policy.evaluator import Evaluator, deny_response
+from ext_proc.policy.regorus_engine import RegorusEngine
+
+POLICY = """package envoy.authz
+
+import rego.v1
+
+allow := true if input.kind == "allow"
+allow := false if input.kind == "deny"
+allow := {"allowed": false, "http_status": 429, "reasons": ["slow"]} if input.kind == "object"
+allow := "yes" if input.kind == "wrong_type"
+allow := true if input.kind == "conflict"
+allow := false if input.kind == "conflict"
+allow := 1 / 0 == 1 if input.kind == "error"
+allow := {"allowed": false, "body": "custom", "headers": {"x-a": "b"}} if input.kind == "body"
+"""
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> RegorusEngine:
+    (tmp_path / "policy.rego").write_text(POLICY)
+    return RegorusEngine(load_bundle(tmp_path), "envoy/authz/allow")
+
+
+@pytest.mark.parametrize(
+    ("kind", "allowed", "code"),
+    [
+        ("allow", True, None),
+        ("deny", False, None),
+        ("object", False, None),
+        ("undefined", False, ErrorCode.POLICY_UNDEFINED),
+        ("wrong_type", False, ErrorCode.DECISION_INVALID),
+        ("conflict", False, ErrorCode.POLICY_MULTIPLE_RESULTS),
+        ("error", False, ErrorCode.POLICY_EVAL_ERROR),
+    ],
+)
+def test_outcomes(engine: RegorusEngine, kind: str, allowed: bool, code: ErrorCode | None) -> None:
+    outcome = Evaluator(engine).decide({"kind": kind})
+    assert outcome.decision.allowed is allowed
+    assert (outcome.error.code if outcome.error else None) is code
+    assert outcome.revision == engine.revision
+    assert outcome.eval_ms >= 0
+
+
+def test_a_bundle_without_the_decision_rule_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "policy.rego").write_text(POLICY)
+    with pytest.raises(
+        PolicyLoadError, match=r"no module defines the decision rule data\.envoy\.authz\.other"
+    ):
+        RegorusEngine(load_bundle(tmp_path), "envoy/authz/other")
+
+
+def test_error_deny_body_has_the_code_and_no_engine_text(engine: RegorusEngine) -> None:
+    outcome = Evaluator(engine, deny_status=451).decide({"kind": "conflict"})
+    deny = deny_response(outcome, "d-1", 403)
+    assert deny.status == 451
+    body = orjson.loads(deny.body)
+    assert body == {"error": {"code": "policy_multiple_results", "decision_id": "d-1"}}
+    assert outcome.error is not None and outcome.error.detail and "conflict" in outcome.error.detail
+
+
+def test_policy_body_and_headers_are_used_as_given(engine: RegorusEngine) -> None:
+    deny = deny_response(Evaluator(engine).decide({"kind": "body"}), "d-2", 403)
+    assert (deny.status, deny.body, deny.headers) == (403, b"custom", (("x-a", "b"),))
+
+
+def test_reasons_reach_the_default_deny_body(engine: RegorusEngine) -> None:
+    deny = deny_response(Evaluator(engine).decide({"kind": "object"}), "d-3", 403)
+    assert deny.status == 429
+    assert orjson.loads(deny.body)["error"]["reasons"] == ["slow"]
+
+
+def test_dry_run_allows_and_keeps_the_verdict(engine: RegorusEngine) -> None:
+    outcome = Evaluator(engine, dry_run=True).decide({"kind": "object"})
+    assert outcome.decision.allowed is True
+    assert outcome.dry_run is True
+    assert outcome.verdict.allowed is False and outcome.verdict.reasons == ("slow",)
+
+
+def test_dry_run_does_not_change_an_allow(engine: RegorusEngine) -> None:
+    outcome = Evaluator(engine, dry_run=True).decide({"kind": "allow"})
+    assert outcome.decision.allowed is True and outcome.dry_run is False
+
+
+def test_fail_open_never_applies_to_a_policy_verdict(engine: RegorusEngine) -> None:
+    outcome = Evaluator(engine, fail_open=True).decide({"kind": "wrong_type"})
+    assert outcome.decision.allowed is False and not outcome.failed_open

@@ -1,0 +1,114 @@
+"""ExternalProcessor/Process over a real gRPC server (pytest-grpc): the message loop and its replies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from envoy.config.core.v3 import base_pb2
+from envoy.extensions.filters.http.ext_proc.v3 import processing_mode_pb2
+from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
+from envoy.service.ext_proc.v3 import external_processor_pb2_grpc
+
+from ext_proc.audit import AuditLog
+from ext_proc.policy.bundle import load_bundle
+from ext_proc.policy.evaluator import Evaluator
+from ext_proc.policy.regorus_engine import RegorusEngine
+from ext_proc.processing.servicer import ExternalProcessorServicer
+from ext_proc.processing.stream import StreamProcessor, StreamSettings
+from ext_proc.protoconv import dict_to_struct
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+# regorus engines must be dropped on the thread that made them; the servicer's worker threads
+# outlive this module's fixtures, so the servicer is kept alive until those threads are gone.
+KEEP_ALIVE: list[object] = []
+MODE = processing_mode_pb2.ProcessingMode
+
+
+@pytest.fixture(scope="module")
+def grpc_add_to_server() -> Any:
+    return external_processor_pb2_grpc.add_ExternalProcessorServicer_to_server
+
+
+@pytest.fixture(scope="module")
+def grpc_servicer() -> ExternalProcessorServicer:
+    engine = RegorusEngine(load_bundle(FIXTURES / "policies" / "rewrite"), "envoy/authz/allow")
+    evaluator, audit = Evaluator(engine), AuditLog()
+    servicer = ExternalProcessorServicer(lambda: StreamProcessor(evaluator, audit, StreamSettings()))
+    KEEP_ALIVE.append(servicer)
+    return servicer
+
+
+@pytest.fixture(scope="module")
+def grpc_stub_cls() -> Any:
+    return external_processor_pb2_grpc.ExternalProcessorStub
+
+
+def header_map(headers: dict[str, str]) -> Any:
+    return base_pb2.HeaderMap(
+        headers=[base_pb2.HeaderValue(key=k, raw_value=v.encode()) for k, v in headers.items()]
+    )
+
+
+def request_headers(
+    path: str, method: str = "POST", eos: bool = False, authz: dict[str, Any] | None = None
+) -> Any:
+    message = pb.ProcessingRequest(
+        request_headers=pb.HttpHeaders(
+            headers=header_map(
+                {":method": method, ":path": path, ":authority": "h", "content-type": "text/plain"}
+            ),
+            end_of_stream=eos,
+        )
+    )
+    if authz is not None:
+        message.metadata_context.filter_metadata["envoy.filters.http.ext_authz"].CopyFrom(
+            dict_to_struct({"chaperone": authz})
+        )
+    return message
+
+
+def test_streamed_request_body_is_rewritten_chunk_by_chunk(grpc_stub: Any) -> None:
+    messages = [
+        request_headers("/stream/chunks"),
+        pb.ProcessingRequest(request_body=pb.HttpBody(body="héllo ".encode()[:2], end_of_stream=False)),
+        pb.ProcessingRequest(request_body=pb.HttpBody(body="héllo ".encode()[2:], end_of_stream=False)),
+        pb.ProcessingRequest(request_body=pb.HttpBody(body=b"world", end_of_stream=True)),
+    ]
+    replies = list(grpc_stub.Process(iter(messages)))
+    assert len(replies) == 4
+    mode = replies[0].mode_override
+    assert (mode.request_body_mode, mode.response_body_mode) == (MODE.STREAMED, MODE.STREAMED)
+    assert "content-length" in replies[0].request_headers.response.header_mutation.remove_headers
+    bodies = [r.request_body.response.body_mutation.body for r in replies[1:]]
+    assert b"".join(bodies).decode() == "HÉLLO WORLD"
+
+
+def test_ext_authz_metadata_skips_the_header_decision(grpc_stub: Any) -> None:
+    inspect = {"request_body": "none", "response_headers": False, "response_body": "none"}
+    replies = list(
+        grpc_stub.Process(
+            iter([request_headers("/deny/custom", authz={"decision_id": "x", "inspect": inspect})])
+        )
+    )
+    assert replies[0].WhichOneof("response") == "request_headers", "ext_authz already allowed it"
+    assert not replies[0].HasField("mode_override")
+
+
+def test_deny_is_an_immediate_response_and_ends_the_stream(grpc_stub: Any) -> None:
+    messages = [request_headers("/deny/custom", method="GET", eos=True), request_headers("/never")]
+    replies = list(grpc_stub.Process(iter(messages)))
+    assert len(replies) == 1
+    immediate = replies[0].immediate_response
+    assert immediate.status.code == 418
+    assert immediate.body == b"short and stout"
+    assert {h.header.key: h.header.raw_value for h in immediate.headers.set_headers}[
+        "x-deny-reason"
+    ] == b"teapot"
+
+
+def test_malformed_hand_off_metadata_fails_closed(grpc_stub: Any) -> None:
+    replies = list(grpc_stub.Process(iter([request_headers("/echo/plain", authz={"decision_id": 7})])))
+    assert replies[0].immediate_response.status.code == 500
+    assert b"protocol_error" in replies[0].immediate_response.body

@@ -1,0 +1,381 @@
+"""The per-stream state machine, driven with domain events and the real embedded engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from ext_proc.audit import AuditLog
+from ext_proc.policy.bundle import load_bundle
+from ext_proc.policy.decision import BodyMode, Inspection
+from ext_proc.policy.evaluator import Evaluator
+from ext_proc.policy.regorus_engine import RegorusEngine
+from ext_proc.processing.events import (
+    CONTINUE,
+    BodyEvent,
+    CheckSummary,
+    Continue,
+    Direction,
+    HeadersEvent,
+    ProcessingMode,
+    Reject,
+    TrailersEvent,
+)
+from ext_proc.processing.stream import StreamProcessor, StreamSettings
+
+POLICY = """package envoy.authz
+
+import rego.v1
+
+default allow := {"allowed": false, "reasons": ["default"]}
+
+path := input.attributes.request.http.path
+
+allow := {"allowed": true, "headers": {"x-set": "1"}, "request_headers_to_remove": ["x-drop"],
+	"response_headers_to_add": {"x-resp": "r"}} if {
+	input.phase == "request_headers"
+	path == "/headers"
+}
+
+allow := {"allowed": false, "http_status": 451, "body": "gone", "headers": {"x-why": "law"}} if {
+	input.phase == "request_headers"
+	path == "/blocked"
+}
+
+allow := {"allowed": true, "inspect": {"request_body": "buffered"}} if {
+	input.phase == "request_headers"
+	path == "/buffered"
+}
+
+allow := {"allowed": true, "replace_body": {"model": "pinned", "was": input.parsed_body.model}} if {
+	input.phase == "request_body"
+	path == "/buffered"
+	input.parsed_body.model != "forbidden"
+}
+
+allow := {"allowed": false, "reasons": ["model"]} if {
+	input.phase == "request_body"
+	path == "/buffered"
+	input.parsed_body.model == "forbidden"
+}
+
+allow := {"allowed": true, "replace_body": upper(input.chunk.text)} if {
+	input.phase in {"request_body", "response_body"}
+	path == "/upper"
+	not contains(input.chunk.text, "STOP")
+}
+
+allow := {"allowed": false, "reasons": ["stop word"]} if {
+	input.phase == "response_body"
+	contains(input.chunk.text, "STOP")
+}
+
+allow := {"allowed": true, "inspect": {"response_headers": true}} if {
+	input.phase == "request_headers"
+	path == "/late"
+}
+
+allow := {
+	"allowed": true,
+	"inspect": {"response_body": "streamed"},
+	"response_headers_to_add": {"x-late": "1"},
+} if {
+	input.phase == "response_headers"
+	input.response.status == 200
+}
+
+allow := {"allowed": false, "http_status": 502} if {
+	input.phase == "response_headers"
+	input.response.status >= 500
+}
+
+allow := true if {
+	input.phase == "response_body"
+	path == "/late"
+}
+"""
+
+
+class RecordingAudit(AuditLog):
+    def __init__(self) -> None:
+        super().__init__()
+        self.decisions: list[dict[str, Any]] = []
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    def decision(self, **fields: Any) -> None:  # type: ignore[override]
+        self.decisions.append(fields)
+
+    def event(self, name: str, **fields: Any) -> None:
+        self.events.append((name, fields))
+
+
+@pytest.fixture(scope="module")
+def evaluator(tmp_path_factory: pytest.TempPathFactory) -> Evaluator:
+    directory = tmp_path_factory.mktemp("policy")
+    (directory / "policy.rego").write_text(POLICY)
+    return Evaluator(RegorusEngine(load_bundle(directory), "envoy/authz/allow"))
+
+
+@pytest.fixture
+def audit() -> RecordingAudit:
+    return RecordingAudit()
+
+
+def stream(evaluator: Evaluator, audit: AuditLog, **settings: Any) -> StreamProcessor:
+    return StreamProcessor(evaluator, audit, StreamSettings(**settings))
+
+
+def request_headers(
+    path: str, eos: bool = False, check: CheckSummary | None = None, **extra: str
+) -> HeadersEvent:
+    headers = {":method": "POST", ":path": path, ":authority": "api", ":scheme": "http", **extra}
+    return HeadersEvent(Direction.REQUEST, headers, eos, check=check)
+
+
+def response_headers(status: int = 200, eos: bool = False, **extra: str) -> HeadersEvent:
+    return HeadersEvent(Direction.RESPONSE, {":status": str(status), **extra}, eos)
+
+
+def body(data: bytes, eos: bool, direction: Direction = Direction.REQUEST) -> BodyEvent:
+    return BodyEvent(direction, data, eos)
+
+
+# -- request headers ------------------------------------------------------------------------------
+
+
+def test_ext_authz_verdict_is_reused_without_evaluating(evaluator: Evaluator, audit: RecordingAudit) -> None:
+    check = CheckSummary("from-authz", Inspection(response_body=BodyMode.STREAMED))
+    processor = stream(evaluator, audit)
+    action = processor.handle(request_headers("/anything", check=check))
+    assert isinstance(action, Continue)
+    assert processor.decision_id == "from-authz"
+    assert audit.decisions == []
+    assert ("accept-encoding", "identity") in action.headers.set
+    assert action.mode == ProcessingMode(
+        response_headers=True, response_body=BodyMode.STREAMED, response_trailers=True
+    )
+
+
+def test_nothing_to_inspect_means_no_mode_override(evaluator: Evaluator, audit: RecordingAudit) -> None:
+    action = stream(evaluator, audit).handle(request_headers("/x", check=CheckSummary("d", Inspection())))
+    assert action == CONTINUE
+
+
+def test_request_headers_are_decided_without_ext_authz(evaluator: Evaluator, audit: RecordingAudit) -> None:
+    processor = stream(evaluator, audit)
+    action = processor.handle(request_headers("/headers"))
+    assert isinstance(action, Continue)
+    assert action.headers.set == (("x-set", "1"),)
+    assert action.headers.remove == ("x-drop",)
+    assert action.mode == ProcessingMode(response_headers=True), "to add the response header later"
+    later = processor.handle(response_headers(200, eos=True))
+    assert isinstance(later, Continue) and later.headers.set == (("x-resp", "r"),)
+    assert [d["phase"] for d in audit.decisions] == ["request_headers"]
+
+
+def test_request_headers_deny_is_an_immediate_response(evaluator: Evaluator, audit: RecordingAudit) -> None:
+    action = stream(evaluator, audit).handle(request_headers("/blocked"))
+    assert action == Reject(451, (("x-why", "law"),), b"gone", "chaperone_denied")
+    assert audit.decisions[0]["status"] == 451
+
+
+def test_compressed_request_body_is_refused_before_buffering(
+    evaluator: Evaluator, audit: RecordingAudit
+) -> None:
+    action = stream(evaluator, audit).handle(request_headers("/buffered", **{"content-encoding": "br"}))
+    assert isinstance(action, Reject) and action.status == 415
+
+
+def test_declared_length_over_the_limit_is_refused_at_the_headers(
+    evaluator: Evaluator, audit: RecordingAudit
+) -> None:
+    action = stream(evaluator, audit, max_body_bytes=10).handle(
+        request_headers("/buffered", **{"content-length": "11"})
+    )
+    assert isinstance(action, Reject) and action.status == 413
+
+
+# -- buffered bodies ------------------------------------------------------------------------------
+
+
+def buffered(evaluator: Evaluator, audit: AuditLog, data: bytes, eos: bool = True, **settings: Any) -> Any:
+    processor = stream(evaluator, audit, **settings)
+    first = processor.handle(request_headers("/buffered", **{"content-type": "application/json"}))
+    assert isinstance(first, Continue)
+    assert first.mode is not None and first.mode.request_body is BodyMode.BUFFERED
+    assert "content-length" in first.headers.remove
+    return processor.handle(body(data, eos))
+
+
+def test_buffered_body_is_replaced(evaluator: Evaluator, audit: RecordingAudit) -> None:
+    action = buffered(evaluator, audit, b'{"model": "gpt"}')
+    assert isinstance(action, Continue)
+    assert orjson.loads(action.body or b"") == {"model": "pinned", "was": "gpt"}
+
+
+def test_buffered_body_deny(evaluator: Evaluator, audit: RecordingAudit) -> None:
+    action = buffered(evaluator, audit, b'{"model": "forbidden"}')
+    assert isinstance(action, Reject) and action.status == 403
+    assert orjson.loads(action.body)["error"]["reasons"] == ["model"]
+
+
+@pytest.mark.parametrize(
+    ("data", "eos", "status", "code"),
+    [
+        (b'{"model": ', True, 400, "body_parse_error"),
+        (b'{"model": "\xff"}', True, 400, "body_decode_error"),
+        (b'{"model": "x"}', False, 413, "body_too_large"),
+        (b'{"model": "' + b"x" * 64 + b'"}', True, 413, "body_too_large"),
+    ],
+)
+def test_bad_buffered_bodies_fail_closed(
+    evaluator: Evaluator, audit: RecordingAudit, data: bytes, eos: bool, status: int, code: str
+) -> None:
+    action = buffered(evaluator, audit, data, eos, max_body_bytes=40)
+    assert isinstance(action, Reject)
+    assert action.status == status
+    assert orjson.loads(action.body)["error"]["code"] == code
+
+
+# -- streamed bodies ------------------------------------------------------------------------------
+
+TEXT = "stream ✓ with é and 𝄞 across chunks"
+
+
+def run_streamed(evaluator: Evaluator, audit: AuditLog, pieces: list[bytes]) -> list[bytes]:
+    """Feed a streamed request body in pieces; return what each chunk becomes on the wire."""
+    processor = stream(evaluator, audit)
+    check = CheckSummary("d", Inspection(request_body=BodyMode.STREAMED))
+    first = processor.handle(request_headers("/upper", check=check))
+    assert isinstance(first, Continue) and first.mode is not None
+    assert first.mode.request_body is BodyMode.STREAMED and first.mode.request_trailers
+    out = []
+    for i, piece in enumerate(pieces):
+        action = processor.handle(body(piece, i == len(pieces) - 1))
+        assert isinstance(action, Continue)
+        out.append(piece if action.body is None else action.body)
+    processor.close()
+    return out
+
+
+@pytest.mark.parametrize("split", range(len(TEXT.encode()) + 1))
+def test_streamed_rewrite_at_every_split_point(
+    evaluator: Evaluator, audit: RecordingAudit, split: int
+) -> None:
+    data = TEXT.encode()
+    out = run_streamed(evaluator, audit, [data[:split], data[split:]])
+    assert b"".join(out).decode() == TEXT.upper()
+    for chunk in out:
+        chunk.decode()  # every chunk on the wire holds whole characters only
+
+
+def test_streamed_one_byte_at_a_time(evaluator: Evaluator, audit: RecordingAudit) -> None:
+    data = TEXT.encode()
+    out = run_streamed(evaluator, audit, [data[i : i + 1] for i in range(len(data))])
+    assert b"".join(out).decode() == TEXT.upper()
+    summary = next(fields for name, fields in audit.events if name == "stream_summary")
+    assert summary["chunk_decisions"] == len(data)
+
+
+def test_streamed_response_deny_mid_stream(evaluator: Evaluator, audit: RecordingAudit) -> None:
+    processor = stream(evaluator, audit)
+    check = CheckSummary("d", Inspection(response_body=BodyMode.STREAMED))
+    processor.handle(request_headers("/upper", eos=True, check=check))
+    headers = processor.handle(response_headers(200, **{"content-length": "99"}))
+    assert isinstance(headers, Continue) and headers.headers.remove == ("content-length",)
+    ok = processor.handle(body(b"fine ", False, Direction.RESPONSE))
+    assert isinstance(ok, Continue) and ok.body == b"FINE "
+    stop = processor.handle(body(b"then STOP", False, Direction.RESPONSE))
+    assert isinstance(stop, Reject)
+    assert audit.decisions[-1]["phase"] == "response_body"
+
+
+def test_trailers_end_the_stream_and_catch_a_dangling_character(
+    evaluator: Evaluator, audit: RecordingAudit
+) -> None:
+    processor = stream(evaluator, audit)
+    check = CheckSummary("d", Inspection(request_body=BodyMode.STREAMED))
+    processor.handle(request_headers("/upper", check=check))
+    processor.handle(body("é".encode()[:1], False))
+    action = processor.handle(TrailersEvent(Direction.REQUEST))
+    assert isinstance(action, Reject) and action.status == 400
+
+
+def test_body_phases_nobody_asked_for_pass_untouched(evaluator: Evaluator, audit: RecordingAudit) -> None:
+    processor = stream(evaluator, audit)
+    processor.handle(request_headers("/x", check=CheckSummary("d", Inspection())))
+    assert processor.handle(body(b"\xff\xfe binary", True)) == CONTINUE
+    assert processor.handle(TrailersEvent(Direction.RESPONSE)) == CONTINUE
+
+
+# -- response headers -----------------------------------------------------------------------------
+
+
+def test_response_headers_decision_can_switch_on_the_response_body(
+    evaluator: Evaluator, audit: RecordingAudit
+) -> None:
+    processor = stream(evaluator, audit)
+    first = processor.handle(request_headers("/late", eos=True))
+    assert isinstance(first, Continue) and first.mode == ProcessingMode(response_headers=True)
+    action = processor.handle(response_headers(200))
+    assert isinstance(action, Continue)
+    assert ("x-late", "1") in action.headers.set
+    assert action.mode == ProcessingMode(
+        response_headers=True, response_body=BodyMode.STREAMED, response_trailers=True
+    )
+    assert processor.handle(body(b"text", True, Direction.RESPONSE)) == CONTINUE
+
+
+def test_response_headers_decision_can_replace_the_response(
+    evaluator: Evaluator, audit: RecordingAudit
+) -> None:
+    processor = stream(evaluator, audit)
+    processor.handle(request_headers("/late", eos=True))
+    action = processor.handle(response_headers(503))
+    assert isinstance(action, Reject) and action.status == 502
+
+
+def test_compressed_response_is_refused_when_its_body_is_inspected(
+    evaluator: Evaluator, audit: RecordingAudit
+) -> None:
+    processor = stream(evaluator, audit)
+    processor.handle(request_headers("/late", eos=True))
+    action = processor.handle(response_headers(200, **{"content-encoding": "gzip"}))
+    assert isinstance(action, Reject) and action.status == 502
+    assert orjson.loads(action.body)["error"]["code"] == "unsupported_content_encoding"
+
+
+@pytest.mark.parametrize(("payload", "allowed"), [(b'{"ok": true}', True), (b'{"ok": false}', False)])
+def test_response_input_carries_status_headers_body_and_request(
+    tmp_path: Path, audit: RecordingAudit, payload: bytes, allowed: bool
+) -> None:
+    (tmp_path / "p.rego").write_text(
+        """package envoy.authz
+import rego.v1
+default allow := false
+allow := {"allowed": true, "inspect": {"response_headers": true}} if input.phase == "request_headers"
+allow := {"allowed": true, "inspect": {"response_body": "buffered"}} if {
+	input.phase == "response_headers"
+	input.response.headers["content-type"] == "application/json"
+	input.attributes.request.http.method == "POST"
+}
+allow if {
+	input.phase == "response_body"
+	input.response.parsed_body.ok == true
+	input.response.status == 200
+	input.response.body != ""
+}
+"""
+    )
+    evaluator = Evaluator(RegorusEngine(load_bundle(tmp_path), "envoy/authz/allow"))
+    processor = stream(evaluator, audit)
+    first = processor.handle(request_headers("/r", eos=True))
+    assert isinstance(first, Continue) and first.mode == ProcessingMode(response_headers=True)
+    action = processor.handle(response_headers(200, **{"content-type": "application/json"}))
+    assert isinstance(action, Continue) and action.mode is not None
+    assert action.mode.response_body is BodyMode.BUFFERED
+    final = processor.handle(body(payload, True, Direction.RESPONSE))
+    assert isinstance(final, Continue) is allowed
