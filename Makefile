@@ -26,7 +26,7 @@ $(PY):
 	$(PIP) install --upgrade pip
 
 $(RUN_STAMP): pyproject.toml | $(PY)
-	$(PIP) install -e '.[demo]'
+	$(PIP) install -e .
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(PY)

@@ -83,7 +83,7 @@ def _policy_eval(args: argparse.Namespace) -> int:
     engine = RegorusEngine(load_bundle(args.dir), args.decision)
     output: dict[str, Any] = {"decision_path": args.decision, "policy_revision": engine.revision}
     try:
-        value = engine.evaluate(document)
+        value = engine.evaluate_now(document)
         output["result"] = value
         if value is None:
             output["error"] = {"code": "policy_undefined", "message": "the decision is undefined"}

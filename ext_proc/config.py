@@ -22,9 +22,6 @@ ENV_PREFIX = "CHAPERONE_"
 ENV_CONFIG_FILE = "CHAPERONE_CONFIG"
 
 DEFAULT_GRPC_ADDRESS = "127.0.0.1:9001"
-# Each ext_proc stream holds a worker thread for the life of its HTTP request (see server.py),
-# so this bounds the number of concurrent streamed requests, not the request rate.
-DEFAULT_MAX_WORKERS = 64
 DEFAULT_GRACE_PERIOD_SECONDS = 15.0
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 DEFAULT_POLICY_DIRECTORY = "policies"
@@ -52,7 +49,9 @@ class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
 class ServerConfig(_Section, frozen=True):
     # host:port for TCP, or unix:/path/to.sock for a unix socket.
     address: str = DEFAULT_GRPC_ADDRESS
-    max_workers: PositiveInt = DEFAULT_MAX_WORKERS
+    # Concurrent RPCs (Checks plus open ext_proc streams) beyond which new ones are refused,
+    # which Envoy turns into a fail-closed answer; unset means no limit.
+    max_concurrent_rpcs: PositiveInt | None = None
     grace_period_seconds: Annotated[float, msgspec.Meta(ge=0)] = DEFAULT_GRACE_PERIOD_SECONDS
     max_message_bytes: PositiveInt = DEFAULT_MAX_MESSAGE_BYTES
 
@@ -154,7 +153,7 @@ def _check_known_key(keys: list[str], env_name: str) -> None:
 
 
 def _describe_validation_error(exc: msgspec.ValidationError) -> str:
-    # msgspec reports "Expected `int`, got `str` - at `$.server.max_workers`"; lead with the key.
+    # msgspec reports "Expected `int`, got `str` - at `$.server.max_concurrent_rpcs`"; lead with the key.
     message = str(exc)
     detail, sep, location = message.rpartition(" - at ")
     if not sep:

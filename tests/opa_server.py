@@ -33,10 +33,15 @@ class OpaDataApiServer:
         self.engine = opa_engine_for(policy_dir)
         self.delay_seconds = 0.0
         self.requests = 0
+        self.connections = 0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                server.connections += 1
+                super().setup()
 
             def do_POST(self) -> None:
                 server.requests += 1

@@ -19,12 +19,12 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
         self._audit = audit
         self._deny_status = deny_status
 
-    def Check(self, request: Any, context: Any) -> Any:  # noqa: N802 (gRPC name)
+    async def Check(self, request: Any, context: Any) -> Any:  # noqa: N802 (gRPC name)
         decision_id = new_decision_id()
         http = request.attributes.request.http
         summary = RequestSummary.of(http.method, http.path, http.host)
         try:
-            outcome = self._evaluator.decide(check_input(request))
+            outcome = await self._evaluator.decide(check_input(request))
         except ChaperoneError as exc:
             outcome = self._evaluator.failure(exc)
         decision = outcome.decision

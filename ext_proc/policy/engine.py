@@ -1,5 +1,8 @@
 """The policy-engine interface shared by the embedded and the remote engine.
 
+Evaluation is a coroutine: the embedded engine answers at once on the event loop's thread, the
+remote one awaits an HTTP round trip without holding up other streams.
+
 ``evaluate`` returns the raw value of the decision document (``None`` when it is undefined) or
 raises ChaperoneError with a stable code. It never returns a partially checked decision: shape
 checks and error-to-deny mapping live in evaluator.py, so both engines obey one contract.
@@ -18,11 +21,11 @@ class PolicyEngine(Protocol):
         """An identifier of the policy set that answers now (for the audit trail)."""
         ...
 
-    def evaluate(self, document: dict[str, Any]) -> Any:
+    async def evaluate(self, document: dict[str, Any]) -> Any:
         """Evaluate the decision for one input document."""
         ...
 
-    def close(self) -> None: ...
+    async def close(self) -> None: ...
 
 
 def decision_rule(decision_path: str) -> str:

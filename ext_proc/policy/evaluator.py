@@ -50,11 +50,11 @@ class Evaluator:
         self.deny_status = deny_status
         self.fail_open = fail_open
 
-    def decide(self, document: dict[str, Any]) -> Outcome:
+    async def decide(self, document: dict[str, Any]) -> Outcome:
         started = time.perf_counter()
         error: ChaperoneError | None = None
         try:
-            value = self.engine.evaluate(document)
+            value = await self.engine.evaluate(document)
             if value is None:
                 raise ChaperoneError(ErrorCode.POLICY_UNDEFINED, "the decision is undefined")
             decision = parse_decision(value)

@@ -1,9 +1,9 @@
 """The embedded engine: regorus (Rust Rego) in process, one engine per worker thread.
 
 regorus engines are thread-affine (touching one from another thread panics) and hold the GIL,
-so each gRPC worker thread builds its own engine from the current bundle the first time it
-evaluates, and again after a reload. A reload therefore costs one rebuild per thread, paid
-lazily by the next request on that thread, and never blocks other threads.
+so each thread that evaluates builds its own engine from the current bundle the first time it
+evaluates, and again after a reload. In the service that is the event loop's thread; the reload
+watcher compiles a candidate bundle on its own thread, so a broken bundle never reaches it.
 """
 
 from __future__ import annotations
@@ -88,7 +88,11 @@ class RegorusEngine:
         self.check(bundle)
         self._bundle = bundle
 
-    def evaluate(self, document: dict[str, Any]) -> Any:
+    async def evaluate(self, document: dict[str, Any]) -> Any:
+        return self.evaluate_now(document)
+
+    def evaluate_now(self, document: dict[str, Any]) -> Any:
+        """Evaluate synchronously (the offline CLI and tests use this directly)."""
         engine = self._thread_engine()
         engine.set_input(document)  # measured a little faster than set_input_json(orjson.dumps(...))
         try:
@@ -108,8 +112,12 @@ class RegorusEngine:
                 log.debug("policy_print", lines=prints)
         return value
 
-    def close(self) -> None:
+    async def close(self) -> None:
         pass
+
+    def warm(self) -> None:
+        """Build the calling thread's engine for the current bundle ahead of its first request."""
+        self._thread_engine()
 
     def _thread_engine(self) -> Any:
         bundle = self._bundle

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -45,6 +46,8 @@ class PolicyReloader:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.status = ReloadStatus(revision=engine.revision)
+        # Called (on the watcher thread) after a new bundle became active.
+        self.on_reload: Callable[[], object] | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="policy-reloader", daemon=True)
@@ -76,6 +79,8 @@ class PolicyReloader:
         self.status.last_error = None
         self.status.last_change = time.time()
         log.info("policy_reloaded", revision=bundle.revision, modules=bundle.module_paths)
+        if self.on_reload is not None:
+            self.on_reload()
         return True
 
     def _run(self) -> None:

@@ -6,7 +6,7 @@ sure an unexpected failure ends the HTTP request with a deny rather than an open
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import structlog
@@ -24,13 +24,15 @@ class ExternalProcessorServicer(external_processor_pb2_grpc.ExternalProcessorSer
     def __init__(self, new_stream: Callable[[], StreamProcessor]) -> None:
         self._new_stream = new_stream
 
-    def Process(self, request_iterator: Iterator[Any], context: Any) -> Iterator[Any]:  # noqa: N802 (gRPC name)
+    async def Process(  # noqa: N802 (gRPC name)
+        self, request_iterator: AsyncIterator[Any], context: Any
+    ) -> AsyncIterator[Any]:
         stream = self._new_stream()
         try:
-            for request in request_iterator:
+            async for request in request_iterator:
                 try:
                     kind, event = event_from_request(request)
-                    action = stream.handle(event)
+                    action = await stream.handle(event)
                 except ChaperoneError as exc:
                     log.error("ext_proc_protocol_error", code=exc.code.value, error=exc.message)
                     yield response_for("", _internal_reject(exc.code))

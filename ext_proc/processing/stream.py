@@ -81,14 +81,14 @@ class StreamProcessor:
 
     # -- entry points ---------------------------------------------------------------------
 
-    def handle(self, event: Event) -> Action:
+    async def handle(self, event: Event) -> Action:
         try:
             if isinstance(event, HeadersEvent):
                 if event.direction is Direction.REQUEST:
-                    return self._on_request_headers(event)
-                return self._on_response_headers(event)
+                    return await self._on_request_headers(event)
+                return await self._on_response_headers(event)
             if isinstance(event, BodyEvent):
-                return self._on_body(event)
+                return await self._on_body(event)
             return self._on_trailers(event)
         except ChaperoneError as exc:
             return self._reject(_phase_of(event), self._evaluator.failure(exc))
@@ -107,7 +107,7 @@ class StreamProcessor:
 
     # -- headers --------------------------------------------------------------------------
 
-    def _on_request_headers(self, event: HeadersEvent) -> Action:
+    async def _on_request_headers(self, event: HeadersEvent) -> Action:
         headers = event.headers
         self._summary = RequestSummary.of(
             headers.get(":method", ""), headers.get(":path", ""), headers.get(":authority", "")
@@ -117,7 +117,7 @@ class StreamProcessor:
             # ext_authz already decided on these headers; take its verdict instead of re-evaluating.
             self.decision_id = event.check.decision_id
             return self._continue_request(event, NO_HEADER_CHANGES, event.check.inspect)
-        outcome = self._decide(
+        outcome = await self._decide(
             PHASE_REQUEST_HEADERS, phase_document(self._request_doc, PHASE_REQUEST_HEADERS)
         )
         if not outcome.decision.allowed:
@@ -158,13 +158,13 @@ class StreamProcessor:
         if declared.isdigit() and int(declared) > self._settings.max_body_bytes:
             raise _too_large(self._settings.max_body_bytes)
 
-    def _on_response_headers(self, event: HeadersEvent) -> Action:
+    async def _on_response_headers(self, event: HeadersEvent) -> Action:
         status = event.headers.get(":status", "")
         self._response = {"status": int(status) if status.isdigit() else 0, "headers": event.headers}
         changes = self._pending_response_changes
         inspect = self._inspect
         if inspect.response_headers:
-            outcome = self._decide(
+            outcome = await self._decide(
                 PHASE_RESPONSE_HEADERS,
                 phase_document(self._request_doc, PHASE_RESPONSE_HEADERS, response=self._response),
             )
@@ -188,15 +188,15 @@ class StreamProcessor:
 
     # -- bodies ---------------------------------------------------------------------------
 
-    def _on_body(self, event: BodyEvent) -> Action:
+    async def _on_body(self, event: BodyEvent) -> Action:
         body = self._bodies.get(event.direction)
         if body is None:
             return CONTINUE  # a phase the policy did not ask for (static filter config): untouched
         if body.mode is BodyMode.BUFFERED:
-            return self._on_buffered_body(event)
-        return self._on_streamed_chunk(event, body)
+            return await self._on_buffered_body(event)
+        return await self._on_streamed_chunk(event, body)
 
-    def _on_buffered_body(self, event: BodyEvent) -> Action:
+    async def _on_buffered_body(self, event: BodyEvent) -> Action:
         # Buffered inspection runs in Envoy's BUFFERED_PARTIAL mode: a body over Envoy's buffer
         # limit arrives cut short (no end of stream) instead of stalling the request.
         if len(event.data) > self._settings.max_body_bytes or not event.end_of_stream:
@@ -213,7 +213,7 @@ class StreamProcessor:
             parsed = parse_body(self._response["headers"].get("content-type"), event.data)
             response = {**self._response, "body": text, "parsed_body": parsed}
             document = phase_document(self._request_doc, phase, response=response)
-        outcome = self._decide(phase, document)
+        outcome = await self._decide(phase, document)
         if not outcome.decision.allowed:
             return self._reject(phase, outcome)
         decision = outcome.decision
@@ -224,7 +224,7 @@ class StreamProcessor:
         )
         return Continue(headers=changes, body=decision.replace_body)
 
-    def _on_streamed_chunk(self, event: BodyEvent, body: _Body) -> Action:
+    async def _on_streamed_chunk(self, event: BodyEvent, body: _Body) -> Action:
         index = body.chunks.index
         carried = body.chunks.carrying
         text = body.chunks.feed(event.data, final=event.end_of_stream)
@@ -233,7 +233,7 @@ class StreamProcessor:
         extra: dict[str, Any] = {"chunk": chunk}
         if event.direction is Direction.RESPONSE:
             extra["response"] = self._response
-        outcome = self._decide(phase, phase_document(self._request_doc, phase, **extra), quiet=True)
+        outcome = await self._decide(phase, phase_document(self._request_doc, phase, **extra), quiet=True)
         if not outcome.decision.allowed:
             return self._reject(phase, outcome)
         replacement = outcome.decision.replace_body
@@ -253,8 +253,8 @@ class StreamProcessor:
 
     # -- decisions ------------------------------------------------------------------------
 
-    def _decide(self, phase: str, document: dict[str, Any], *, quiet: bool = False) -> Outcome:
-        outcome = self._evaluator.decide(document)
+    async def _decide(self, phase: str, document: dict[str, Any], *, quiet: bool = False) -> Outcome:
+        outcome = await self._evaluator.decide(document)
         if quiet:
             self._chunk_evaluations += 1
             if outcome.decision.allowed and outcome.decision.replace_body is None and outcome.error is None:

@@ -238,10 +238,10 @@ def test_a_broken_policy_at_start_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_an_invalid_config_names_the_key(tmp_path: Path) -> None:
     config = tmp_path / "bad.yaml"
-    config.write_text("server:\n  max_workers: many\n")
+    config.write_text("server:\n  max_concurrent_rpcs: many\n")
     result = _serve(["--config", str(config)])
     assert result.returncode == 1
-    assert "server.max_workers" in result.stderr
+    assert "server.max_concurrent_rpcs" in result.stderr
 
 
 def test_envoy_health_answers_only_while_serving(stack: Stack) -> None:

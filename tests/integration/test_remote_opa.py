@@ -83,19 +83,32 @@ def test_unreachable_opa_can_be_configured_to_fail_open(tmp_path: Path, upstream
         assert event["failed_open"] is True and event["error_code"] == "opa_unavailable"
 
 
-def test_client_maps_undefined_and_conflicts(tmp_path: Path) -> None:
+async def test_client_maps_undefined_and_conflicts(tmp_path: Path) -> None:
     (tmp_path / "policy.rego").write_text(CONFLICT)
     server = OpaDataApiServer(tmp_path).start()
+    engine = RemoteOpaEngine(server.url, "envoy/authz/allow", timeout_ms=500)
+    missing = RemoteOpaEngine(server.url, "envoy/authz/nothing_here", timeout_ms=500)
     try:
-        engine = RemoteOpaEngine(server.url, "envoy/authz/allow", timeout_ms=500)
-        assert engine.evaluate({"a": True}) is True
-        assert engine.evaluate({}) is None
+        assert await engine.evaluate({"a": True}) is True
+        assert await engine.evaluate({}) is None
         with pytest.raises(ChaperoneError) as conflict:
-            engine.evaluate({"a": True, "b": True})
+            await engine.evaluate({"a": True, "b": True})
         assert conflict.value.code is ErrorCode.POLICY_MULTIPLE_RESULTS
-        missing = RemoteOpaEngine(server.url, "envoy/authz/nothing_here", timeout_ms=500)
-        assert missing.evaluate({}) is None
-        engine.close()
-        missing.close()
+        assert await missing.evaluate({}) is None
     finally:
+        await engine.close()
+        await missing.close()
+        server.stop()
+
+
+async def test_client_reuses_its_connection(tmp_path: Path) -> None:
+    (tmp_path / "policy.rego").write_text(CONFLICT)
+    server = OpaDataApiServer(tmp_path).start()
+    engine = RemoteOpaEngine(server.url, "envoy/authz/allow", timeout_ms=500)
+    try:
+        for _ in range(5):
+            assert await engine.evaluate({"a": True}) is True
+        assert server.connections == 1, "keep-alive: one connection for every decision"
+    finally:
+        await engine.close()
         server.stop()

@@ -1,4 +1,4 @@
-"""Authorization/Check over a real gRPC server (pytest-grpc), with the embedded engine."""
+"""Authorization/Check over a real grpc.aio server, with the embedded engine."""
 
 from __future__ import annotations
 
@@ -18,28 +18,18 @@ from ext_proc.policy.regorus_engine import RegorusEngine
 from ext_proc.protoconv import struct_to_dict
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
-# regorus engines must be dropped on the thread that made them; the servicer's worker threads
-# outlive this module's fixtures, so the servicer is kept alive until those threads are gone.
-KEEP_ALIVE: list[object] = []
 
 
 @pytest.fixture(scope="module")
-def grpc_add_to_server() -> Any:
-    return external_auth_pb2_grpc.add_AuthorizationServicer_to_server
-
-
-@pytest.fixture(scope="module")
-def grpc_servicer() -> AuthorizationServicer:
-    # The servicer's engines live on the server's worker threads, as in production.
+def servicer() -> AuthorizationServicer:
     engine = RegorusEngine(load_bundle(FIXTURES / "policies" / "rewrite"), "envoy/authz/allow")
-    servicer = AuthorizationServicer(Evaluator(engine), AuditLog(), deny_status=403)
-    KEEP_ALIVE.append(servicer)
-    return servicer
+    return AuthorizationServicer(Evaluator(engine), AuditLog(), deny_status=403)
 
 
-@pytest.fixture(scope="module")
-def grpc_stub_cls() -> Any:
-    return external_auth_pb2_grpc.AuthorizationStub
+@pytest.fixture
+async def stub(grpc_channel_for: Any, servicer: AuthorizationServicer) -> Any:
+    channel = await grpc_channel_for(external_auth_pb2_grpc.add_AuthorizationServicer_to_server, servicer)
+    return external_auth_pb2_grpc.AuthorizationStub(channel)
 
 
 def check_request(path: str, method: str = "GET", **headers: str) -> Any:
@@ -49,8 +39,8 @@ def check_request(path: str, method: str = "GET", **headers: str) -> Any:
     )
 
 
-def test_allowed_check_carries_header_changes_and_the_ext_proc_hand_off(grpc_stub: Any) -> None:
-    reply = grpc_stub.Check(check_request("/echo/plain"))
+async def test_allowed_check_carries_header_changes_and_the_ext_proc_hand_off(stub: Any) -> None:
+    reply = await stub.Check(check_request("/echo/plain"))
     assert reply.status.code == code_pb2.OK
     ok = reply.ok_response
     assert {(h.header.key, h.header.value) for h in ok.headers} == {
@@ -66,8 +56,8 @@ def test_allowed_check_carries_header_changes_and_the_ext_proc_hand_off(grpc_stu
     assert hand_off["inspect"] == {"request_body": "none", "response_headers": False, "response_body": "none"}
 
 
-def test_inspection_plan_travels_in_metadata(grpc_stub: Any) -> None:
-    reply = grpc_stub.Check(check_request("/stream/chunks", "POST"))
+async def test_inspection_plan_travels_in_metadata(stub: Any) -> None:
+    reply = await stub.Check(check_request("/stream/chunks", "POST"))
     assert struct_to_dict(reply.dynamic_metadata)["chaperone"]["inspect"] == {
         "request_body": "streamed",
         "response_headers": False,
@@ -75,8 +65,8 @@ def test_inspection_plan_travels_in_metadata(grpc_stub: Any) -> None:
     }
 
 
-def test_denied_check_has_the_policy_status_body_and_headers(grpc_stub: Any) -> None:
-    reply = grpc_stub.Check(check_request("/deny/custom"))
+async def test_denied_check_has_the_policy_status_body_and_headers(stub: Any) -> None:
+    reply = await stub.Check(check_request("/deny/custom"))
     assert reply.status.code == code_pb2.PERMISSION_DENIED
     denied = reply.denied_response
     assert denied.status.code == 418
@@ -84,10 +74,10 @@ def test_denied_check_has_the_policy_status_body_and_headers(grpc_stub: Any) -> 
     assert ("x-deny-reason", "teapot") in {(h.header.key, h.header.value) for h in denied.headers}
 
 
-def test_unparseable_request_is_denied_not_errored(grpc_stub: Any) -> None:
+async def test_unparseable_request_is_denied_not_errored(stub: Any) -> None:
     request = check_request("/echo/plain", "POST", **{"content-type": "application/json"})
     request.attributes.request.http.body = "{not json"
-    reply = grpc_stub.Check(request)
+    reply = await stub.Check(request)
     assert reply.status.code == code_pb2.PERMISSION_DENIED
     assert reply.denied_response.status.code == 400
     assert '"body_parse_error"' in reply.denied_response.body

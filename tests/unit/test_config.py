@@ -9,7 +9,6 @@ import pytest
 from ext_proc.config import (
     DEFAULT_DECISION_PATH,
     DEFAULT_GRPC_ADDRESS,
-    DEFAULT_MAX_WORKERS,
     ConfigError,
     load_config,
 )
@@ -24,7 +23,7 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_defaults_without_a_file() -> None:
     config = load_config(None, environ={})
     assert config.server.address == DEFAULT_GRPC_ADDRESS
-    assert config.server.max_workers == DEFAULT_MAX_WORKERS
+    assert config.server.max_concurrent_rpcs is None
     assert config.policy.engine == "regorus"
     assert config.policy.decision == DEFAULT_DECISION_PATH
     assert config.policy.dry_run is False
@@ -50,13 +49,13 @@ def test_environment_overrides_the_file_with_typed_values(tmp_path: Path) -> Non
     path = write(tmp_path, "policy:\n  dry_run: false\n")
     env = {
         "CHAPERONE_POLICY__DRY_RUN": "true",
-        "CHAPERONE_SERVER__MAX_WORKERS": "8",
+        "CHAPERONE_SERVER__MAX_CONCURRENT_RPCS": "8",
         "CHAPERONE_POLICY__OPA__URL": "http://10.0.0.1:8181",
         "UNRELATED": "x",
     }
     config = load_config(path, environ=env)
     assert config.policy.dry_run is True
-    assert config.server.max_workers == 8
+    assert config.server.max_concurrent_rpcs == 8
     assert config.policy.opa.url == "http://10.0.0.1:8181"
 
 
@@ -69,8 +68,8 @@ def test_config_is_immutable() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("server:\n  max_workers: many\n", "server.max_workers"),
-        ("server:\n  max_workers: 0\n", "server.max_workers"),
+        ("server:\n  max_concurrent_rpcs: many\n", "server.max_concurrent_rpcs"),
+        ("server:\n  max_concurrent_rpcs: 0\n", "server.max_concurrent_rpcs"),
         ("server:\n  adress: x\n", "adress"),
         ("policy:\n  engine: wasm\n", "policy.engine"),
         ("policy:\n  dry_run: 'yes'\n", "policy.dry_run"),

@@ -42,7 +42,7 @@ def engines(request: pytest.FixtureRequest) -> Iterator[tuple[str, RegorusEngine
 
 def regorus_value(engine: RegorusEngine, document: dict[str, Any]) -> Any:
     try:
-        return engine.evaluate(document)
+        return engine.evaluate_now(document)
     except ChaperoneError as exc:
         return ("error", exc.code.value)
 

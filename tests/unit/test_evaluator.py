@@ -45,8 +45,8 @@ def engine(tmp_path: Path) -> RegorusEngine:
         ("error", False, ErrorCode.POLICY_EVAL_ERROR),
     ],
 )
-def test_outcomes(engine: RegorusEngine, kind: str, allowed: bool, code: ErrorCode | None) -> None:
-    outcome = Evaluator(engine).decide({"kind": kind})
+async def test_outcomes(engine: RegorusEngine, kind: str, allowed: bool, code: ErrorCode | None) -> None:
+    outcome = await Evaluator(engine).decide({"kind": kind})
     assert outcome.decision.allowed is allowed
     assert (outcome.error.code if outcome.error else None) is code
     assert outcome.revision == engine.revision
@@ -61,8 +61,8 @@ def test_a_bundle_without_the_decision_rule_is_refused(tmp_path: Path) -> None:
         RegorusEngine(load_bundle(tmp_path), "envoy/authz/other")
 
 
-def test_error_deny_body_has_the_code_and_no_engine_text(engine: RegorusEngine) -> None:
-    outcome = Evaluator(engine, deny_status=451).decide({"kind": "conflict"})
+async def test_error_deny_body_has_the_code_and_no_engine_text(engine: RegorusEngine) -> None:
+    outcome = await Evaluator(engine, deny_status=451).decide({"kind": "conflict"})
     deny = deny_response(outcome, "d-1", 403)
     assert deny.status == 451
     body = orjson.loads(deny.body)
@@ -70,29 +70,29 @@ def test_error_deny_body_has_the_code_and_no_engine_text(engine: RegorusEngine) 
     assert outcome.error is not None and outcome.error.detail and "conflict" in outcome.error.detail
 
 
-def test_policy_body_and_headers_are_used_as_given(engine: RegorusEngine) -> None:
-    deny = deny_response(Evaluator(engine).decide({"kind": "body"}), "d-2", 403)
+async def test_policy_body_and_headers_are_used_as_given(engine: RegorusEngine) -> None:
+    deny = deny_response(await Evaluator(engine).decide({"kind": "body"}), "d-2", 403)
     assert (deny.status, deny.body, deny.headers) == (403, b"custom", (("x-a", "b"),))
 
 
-def test_reasons_reach_the_default_deny_body(engine: RegorusEngine) -> None:
-    deny = deny_response(Evaluator(engine).decide({"kind": "object"}), "d-3", 403)
+async def test_reasons_reach_the_default_deny_body(engine: RegorusEngine) -> None:
+    deny = deny_response(await Evaluator(engine).decide({"kind": "object"}), "d-3", 403)
     assert deny.status == 429
     assert orjson.loads(deny.body)["error"]["reasons"] == ["slow"]
 
 
-def test_dry_run_allows_and_keeps_the_verdict(engine: RegorusEngine) -> None:
-    outcome = Evaluator(engine, dry_run=True).decide({"kind": "object"})
+async def test_dry_run_allows_and_keeps_the_verdict(engine: RegorusEngine) -> None:
+    outcome = await Evaluator(engine, dry_run=True).decide({"kind": "object"})
     assert outcome.decision.allowed is True
     assert outcome.dry_run is True
     assert outcome.verdict.allowed is False and outcome.verdict.reasons == ("slow",)
 
 
-def test_dry_run_does_not_change_an_allow(engine: RegorusEngine) -> None:
-    outcome = Evaluator(engine, dry_run=True).decide({"kind": "allow"})
+async def test_dry_run_does_not_change_an_allow(engine: RegorusEngine) -> None:
+    outcome = await Evaluator(engine, dry_run=True).decide({"kind": "allow"})
     assert outcome.decision.allowed is True and outcome.dry_run is False
 
 
-def test_fail_open_never_applies_to_a_policy_verdict(engine: RegorusEngine) -> None:
-    outcome = Evaluator(engine, fail_open=True).decide({"kind": "wrong_type"})
+async def test_fail_open_never_applies_to_a_policy_verdict(engine: RegorusEngine) -> None:
+    outcome = await Evaluator(engine, fail_open=True).decide({"kind": "wrong_type"})
     assert outcome.decision.allowed is False and not outcome.failed_open

@@ -1,4 +1,4 @@
-"""ExternalProcessor/Process over a real gRPC server (pytest-grpc): the message loop and its replies."""
+"""ExternalProcessor/Process over a real grpc.aio server: the message loop and its replies."""
 
 from __future__ import annotations
 
@@ -20,29 +20,26 @@ from ext_proc.processing.stream import StreamProcessor, StreamSettings
 from ext_proc.protoconv import dict_to_struct
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
-# regorus engines must be dropped on the thread that made them; the servicer's worker threads
-# outlive this module's fixtures, so the servicer is kept alive until those threads are gone.
-KEEP_ALIVE: list[object] = []
 MODE = processing_mode_pb2.ProcessingMode
 
 
 @pytest.fixture(scope="module")
-def grpc_add_to_server() -> Any:
-    return external_processor_pb2_grpc.add_ExternalProcessorServicer_to_server
-
-
-@pytest.fixture(scope="module")
-def grpc_servicer() -> ExternalProcessorServicer:
+def servicer() -> ExternalProcessorServicer:
     engine = RegorusEngine(load_bundle(FIXTURES / "policies" / "rewrite"), "envoy/authz/allow")
     evaluator, audit = Evaluator(engine), AuditLog()
-    servicer = ExternalProcessorServicer(lambda: StreamProcessor(evaluator, audit, StreamSettings()))
-    KEEP_ALIVE.append(servicer)
-    return servicer
+    return ExternalProcessorServicer(lambda: StreamProcessor(evaluator, audit, StreamSettings()))
 
 
-@pytest.fixture(scope="module")
-def grpc_stub_cls() -> Any:
-    return external_processor_pb2_grpc.ExternalProcessorStub
+@pytest.fixture
+async def stub(grpc_channel_for: Any, servicer: ExternalProcessorServicer) -> Any:
+    channel = await grpc_channel_for(
+        external_processor_pb2_grpc.add_ExternalProcessorServicer_to_server, servicer
+    )
+    return external_processor_pb2_grpc.ExternalProcessorStub(channel)
+
+
+async def process(stub: Any, messages: list[Any]) -> list[Any]:
+    return [reply async for reply in stub.Process(iter(messages))]
 
 
 def header_map(headers: dict[str, str]) -> Any:
@@ -69,14 +66,14 @@ def request_headers(
     return message
 
 
-def test_streamed_request_body_is_rewritten_chunk_by_chunk(grpc_stub: Any) -> None:
+async def test_streamed_request_body_is_rewritten_chunk_by_chunk(stub: Any) -> None:
     messages = [
         request_headers("/stream/chunks"),
         pb.ProcessingRequest(request_body=pb.HttpBody(body="héllo ".encode()[:2], end_of_stream=False)),
         pb.ProcessingRequest(request_body=pb.HttpBody(body="héllo ".encode()[2:], end_of_stream=False)),
         pb.ProcessingRequest(request_body=pb.HttpBody(body=b"world", end_of_stream=True)),
     ]
-    replies = list(grpc_stub.Process(iter(messages)))
+    replies = await process(stub, messages)
     assert len(replies) == 4
     mode = replies[0].mode_override
     assert (mode.request_body_mode, mode.response_body_mode) == (MODE.STREAMED, MODE.STREAMED)
@@ -85,20 +82,18 @@ def test_streamed_request_body_is_rewritten_chunk_by_chunk(grpc_stub: Any) -> No
     assert b"".join(bodies).decode() == "HÉLLO WORLD"
 
 
-def test_ext_authz_metadata_skips_the_header_decision(grpc_stub: Any) -> None:
+async def test_ext_authz_metadata_skips_the_header_decision(stub: Any) -> None:
     inspect = {"request_body": "none", "response_headers": False, "response_body": "none"}
-    replies = list(
-        grpc_stub.Process(
-            iter([request_headers("/deny/custom", authz={"decision_id": "x", "inspect": inspect})])
-        )
+    replies = await process(
+        stub, [request_headers("/deny/custom", authz={"decision_id": "x", "inspect": inspect})]
     )
     assert replies[0].WhichOneof("response") == "request_headers", "ext_authz already allowed it"
     assert not replies[0].HasField("mode_override")
 
 
-def test_deny_is_an_immediate_response_and_ends_the_stream(grpc_stub: Any) -> None:
+async def test_deny_is_an_immediate_response_and_ends_the_stream(stub: Any) -> None:
     messages = [request_headers("/deny/custom", method="GET", eos=True), request_headers("/never")]
-    replies = list(grpc_stub.Process(iter(messages)))
+    replies = await process(stub, messages)
     assert len(replies) == 1
     immediate = replies[0].immediate_response
     assert immediate.status.code == 418
@@ -108,7 +103,7 @@ def test_deny_is_an_immediate_response_and_ends_the_stream(grpc_stub: Any) -> No
     ] == b"teapot"
 
 
-def test_malformed_hand_off_metadata_fails_closed(grpc_stub: Any) -> None:
-    replies = list(grpc_stub.Process(iter([request_headers("/echo/plain", authz={"decision_id": 7})])))
+async def test_malformed_hand_off_metadata_fails_closed(stub: Any) -> None:
+    replies = await process(stub, [request_headers("/echo/plain", authz={"decision_id": 7})])
     assert replies[0].immediate_response.status.code == 500
     assert b"protocol_error" in replies[0].immediate_response.body

@@ -146,10 +146,12 @@ def body(data: bytes, eos: bool, direction: Direction = Direction.REQUEST) -> Bo
 # -- request headers ------------------------------------------------------------------------------
 
 
-def test_ext_authz_verdict_is_reused_without_evaluating(evaluator: Evaluator, audit: RecordingAudit) -> None:
+async def test_ext_authz_verdict_is_reused_without_evaluating(
+    evaluator: Evaluator, audit: RecordingAudit
+) -> None:
     check = CheckSummary("from-authz", Inspection(response_body=BodyMode.STREAMED))
     processor = stream(evaluator, audit)
-    action = processor.handle(request_headers("/anything", check=check))
+    action = await processor.handle(request_headers("/anything", check=check))
     assert isinstance(action, Continue)
     assert processor.decision_id == "from-authz"
     assert audit.decisions == []
@@ -159,40 +161,46 @@ def test_ext_authz_verdict_is_reused_without_evaluating(evaluator: Evaluator, au
     )
 
 
-def test_nothing_to_inspect_means_no_mode_override(evaluator: Evaluator, audit: RecordingAudit) -> None:
-    action = stream(evaluator, audit).handle(request_headers("/x", check=CheckSummary("d", Inspection())))
+async def test_nothing_to_inspect_means_no_mode_override(evaluator: Evaluator, audit: RecordingAudit) -> None:
+    action = await stream(evaluator, audit).handle(
+        request_headers("/x", check=CheckSummary("d", Inspection()))
+    )
     assert action == CONTINUE
 
 
-def test_request_headers_are_decided_without_ext_authz(evaluator: Evaluator, audit: RecordingAudit) -> None:
+async def test_request_headers_are_decided_without_ext_authz(
+    evaluator: Evaluator, audit: RecordingAudit
+) -> None:
     processor = stream(evaluator, audit)
-    action = processor.handle(request_headers("/headers"))
+    action = await processor.handle(request_headers("/headers"))
     assert isinstance(action, Continue)
     assert action.headers.set == (("x-set", "1"),)
     assert action.headers.remove == ("x-drop",)
     assert action.mode == ProcessingMode(response_headers=True), "to add the response header later"
-    later = processor.handle(response_headers(200, eos=True))
+    later = await processor.handle(response_headers(200, eos=True))
     assert isinstance(later, Continue) and later.headers.set == (("x-resp", "r"),)
     assert [d["phase"] for d in audit.decisions] == ["request_headers"]
 
 
-def test_request_headers_deny_is_an_immediate_response(evaluator: Evaluator, audit: RecordingAudit) -> None:
-    action = stream(evaluator, audit).handle(request_headers("/blocked"))
+async def test_request_headers_deny_is_an_immediate_response(
+    evaluator: Evaluator, audit: RecordingAudit
+) -> None:
+    action = await stream(evaluator, audit).handle(request_headers("/blocked"))
     assert action == Reject(451, (("x-why", "law"),), b"gone", "chaperone_denied")
     assert audit.decisions[0]["status"] == 451
 
 
-def test_compressed_request_body_is_refused_before_buffering(
+async def test_compressed_request_body_is_refused_before_buffering(
     evaluator: Evaluator, audit: RecordingAudit
 ) -> None:
-    action = stream(evaluator, audit).handle(request_headers("/buffered", **{"content-encoding": "br"}))
+    action = await stream(evaluator, audit).handle(request_headers("/buffered", **{"content-encoding": "br"}))
     assert isinstance(action, Reject) and action.status == 415
 
 
-def test_declared_length_over_the_limit_is_refused_at_the_headers(
+async def test_declared_length_over_the_limit_is_refused_at_the_headers(
     evaluator: Evaluator, audit: RecordingAudit
 ) -> None:
-    action = stream(evaluator, audit, max_body_bytes=10).handle(
+    action = await stream(evaluator, audit, max_body_bytes=10).handle(
         request_headers("/buffered", **{"content-length": "11"})
     )
     assert isinstance(action, Reject) and action.status == 413
@@ -201,23 +209,25 @@ def test_declared_length_over_the_limit_is_refused_at_the_headers(
 # -- buffered bodies ------------------------------------------------------------------------------
 
 
-def buffered(evaluator: Evaluator, audit: AuditLog, data: bytes, eos: bool = True, **settings: Any) -> Any:
+async def buffered(
+    evaluator: Evaluator, audit: AuditLog, data: bytes, eos: bool = True, **settings: Any
+) -> Any:
     processor = stream(evaluator, audit, **settings)
-    first = processor.handle(request_headers("/buffered", **{"content-type": "application/json"}))
+    first = await processor.handle(request_headers("/buffered", **{"content-type": "application/json"}))
     assert isinstance(first, Continue)
     assert first.mode is not None and first.mode.request_body is BodyMode.BUFFERED
     assert "content-length" in first.headers.remove
-    return processor.handle(body(data, eos))
+    return await processor.handle(body(data, eos))
 
 
-def test_buffered_body_is_replaced(evaluator: Evaluator, audit: RecordingAudit) -> None:
-    action = buffered(evaluator, audit, b'{"model": "gpt"}')
+async def test_buffered_body_is_replaced(evaluator: Evaluator, audit: RecordingAudit) -> None:
+    action = await buffered(evaluator, audit, b'{"model": "gpt"}')
     assert isinstance(action, Continue)
     assert orjson.loads(action.body or b"") == {"model": "pinned", "was": "gpt"}
 
 
-def test_buffered_body_deny(evaluator: Evaluator, audit: RecordingAudit) -> None:
-    action = buffered(evaluator, audit, b'{"model": "forbidden"}')
+async def test_buffered_body_deny(evaluator: Evaluator, audit: RecordingAudit) -> None:
+    action = await buffered(evaluator, audit, b'{"model": "forbidden"}')
     assert isinstance(action, Reject) and action.status == 403
     assert orjson.loads(action.body)["error"]["reasons"] == ["model"]
 
@@ -231,10 +241,10 @@ def test_buffered_body_deny(evaluator: Evaluator, audit: RecordingAudit) -> None
         (b'{"model": "' + b"x" * 64 + b'"}', True, 413, "body_too_large"),
     ],
 )
-def test_bad_buffered_bodies_fail_closed(
+async def test_bad_buffered_bodies_fail_closed(
     evaluator: Evaluator, audit: RecordingAudit, data: bytes, eos: bool, status: int, code: str
 ) -> None:
-    action = buffered(evaluator, audit, data, eos, max_body_bytes=40)
+    action = await buffered(evaluator, audit, data, eos, max_body_bytes=40)
     assert isinstance(action, Reject)
     assert action.status == status
     assert orjson.loads(action.body)["error"]["code"] == code
@@ -245,16 +255,16 @@ def test_bad_buffered_bodies_fail_closed(
 TEXT = "stream ✓ with é and 𝄞 across chunks"
 
 
-def run_streamed(evaluator: Evaluator, audit: AuditLog, pieces: list[bytes]) -> list[bytes]:
+async def run_streamed(evaluator: Evaluator, audit: AuditLog, pieces: list[bytes]) -> list[bytes]:
     """Feed a streamed request body in pieces; return what each chunk becomes on the wire."""
     processor = stream(evaluator, audit)
     check = CheckSummary("d", Inspection(request_body=BodyMode.STREAMED))
-    first = processor.handle(request_headers("/upper", check=check))
+    first = await processor.handle(request_headers("/upper", check=check))
     assert isinstance(first, Continue) and first.mode is not None
     assert first.mode.request_body is BodyMode.STREAMED and first.mode.request_trailers
     out = []
     for i, piece in enumerate(pieces):
-        action = processor.handle(body(piece, i == len(pieces) - 1))
+        action = await processor.handle(body(piece, i == len(pieces) - 1))
         assert isinstance(action, Continue)
         out.append(piece if action.body is None else action.body)
     processor.close()
@@ -262,94 +272,96 @@ def run_streamed(evaluator: Evaluator, audit: AuditLog, pieces: list[bytes]) -> 
 
 
 @pytest.mark.parametrize("split", range(len(TEXT.encode()) + 1))
-def test_streamed_rewrite_at_every_split_point(
+async def test_streamed_rewrite_at_every_split_point(
     evaluator: Evaluator, audit: RecordingAudit, split: int
 ) -> None:
     data = TEXT.encode()
-    out = run_streamed(evaluator, audit, [data[:split], data[split:]])
+    out = await run_streamed(evaluator, audit, [data[:split], data[split:]])
     assert b"".join(out).decode() == TEXT.upper()
     for chunk in out:
         chunk.decode()  # every chunk on the wire holds whole characters only
 
 
-def test_streamed_one_byte_at_a_time(evaluator: Evaluator, audit: RecordingAudit) -> None:
+async def test_streamed_one_byte_at_a_time(evaluator: Evaluator, audit: RecordingAudit) -> None:
     data = TEXT.encode()
-    out = run_streamed(evaluator, audit, [data[i : i + 1] for i in range(len(data))])
+    out = await run_streamed(evaluator, audit, [data[i : i + 1] for i in range(len(data))])
     assert b"".join(out).decode() == TEXT.upper()
     summary = next(fields for name, fields in audit.events if name == "stream_summary")
     assert summary["chunk_decisions"] == len(data)
 
 
-def test_streamed_response_deny_mid_stream(evaluator: Evaluator, audit: RecordingAudit) -> None:
+async def test_streamed_response_deny_mid_stream(evaluator: Evaluator, audit: RecordingAudit) -> None:
     processor = stream(evaluator, audit)
     check = CheckSummary("d", Inspection(response_body=BodyMode.STREAMED))
-    processor.handle(request_headers("/upper", eos=True, check=check))
-    headers = processor.handle(response_headers(200, **{"content-length": "99"}))
+    await processor.handle(request_headers("/upper", eos=True, check=check))
+    headers = await processor.handle(response_headers(200, **{"content-length": "99"}))
     assert isinstance(headers, Continue) and headers.headers.remove == ("content-length",)
-    ok = processor.handle(body(b"fine ", False, Direction.RESPONSE))
+    ok = await processor.handle(body(b"fine ", False, Direction.RESPONSE))
     assert isinstance(ok, Continue) and ok.body == b"FINE "
-    stop = processor.handle(body(b"then STOP", False, Direction.RESPONSE))
+    stop = await processor.handle(body(b"then STOP", False, Direction.RESPONSE))
     assert isinstance(stop, Reject)
     assert audit.decisions[-1]["phase"] == "response_body"
 
 
-def test_trailers_end_the_stream_and_catch_a_dangling_character(
+async def test_trailers_end_the_stream_and_catch_a_dangling_character(
     evaluator: Evaluator, audit: RecordingAudit
 ) -> None:
     processor = stream(evaluator, audit)
     check = CheckSummary("d", Inspection(request_body=BodyMode.STREAMED))
-    processor.handle(request_headers("/upper", check=check))
-    processor.handle(body("é".encode()[:1], False))
-    action = processor.handle(TrailersEvent(Direction.REQUEST))
+    await processor.handle(request_headers("/upper", check=check))
+    await processor.handle(body("é".encode()[:1], False))
+    action = await processor.handle(TrailersEvent(Direction.REQUEST))
     assert isinstance(action, Reject) and action.status == 400
 
 
-def test_body_phases_nobody_asked_for_pass_untouched(evaluator: Evaluator, audit: RecordingAudit) -> None:
+async def test_body_phases_nobody_asked_for_pass_untouched(
+    evaluator: Evaluator, audit: RecordingAudit
+) -> None:
     processor = stream(evaluator, audit)
-    processor.handle(request_headers("/x", check=CheckSummary("d", Inspection())))
-    assert processor.handle(body(b"\xff\xfe binary", True)) == CONTINUE
-    assert processor.handle(TrailersEvent(Direction.RESPONSE)) == CONTINUE
+    await processor.handle(request_headers("/x", check=CheckSummary("d", Inspection())))
+    assert await processor.handle(body(b"\xff\xfe binary", True)) == CONTINUE
+    assert await processor.handle(TrailersEvent(Direction.RESPONSE)) == CONTINUE
 
 
 # -- response headers -----------------------------------------------------------------------------
 
 
-def test_response_headers_decision_can_switch_on_the_response_body(
+async def test_response_headers_decision_can_switch_on_the_response_body(
     evaluator: Evaluator, audit: RecordingAudit
 ) -> None:
     processor = stream(evaluator, audit)
-    first = processor.handle(request_headers("/late", eos=True))
+    first = await processor.handle(request_headers("/late", eos=True))
     assert isinstance(first, Continue) and first.mode == ProcessingMode(response_headers=True)
-    action = processor.handle(response_headers(200))
+    action = await processor.handle(response_headers(200))
     assert isinstance(action, Continue)
     assert ("x-late", "1") in action.headers.set
     assert action.mode == ProcessingMode(
         response_headers=True, response_body=BodyMode.STREAMED, response_trailers=True
     )
-    assert processor.handle(body(b"text", True, Direction.RESPONSE)) == CONTINUE
+    assert await processor.handle(body(b"text", True, Direction.RESPONSE)) == CONTINUE
 
 
-def test_response_headers_decision_can_replace_the_response(
+async def test_response_headers_decision_can_replace_the_response(
     evaluator: Evaluator, audit: RecordingAudit
 ) -> None:
     processor = stream(evaluator, audit)
-    processor.handle(request_headers("/late", eos=True))
-    action = processor.handle(response_headers(503))
+    await processor.handle(request_headers("/late", eos=True))
+    action = await processor.handle(response_headers(503))
     assert isinstance(action, Reject) and action.status == 502
 
 
-def test_compressed_response_is_refused_when_its_body_is_inspected(
+async def test_compressed_response_is_refused_when_its_body_is_inspected(
     evaluator: Evaluator, audit: RecordingAudit
 ) -> None:
     processor = stream(evaluator, audit)
-    processor.handle(request_headers("/late", eos=True))
-    action = processor.handle(response_headers(200, **{"content-encoding": "gzip"}))
+    await processor.handle(request_headers("/late", eos=True))
+    action = await processor.handle(response_headers(200, **{"content-encoding": "gzip"}))
     assert isinstance(action, Reject) and action.status == 502
     assert orjson.loads(action.body)["error"]["code"] == "unsupported_content_encoding"
 
 
 @pytest.mark.parametrize(("payload", "allowed"), [(b'{"ok": true}', True), (b'{"ok": false}', False)])
-def test_response_input_carries_status_headers_body_and_request(
+async def test_response_input_carries_status_headers_body_and_request(
     tmp_path: Path, audit: RecordingAudit, payload: bytes, allowed: bool
 ) -> None:
     (tmp_path / "p.rego").write_text(
@@ -372,10 +384,10 @@ allow if {
     )
     evaluator = Evaluator(RegorusEngine(load_bundle(tmp_path), "envoy/authz/allow"))
     processor = stream(evaluator, audit)
-    first = processor.handle(request_headers("/r", eos=True))
+    first = await processor.handle(request_headers("/r", eos=True))
     assert isinstance(first, Continue) and first.mode == ProcessingMode(response_headers=True)
-    action = processor.handle(response_headers(200, **{"content-type": "application/json"}))
+    action = await processor.handle(response_headers(200, **{"content-type": "application/json"}))
     assert isinstance(action, Continue) and action.mode is not None
     assert action.mode.response_body is BodyMode.BUFFERED
-    final = processor.handle(body(payload, True, Direction.RESPONSE))
+    final = await processor.handle(body(payload, True, Direction.RESPONSE))
     assert isinstance(final, Continue) is allowed

@@ -1,0 +1,247 @@
+"""`make bench`: Envoy alone vs Envoy + Chaperone, on loopback, in one run, with wrk.
+
+Every scenario sends the same requests through a front Envoy to the same origin (a second Envoy
+answering with a fixed body), so the only difference between scenarios is the filter chain in
+front. Numbers are reported with their ratio to "Envoy alone" measured in the same run, because
+absolute numbers on a shared 2-core machine are noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.harness import (
+    ROOT,
+    EnvoyProcess,
+    ServiceProcess,
+    free_port,
+    http_filters,
+    render_envoy_config,
+    service_config,
+)
+
+BENCH_POLICIES = Path(__file__).parent / "policies"
+DEFAULT_POLICIES = ROOT / "policies"
+RESPONSE_BODY = "x" * 512
+REQUEST_BODY = '{"messages": [{"role": "user", "content": "' + "y" * 400 + '"}]}'
+
+
+@dataclass
+class Scenario:
+    name: str
+    method: str
+    path: str
+    filters: tuple[str, ...]  # which Chaperone filters stay in the chain
+    policies: Path
+
+
+SCENARIOS = [
+    Scenario("envoy alone", "GET", "/health", (), DEFAULT_POLICIES),
+    Scenario("ext_authz, default policy", "GET", "/health", ("ext_authz",), DEFAULT_POLICIES),
+    Scenario("ext_proc, headers only", "GET", "/health", ("ext_proc",), DEFAULT_POLICIES),
+    Scenario("ext_proc, streamed bodies", "POST", "/bench/streamed", ("ext_proc",), BENCH_POLICIES),
+    Scenario(
+        "ext_authz + ext_proc (make run)", "GET", "/health", ("ext_authz", "ext_proc"), DEFAULT_POLICIES
+    ),
+]
+
+
+@dataclass
+class Result:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def origin_config(port: int, admin_port: int) -> dict[str, Any]:
+    return {
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
+        "static_resources": {
+            "listeners": [
+                {
+                    "name": "origin",
+                    "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+                    "filter_chains": [
+                        {
+                            "filters": [
+                                {
+                                    "name": "envoy.filters.network.http_connection_manager",
+                                    "typed_config": {
+                                        "@type": "type.googleapis.com/envoy.extensions.filters.network."
+                                        "http_connection_manager.v3.HttpConnectionManager",
+                                        "stat_prefix": "origin",
+                                        "route_config": {
+                                            "virtual_hosts": [
+                                                {
+                                                    "name": "all",
+                                                    "domains": ["*"],
+                                                    "routes": [
+                                                        {
+                                                            "match": {"prefix": "/"},
+                                                            "direct_response": {
+                                                                "status": 200,
+                                                                "body": {"inline_string": RESPONSE_BODY},
+                                                            },
+                                                        }
+                                                    ],
+                                                }
+                                            ]
+                                        },
+                                        "http_filters": [
+                                            {
+                                                "name": "envoy.filters.http.router",
+                                                "typed_config": {
+                                                    "@type": "type.googleapis.com/envoy.extensions.filters.http."
+                                                    "router.v3.Router"
+                                                },
+                                            }
+                                        ],
+                                    },
+                                }
+                            ]
+                        }
+                    ],
+                }
+            ]
+        },
+    }
+
+
+def keep_filters(names: tuple[str, ...]) -> Callable[[dict[str, Any]], None]:
+    def edit(config: dict[str, Any]) -> None:
+        filters = http_filters(config)
+        filters[:] = [f for f in filters if f["name"].rsplit(".", 1)[-1] in (*names, "router")]
+
+    return edit
+
+
+def wrk(url: str, method: str, connections: int, seconds: int, workdir: Path) -> Result:
+    script = workdir / f"{method.lower()}.lua"
+    if method == "POST":
+        body = REQUEST_BODY.replace('"', '\\"')
+        script.write_text(
+            f'wrk.method = "POST"\nwrk.body = "{body}"\nwrk.headers["Content-Type"] = "application/json"\n'
+        )
+    else:
+        script.write_text('wrk.method = "GET"\n')
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)) else 0
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    if socket_errors:
+        errors += sum(int(n) for n in re.findall(r"\d+", socket_errors.group(1)))
+    return Result(rps, _percentile(out, "50%"), _percentile(out, "99%"), errors)
+
+
+def _percentile(out: str, label: str) -> float:
+    match = re.search(rf"^\s+{re.escape(label)}\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE)
+    if not match:
+        return float("nan")
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def run_scenario(
+    scenario: Scenario, origin_port: int, args: argparse.Namespace, workdir: Path
+) -> tuple[Result, Result]:
+    service_port = free_port()
+    service = ServiceProcess(
+        workdir,
+        service_config(f"127.0.0.1:{service_port}", scenario.policies, logging={"level": "warning"}),
+    )
+    listener, admin = free_port(), free_port()
+    front = EnvoyProcess(
+        render_envoy_config(
+            listener_port=listener,
+            admin_port=admin,
+            upstream_port=origin_port,
+            service_port=service_port,
+            edit=keep_filters(scenario.filters),
+        ),
+        workdir,
+        listener,
+        admin,
+    )
+    try:
+        if scenario.filters:
+            service.start()
+        front.start()
+        url = f"{front.url}{scenario.path}"
+        wrk(url, scenario.method, args.connections, 1, workdir)  # warm-up: threads, engines, connections
+        loaded = wrk(url, scenario.method, args.connections, args.seconds, workdir)
+        single = wrk(url, scenario.method, 1, args.latency_seconds, workdir)
+        return loaded, single
+    finally:
+        front.stop()
+        service.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--latency-seconds", type=int, default=4)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--only", help="run only scenarios whose name contains this")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        print("wrk is not installed (make bench installs it)", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory(prefix="chaperone-bench-") as tmp:
+        workdir = Path(tmp)
+        origin_port, origin_admin = free_port(), free_port()
+        origin = EnvoyProcess(
+            origin_config(origin_port, origin_admin), workdir / "origin", origin_port, origin_admin
+        )
+        origin.workdir.mkdir()
+        origin.start()
+        results: dict[str, tuple[Result, Result]] = {}
+        try:
+            for scenario in SCENARIOS:
+                if args.only and args.only not in scenario.name and scenario.filters:
+                    continue
+                scenario_dir = workdir / re.sub(r"\W+", "-", scenario.name)
+                scenario_dir.mkdir()
+                results[scenario.name] = run_scenario(scenario, origin_port, args, scenario_dir)
+        finally:
+            origin.stop()
+    report(results, args)
+    return 1 if any(loaded.errors or single.errors for loaded, single in results.values()) else 0
+
+
+def report(results: dict[str, tuple[Result, Result]], args: argparse.Namespace) -> None:
+    base_loaded, base_single = results["envoy alone"]
+    print(
+        f"\nwrk -t1 -c{args.connections} -d{args.seconds}s (throughput) and -c1 -d{args.latency_seconds}s (latency)"
+    )
+    header = f"{'scenario':34} {'req/s':>9} {'x alone':>8} {'p50 ms':>8} {'p99 ms':>8} {'c1 p50':>8} {'+p50 ms':>8} {'errors':>7}"
+    print(header)
+    print("-" * len(header))
+    for name, (loaded, single) in results.items():
+        ratio = loaded.rps / base_loaded.rps
+        added = single.p50_ms - base_single.p50_ms
+        print(
+            f"{name:34} {loaded.rps:9.0f} {ratio:8.3f} {loaded.p50_ms:8.2f} {loaded.p99_ms:8.2f} "
+            f"{single.p50_ms:8.3f} {added:8.3f} {loaded.errors + single.errors:7d}"
+        )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
