@@ -54,6 +54,8 @@ class ServerConfig(_Section, frozen=True):
     max_concurrent_rpcs: PositiveInt | None = None
     grace_period_seconds: Annotated[float, msgspec.Meta(ge=0)] = DEFAULT_GRACE_PERIOD_SECONDS
     max_message_bytes: PositiveInt = DEFAULT_MAX_MESSAGE_BYTES
+    # uvloop measured ~5-8% more Checks per second than asyncio's own loop (server.py).
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
 
 class OpaConfig(_Section, frozen=True):

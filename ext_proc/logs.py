@@ -57,12 +57,15 @@ def redact_value(value: Any) -> Any:
 def redact_sensitive(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    for key, value in list(event_dict.items()):
-        if key.lower() in SENSITIVE_KEYS:
+    for key, value in event_dict.items():
+        if key in SENSITIVE_KEYS or (not key.islower() and key.lower() in SENSITIVE_KEYS):
             event_dict[key] = REDACTED
-        elif isinstance(value, dict | list | tuple):
+        elif type(value) in _CONTAINERS:
             event_dict[key] = redact_value(value)
     return event_dict
+
+
+_CONTAINERS = frozenset({dict, list, tuple})
 
 
 def _orjson_dumps(value: Any, **_kw: Any) -> bytes:

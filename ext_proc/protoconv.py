@@ -7,6 +7,7 @@ directly costs a tenth of that. These helpers cover the generic pieces (Struct, 
 from __future__ import annotations
 
 import datetime
+import functools
 from typing import Any
 
 from google.protobuf import struct_pb2, timestamp_pb2
@@ -38,10 +39,15 @@ def dict_to_struct(data: dict[str, Any]) -> struct_pb2.Struct:
     return struct
 
 
+@functools.lru_cache(maxsize=4)
+def _utc_seconds(seconds: int) -> str:
+    # Requests arrive many per second; the date-time part is formatted once per second.
+    return datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def timestamp_to_rfc3339(ts: timestamp_pb2.Timestamp) -> str:
     """protojson's rendering: UTC, 'Z', and 0, 3, 6 or 9 fractional digits."""
-    moment = datetime.datetime.fromtimestamp(ts.seconds, tz=datetime.UTC)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    text = _utc_seconds(ts.seconds)
     nanos = ts.nanos
     if nanos:
         if nanos % 1_000_000 == 0:

@@ -19,7 +19,6 @@ from google.rpc import code_pb2, status_pb2
 from ext_proc.policy.decision import Decision, Headers
 from ext_proc.policy.evaluator import DenyResponse
 from ext_proc.processing.protocol import CHECK_METADATA_KEY
-from ext_proc.protoconv import dict_to_struct
 
 _OK = status_pb2.Status(code=code_pb2.OK)
 _PERMISSION_DENIED = status_pb2.Status(code=code_pb2.PERMISSION_DENIED)
@@ -35,9 +34,9 @@ def allowed_response(decision: Decision, decision_id: str) -> Any:
         ],
         query_parameters_to_remove=list(decision.query_parameters_to_remove),
     )
-    return pb.CheckResponse(
-        status=_OK, ok_response=ok, dynamic_metadata=dict_to_struct(_metadata(decision, decision_id))
-    )
+    response = pb.CheckResponse(status=_OK, ok_response=ok)
+    _set_metadata(response.dynamic_metadata, decision, decision_id)
+    return response
 
 
 def denied_response(deny: DenyResponse, decision: Decision, decision_id: str) -> Any:
@@ -46,11 +45,9 @@ def denied_response(deny: DenyResponse, decision: Decision, decision_id: str) ->
         headers=_options(deny.headers),
         body=deny.body.decode("utf-8", "replace"),
     )
-    return pb.CheckResponse(
-        status=_PERMISSION_DENIED,
-        denied_response=denied,
-        dynamic_metadata=dict_to_struct(_metadata(decision, decision_id)),
-    )
+    response = pb.CheckResponse(status=_PERMISSION_DENIED, denied_response=denied)
+    _set_metadata(response.dynamic_metadata, decision, decision_id)
+    return response
 
 
 def _options(headers: Headers) -> list[Any]:
@@ -58,7 +55,13 @@ def _options(headers: Headers) -> list[Any]:
     return [base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key=k, value=v)) for k, v in headers]
 
 
-def _metadata(decision: Decision, decision_id: str) -> dict[str, Any]:
-    metadata = dict(decision.dynamic_metadata or {})
-    metadata[CHECK_METADATA_KEY] = {"decision_id": decision_id, "inspect": decision.inspect.as_dict()}
-    return metadata
+def _set_metadata(struct: Any, decision: Decision, decision_id: str) -> None:
+    if decision.dynamic_metadata:
+        struct.update(decision.dynamic_metadata)
+    # Set field by field: Struct.update() on a fresh dict costs several times more on this path.
+    hand_off = struct.fields[CHECK_METADATA_KEY].struct_value.fields
+    hand_off["decision_id"].string_value = decision_id
+    inspect = hand_off["inspect"].struct_value.fields
+    inspect["request_body"].string_value = decision.inspect.request_body.value
+    inspect["response_headers"].bool_value = decision.inspect.response_headers
+    inspect["response_body"].string_value = decision.inspect.response_body.value

@@ -1,9 +1,16 @@
-"""The embedded engine: regorus (Rust Rego) in process, one engine per worker thread.
+"""The embedded engine: regorus (Rust Rego) in process.
 
-regorus engines are thread-affine (touching one from another thread panics) and hold the GIL,
-so each thread that evaluates builds its own engine from the current bundle the first time it
-evaluates, and again after a reload. In the service that is the event loop's thread; the reload
-watcher compiles a candidate bundle on its own thread, so a broken bundle never reaches it.
+Two regorus evaluators are used together. The compiled one (``Program`` run by an ``Rvm``) is
+about three times faster (~17 µs vs ~57 µs per decision of the default policy, input included)
+and answers the common case. It reports undefined, rule conflicts and evaluation errors alike as
+undefined, and it has no ``with``; so an undefined answer is re-evaluated by the tree-walking
+``Engine``, which tells those cases apart (each has its own error code), and a bundle that the
+compiler refuses runs on the ``Engine`` alone.
+
+regorus objects are thread-affine (touching one from another thread panics) and hold the GIL, so
+each thread that evaluates builds its own from the current bundle, on first use and after a
+reload. In the service that is the event loop's thread; the reload watcher compiles a candidate
+bundle on its own thread first, so a broken bundle never reaches the loop.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import orjson
 import regorus
 import structlog
 
@@ -22,10 +30,12 @@ log = structlog.get_logger("chaperone.policy")
 
 _MISSING_RULE = "not a valid rule path"
 _CONFLICT_MARKERS = ("rule conflicts", "multiple outputs", "conflicting")
+# What the compiled evaluator returns for undefined, conflicts and errors.
+_VM_UNDEFINED = '"<undefined>"'
 
 
 def build_engine(bundle: PolicyBundle) -> Any:
-    """A fresh regorus engine holding the bundle's data and modules (on the calling thread)."""
+    """A fresh tree-walking engine holding the bundle's data and modules (on the calling thread)."""
     engine = regorus.Engine()
     engine.set_gather_prints(True)
     if bundle.data:
@@ -36,6 +46,20 @@ def build_engine(bundle: PolicyBundle) -> Any:
         except RuntimeError as exc:
             raise PolicyLoadError(f"{path}: {engine_message(exc)}") from None
     return engine
+
+
+def build_vm(bundle: PolicyBundle, rule: str) -> Any | None:
+    """The compiled evaluator for one decision rule, or None when the compiler refuses the bundle."""
+    try:
+        program = regorus.Program.compile_from_modules(
+            bundle.data_json.decode(), list(bundle.modules), [rule]
+        )
+    except RuntimeError:
+        return None
+    vm = regorus.Rvm()
+    vm.load_program(program)
+    vm.set_data_json(bundle.data_json.decode())
+    return vm
 
 
 def compile_engine(engine: Any) -> None:
@@ -52,9 +76,19 @@ def engine_message(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
+class _ThreadPolicy:
+    """One thread's evaluators for one bundle."""
+
+    def __init__(self, bundle: PolicyBundle, rule: str, compiled: bool) -> None:
+        self.bundle = bundle
+        self.engine = build_engine(bundle)
+        self.vm = build_vm(bundle, rule) if compiled else None
+
+
 class RegorusEngine:
-    def __init__(self, bundle: PolicyBundle, decision_path: str) -> None:
+    def __init__(self, bundle: PolicyBundle, decision_path: str, *, compiled: bool = True) -> None:
         self._rule = decision_rule(decision_path)
+        self._compiled = compiled
         self.check(bundle)
         self._bundle = bundle
         self._local = threading.local()
@@ -74,6 +108,7 @@ class RegorusEngine:
         at the first evaluation, so an evaluation against an empty input is the compile step.
         """
         engine = build_engine(bundle)
+        compile_engine(engine)
         engine.set_input({})
         try:
             engine.eval_rule(self._rule)
@@ -82,6 +117,10 @@ class RegorusEngine:
             if _MISSING_RULE in message:
                 raise PolicyLoadError(f"no module defines the decision rule {self._rule}") from None
             raise PolicyLoadError(message) from None
+        if self._compiled and build_vm(bundle, self._rule) is None:
+            log.info(
+                "policy_not_compiled", revision=bundle.revision, note="evaluated by the tree-walking engine"
+            )
 
     def swap(self, bundle: PolicyBundle) -> None:
         """Check the new bundle, then make it current; a failing bundle leaves the old one active."""
@@ -93,14 +132,32 @@ class RegorusEngine:
 
     def evaluate_now(self, document: dict[str, Any]) -> Any:
         """Evaluate synchronously (the offline CLI and tests use this directly)."""
-        engine = self._thread_engine()
-        engine.set_input(document)  # measured a little faster than set_input_json(orjson.dumps(...))
+        policy = self._thread_policy()
+        if policy.vm is not None:
+            try:
+                policy.vm.set_input_json(orjson.dumps(document).decode())
+                raw = policy.vm.execute_entry_point(self._rule)
+            except RuntimeError:
+                raw = _VM_UNDEFINED  # let the tree-walking engine say what went wrong
+            if raw != _VM_UNDEFINED:
+                return orjson.loads(raw)
+        return self._evaluate_tree(policy.engine, document)
+
+    async def close(self) -> None:
+        pass
+
+    def warm(self) -> None:
+        """Build the calling thread's evaluators for the current bundle ahead of its first request."""
+        self._thread_policy()
+
+    def _evaluate_tree(self, engine: Any, document: dict[str, Any]) -> Any:
+        engine.set_input(document)
         try:
             value = engine.eval_rule(self._rule)
         except RuntimeError as exc:
             raise _eval_error(exc) from None
         except BaseException as exc:
-            # pyo3 panics derive from BaseException; a panic must deny, not kill the worker.
+            # pyo3 panics derive from BaseException; a panic must deny, not kill the service.
             if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
                 raise
             raise ChaperoneError(
@@ -112,20 +169,13 @@ class RegorusEngine:
                 log.debug("policy_print", lines=prints)
         return value
 
-    async def close(self) -> None:
-        pass
-
-    def warm(self) -> None:
-        """Build the calling thread's engine for the current bundle ahead of its first request."""
-        self._thread_engine()
-
-    def _thread_engine(self) -> Any:
+    def _thread_policy(self) -> _ThreadPolicy:
         bundle = self._bundle
-        local = self._local
-        if getattr(local, "bundle", None) is not bundle:
-            local.engine = build_engine(bundle)
-            local.bundle = bundle
-        return local.engine
+        policy: _ThreadPolicy | None = getattr(self._local, "policy", None)
+        if policy is None or policy.bundle is not bundle:
+            policy = _ThreadPolicy(bundle, self._rule, self._compiled)
+            self._local.policy = policy
+        return policy
 
 
 def _eval_error(exc: RuntimeError) -> ChaperoneError:

@@ -9,7 +9,6 @@ absolute numbers on a shared 2-core machine are noise.
 from __future__ import annotations
 
 import argparse
-import copy
 import re
 import shutil
 import subprocess
@@ -34,7 +33,7 @@ from tests.harness import (
 
 BENCH_POLICIES = Path(__file__).parent / "policies"
 DEFAULT_POLICIES = ROOT / "policies"
-RESPONSE_BODY = "x" * 512
+ORIGIN_CONFIG = Path(__file__).parent / "origin.yaml"
 REQUEST_BODY = '{"messages": [{"role": "user", "content": "' + "y" * 400 + '"}]}'
 
 
@@ -67,57 +66,10 @@ class Result:
 
 
 def origin_config(port: int, admin_port: int) -> dict[str, Any]:
-    return {
-        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
-        "static_resources": {
-            "listeners": [
-                {
-                    "name": "origin",
-                    "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
-                    "filter_chains": [
-                        {
-                            "filters": [
-                                {
-                                    "name": "envoy.filters.network.http_connection_manager",
-                                    "typed_config": {
-                                        "@type": "type.googleapis.com/envoy.extensions.filters.network."
-                                        "http_connection_manager.v3.HttpConnectionManager",
-                                        "stat_prefix": "origin",
-                                        "route_config": {
-                                            "virtual_hosts": [
-                                                {
-                                                    "name": "all",
-                                                    "domains": ["*"],
-                                                    "routes": [
-                                                        {
-                                                            "match": {"prefix": "/"},
-                                                            "direct_response": {
-                                                                "status": 200,
-                                                                "body": {"inline_string": RESPONSE_BODY},
-                                                            },
-                                                        }
-                                                    ],
-                                                }
-                                            ]
-                                        },
-                                        "http_filters": [
-                                            {
-                                                "name": "envoy.filters.http.router",
-                                                "typed_config": {
-                                                    "@type": "type.googleapis.com/envoy.extensions.filters.http."
-                                                    "router.v3.Router"
-                                                },
-                                            }
-                                        ],
-                                    },
-                                }
-                            ]
-                        }
-                    ],
-                }
-            ]
-        },
-    }
+    config: dict[str, Any] = yaml.safe_load(ORIGIN_CONFIG.read_text())
+    config["admin"]["address"]["socket_address"]["port_value"] = admin_port
+    config["static_resources"]["listeners"][0]["address"]["socket_address"]["port_value"] = port
+    return config
 
 
 def keep_filters(names: tuple[str, ...]) -> Callable[[dict[str, Any]], None]:
@@ -228,10 +180,10 @@ def main() -> int:
 
 def report(results: dict[str, tuple[Result, Result]], args: argparse.Namespace) -> None:
     base_loaded, base_single = results["envoy alone"]
-    print(
-        f"\nwrk -t1 -c{args.connections} -d{args.seconds}s (throughput) and -c1 -d{args.latency_seconds}s (latency)"
-    )
-    header = f"{'scenario':34} {'req/s':>9} {'x alone':>8} {'p50 ms':>8} {'p99 ms':>8} {'c1 p50':>8} {'+p50 ms':>8} {'errors':>7}"
+    load = f"-c{args.connections} -d{args.seconds}s"
+    print(f"\nwrk -t1 {load} (throughput); -c1 -d{args.latency_seconds}s (latency at one connection)")
+    columns = ("req/s", "x alone", "p50 ms", "p99 ms", "c1 p50", "+p50 ms", "errors")
+    header = f"{'scenario':34} " + " ".join(f"{c:>8}" for c in columns)
     print(header)
     print("-" * len(header))
     for name, (loaded, single) in results.items():
