@@ -10,7 +10,7 @@ import yaml
 
 from tests.harness import ROOT, envoy_binary, http_filters
 
-CONFIGS = sorted((ROOT / "envoy").glob("*.yaml"))
+CONFIGS = [*sorted((ROOT / "envoy").glob("*.yaml")), ROOT / "tests" / "bench" / "origin.yaml"]
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
