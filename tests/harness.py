@@ -29,8 +29,9 @@ import yaml
 from aiohttp import web
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from ext_proc.demo.envoy_config import LocalPorts, local_envoy_config
+
 ROOT = Path(__file__).resolve().parents[1]
-ENVOY_CONFIG = ROOT / "envoy" / "chaperone.yaml"
 POLICY_FIXTURES = Path(__file__).parent / "fixtures" / "policies"
 BIN = Path(sys.executable).parent
 STARTUP_SECONDS = 30
@@ -63,32 +64,13 @@ def render_envoy_config(
     upstream_port: int,
     service_port: int | None = None,
     service_socket: Path | None = None,
-    source: Path = ENVOY_CONFIG,
     edit: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    config: dict[str, Any] = yaml.safe_load(source.read_text())
-    config["admin"]["address"]["socket_address"]["port_value"] = admin_port
-    for listener in config["static_resources"]["listeners"]:
-        listener["address"]["socket_address"]["port_value"] = listener_port
-    for cluster in config["static_resources"]["clusters"]:
-        endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
-        if cluster["name"] == "upstream":
-            endpoint["address"]["socket_address"]["port_value"] = upstream_port
-        elif cluster["name"] == "chaperone":
-            if service_socket is not None:
-                endpoint["address"] = {"pipe": {"path": str(service_socket)}}
-            else:
-                endpoint["address"]["socket_address"]["port_value"] = service_port
+    ports = LocalPorts(listener_port, admin_port, upstream_port, service_port, service_socket)
+    config = local_envoy_config(ports)
     if edit is not None:
         edit(config)
     return config
-
-
-def http_filters(config: dict[str, Any]) -> list[dict[str, Any]]:
-    listener = config["static_resources"]["listeners"][0]
-    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
-    filters: list[dict[str, Any]] = hcm["http_filters"]
-    return filters
 
 
 @dataclass

@@ -2,102 +2,135 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
+from ext_proc.demo.envoy_config import LocalPorts, local_envoy_config
+
 ROOT = Path(__file__).resolve().parents[2]
-ENVOY_CONFIG = ROOT / "envoy" / "chaperone.yaml"
-LISTENER = ("127.0.0.1", 10000)
-SERVICE = ("127.0.0.1", 9001)
-UPSTREAM = ("127.0.0.1", 8080)
+HOST = "127.0.0.1"
 
 TRY = """
 Chaperone is running.
-  Envoy listener   http://127.0.0.1:10000   (ext_authz -> ext_proc -> demo upstream)
-  Chaperone gRPC   127.0.0.1:9001           (policies: ./policies, reloaded on change)
-  Demo upstream    http://127.0.0.1:8080    (OpenAI-compatible chat + echo)
-  Envoy admin      http://127.0.0.1:9901
+  Envoy listener   http://{host}:{listener}   (ext_authz -> ext_proc -> demo upstream)
+  Chaperone gRPC   {host}:{service}            (policies: ./policies, reloaded on change)
+  Demo upstream    http://{host}:{upstream}    (OpenAI-compatible chat + echo)
+  Envoy admin      http://{host}:{admin}
 
 Try:
-  curl -i http://127.0.0.1:10000/echo/hello                       # allowed; see the injected header
-  curl -i -X DELETE http://127.0.0.1:10000/echo/hello             # denied by policy (403)
-  curl -i http://127.0.0.1:10000/v1/chat/completions -H 'content-type: application/json' \\
-       -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'          # allowed
-  curl -i http://127.0.0.1:10000/v1/chat/completions -H 'content-type: application/json' \\
-       -d '{"model":"gpt-5-ultra","messages":[{"role":"user","content":"hi"}]}'          # model denied
-  curl -N http://127.0.0.1:10000/v1/chat/completions -H 'content-type: application/json' \\
-       -d '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}'
+  curl -i http://{host}:{listener}/echo/hello                       # allowed; see the injected header
+  curl -i -X DELETE http://{host}:{listener}/echo/hello             # denied by policy (403)
+  curl -i http://{host}:{listener}/v1/chat/completions -H 'content-type: application/json' \\
+       -d '{{"model":"gpt-4o-mini","messages":[{{"role":"user","content":"hi"}}]}}'          # allowed
+  curl -i http://{host}:{listener}/v1/chat/completions -H 'content-type: application/json' \\
+       -d '{{"model":"gpt-5-ultra","messages":[{{"role":"user","content":"hi"}}]}}'          # model denied
+  curl -N http://{host}:{listener}/v1/chat/completions -H 'content-type: application/json' \\
+       -d '{{"model":"gpt-4o-mini","stream":true,"messages":[{{"role":"user","content":"hi"}}]}}'
 
 Edit policies/*.rego or policies/data.yaml: the change is live within a second. Ctrl-C stops everything.
 """
 
 
-def _wait_for_port(
-    address: tuple[str, int], name: str, process: subprocess.Popen[bytes], timeout: float = 20
-) -> None:
+def _wait_for_port(port: int, name: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"{name} exited with status {process.returncode}")
         try:
-            socket.create_connection(address, timeout=0.2).close()
+            socket.create_connection((HOST, port), timeout=0.2).close()
             return
         except OSError:
             time.sleep(0.1)
-    raise SystemExit(f"{name} did not start listening on {address[0]}:{address[1]}")
+    raise SystemExit(f"{name} did not start listening on {HOST}:{port}")
 
 
-def _check_free(address: tuple[str, int]) -> None:
+def _check_free(port: int) -> None:
     try:
-        socket.create_connection(address, timeout=0.2).close()
+        socket.create_connection((HOST, port), timeout=0.2).close()
     except OSError:
         return
-    raise SystemExit(f"port {address[1]} is already in use; stop what runs there and try again")
+    raise SystemExit(f"port {port} is already in use; stop what runs there and try again")
 
 
-def main() -> int:
-    for address in (LISTENER, SERVICE, UPSTREAM):
-        _check_free(address)
-    bin_dir = Path(sys.executable).parent
-    envoy = shutil.which("envoy", path=str(bin_dir)) or "envoy"
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Run Envoy, Chaperone and a demo upstream locally.")
+    parser.add_argument("--listener-port", type=int, default=10000)
+    parser.add_argument("--service-port", type=int, default=9001)
+    parser.add_argument("--upstream-port", type=int, default=8080)
+    parser.add_argument("--admin-port", type=int, default=9901)
+    parser.add_argument("--policies", default=str(ROOT / "policies"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    ports = LocalPorts(args.listener_port, args.admin_port, args.upstream_port, args.service_port)
+    for port in (ports.listener, ports.admin, ports.upstream, args.service_port):
+        _check_free(port)
+    envoy = shutil.which("envoy", path=str(Path(sys.executable).parent)) or "envoy"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env["CHAPERONE_SERVER__ADDRESS"] = f"{HOST}:{args.service_port}"
+    env["CHAPERONE_POLICY__DIRECTORY"] = args.policies
     processes: list[tuple[str, subprocess.Popen[bytes]]] = []
-    try:
-        upstream = subprocess.Popen([sys.executable, "-m", "ext_proc.demo.upstream"], cwd=ROOT, env=env)
-        processes.append(("demo upstream", upstream))
-        _wait_for_port(UPSTREAM, "demo upstream", upstream)
-        service = subprocess.Popen([sys.executable, "-m", "ext_proc", "serve"], cwd=ROOT, env=env)
-        processes.append(("chaperone", service))
-        _wait_for_port(SERVICE, "chaperone", service)
-        proxy = subprocess.Popen(
-            [envoy, "-c", str(ENVOY_CONFIG), "--disable-hot-restart", "-l", "warning"], cwd=ROOT, env=env
-        )
-        processes.append(("envoy", proxy))
-        _wait_for_port(LISTENER, "envoy", proxy)
-        print(TRY, flush=True)
-        while all(p.poll() is None for _, p in processes):
-            time.sleep(0.5)
-        for name, p in processes:
-            if p.poll() is not None:
-                print(f"{name} exited with status {p.returncode}; stopping the others", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        for _, p in reversed(processes):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for _, p in processes:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+    with tempfile.TemporaryDirectory(prefix="chaperone-run-") as tmp:
+        envoy_config = Path(tmp) / "envoy.yaml"
+        envoy_config.write_text(yaml.safe_dump(local_envoy_config(ports)))
+        try:
+            commands = [
+                (
+                    "demo upstream",
+                    [sys.executable, "-m", "ext_proc.demo.upstream", "--port", str(ports.upstream)],
+                ),
+                ("chaperone", [sys.executable, "-m", "ext_proc", "serve"]),
+                ("envoy", [envoy, "-c", str(envoy_config), "--disable-hot-restart", "-l", "warning"]),
+            ]
+            for (name, command), port in zip(
+                commands, (ports.upstream, args.service_port, ports.listener), strict=True
+            ):
+                process = subprocess.Popen(command, cwd=ROOT, env=env)
+                processes.append((name, process))
+                _wait_for_port(port, name, process)
+            print(
+                TRY.format(
+                    host=HOST,
+                    listener=ports.listener,
+                    service=args.service_port,
+                    upstream=ports.upstream,
+                    admin=ports.admin,
+                ),
+                flush=True,
+            )
+            while all(p.poll() is None for _, p in processes):
+                time.sleep(0.5)
+            for name, p in processes:
+                if p.poll() is not None:
+                    print(f"{name} exited with status {p.returncode}; stopping the others", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            _stop(processes)
+
+
+def _stop(processes: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+    for _, process in reversed(processes):
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for _, process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 if __name__ == "__main__":

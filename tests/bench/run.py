@@ -21,12 +21,12 @@ from typing import Any
 
 import yaml
 
+from ext_proc.demo.envoy_config import http_filters
 from tests.harness import (
     ROOT,
     EnvoyProcess,
     ServiceProcess,
     free_port,
-    http_filters,
     render_envoy_config,
     service_config,
 )

@@ -17,12 +17,12 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from ext_proc.demo.envoy_config import http_filters
 from tests.harness import (
     ROOT,
     Stack,
     UpstreamServer,
     copy_policies,
-    http_filters,
     start_stack,
 )
 from tests.upstream_app import Gates

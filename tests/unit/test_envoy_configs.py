@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.harness import ROOT, envoy_binary, http_filters
+from ext_proc.demo.envoy_config import http_filters
+from tests.harness import ROOT, envoy_binary
 
 CONFIGS = [*sorted((ROOT / "envoy").glob("*.yaml")), ROOT / "tests" / "bench" / "origin.yaml"]
 

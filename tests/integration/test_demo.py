@@ -1,0 +1,76 @@
+"""`make run`'s orchestrator: the README's requests answer as the README says, and Ctrl-C stops all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import psutil
+import pytest
+
+from tests.harness import ROOT, free_port
+
+
+@pytest.fixture
+def demo() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    ports = {name: free_port() for name in ("listener", "service", "upstream", "admin")}
+    args = [f"--{name}-port={port}" for name, port in ports.items()]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ext_proc.demo.run", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={k: v for k, v in os.environ.items() if not k.startswith("CHAPERONE_")},
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    output = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stdout.readline().decode()
+        output.append(line)
+        if "Ctrl-C stops everything" in line or not line:
+            break
+    assert "Chaperone is running." in "".join(output), "".join(output)
+    yield process, f"http://127.0.0.1:{ports['listener']}"
+    if process.poll() is None:
+        process.kill()
+    process.stdout.close()
+
+
+def test_make_run_answers_the_readme_examples_and_stops_on_ctrl_c(
+    demo: tuple[subprocess.Popen[bytes], str],
+) -> None:
+    process, url = demo
+    children = psutil.Process(process.pid).children(recursive=True)
+    assert len(children) >= 3
+    with httpx.Client(base_url=url, timeout=10) as client:
+        allowed = client.get("/echo/hello")
+        denied = client.delete("/echo/hello")
+        chat = client.post(
+            "/v1/chat/completions",
+            json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+        )
+        model = client.post("/v1/chat/completions", json={"model": "gpt-5-ultra", "messages": []})
+        with client.stream(
+            "POST", "/v1/chat/completions", json={"model": "gpt-4o-mini", "stream": True, "messages": []}
+        ) as stream:
+            events = [line for line in stream.iter_lines() if line.startswith("data: ")]
+    assert allowed.status_code == 200
+    assert allowed.json()["headers"]["x-chaperone-policy"] == "default"
+    assert denied.status_code == 403 and denied.json()["error"]["code"] == "denied"
+    assert chat.status_code == 200 and chat.json()["choices"][0]["message"]["content"].endswith(
+        "You said: hi"
+    )
+    assert model.status_code == 403 and "gpt-5-ultra" in model.json()["error"]["message"]
+    assert events[-1] == "data: [DONE]" and len(events) > 5
+
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does in a terminal
+    assert process.wait(timeout=30) == 0
+    for child in children:
+        assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
