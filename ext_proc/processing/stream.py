@@ -25,6 +25,7 @@ from ext_proc.policy.evaluator import Evaluator, Outcome, deny_response, new_dec
 from ext_proc.policy_input.extproc import phase_document, request_document, with_request_body
 from ext_proc.policy_input.http import decode_utf8, parse_body
 from ext_proc.processing.chunks import Utf8Chunks
+from ext_proc.processing.codecs import Decoder, decoder_for
 from ext_proc.processing.events import (
     CONTINUE,
     NO_HEADER_CHANGES,
@@ -46,7 +47,6 @@ PHASE_RESPONSE_HEADERS = "response_headers"
 PHASE_RESPONSE_BODY = "response_body"
 
 NO_OVERRIDE = ProcessingMode()
-IDENTITY_ENCODINGS = frozenset({"", "identity"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +60,14 @@ class _Body:
     """What one direction's body inspection has seen so far."""
 
     mode: BodyMode
+    decoder: Decoder | None = None  # set when the body arrives compressed
     chunks: Utf8Chunks = dataclasses.field(default_factory=Utf8Chunks)
     replaced: int = 0
+
+    def decode(self, data: bytes, *, end: bool) -> bytes:
+        if self.decoder is None:
+            return data
+        return self.decoder.decode(data) + (self.decoder.finish() if end else b"")
 
 
 class StreamProcessor:
@@ -130,10 +136,12 @@ class StreamProcessor:
         self._inspect = inspect
         has_body = not event.end_of_stream
         if inspect.request_body is not BodyMode.NONE and has_body:
-            _require_identity_encoding(event.headers, http_status=415)
             if inspect.request_body is BodyMode.BUFFERED:
                 self._check_declared_length(event.headers)
-            self._bodies[Direction.REQUEST] = _Body(inspect.request_body)
+            body = self._new_body(inspect.request_body, event.headers, unsupported_status=415)
+            self._bodies[Direction.REQUEST] = body
+            if body.decoder is not None:
+                changes = changes.merged(HeaderChanges(remove=("content-encoding",)))
             # The body may be rewritten, so its length is unknown until the body phase; Envoy
             # refuses a body mutation that disagrees with content-length (and ignores a
             # content-length mutation), so the upstream gets a chunked body instead.
@@ -150,6 +158,15 @@ class StreamProcessor:
             response_trailers=inspect.response_body is BodyMode.STREAMED,
         )
         return Continue(headers=changes, mode=None if mode == NO_OVERRIDE else mode)
+
+    def _new_body(self, mode: BodyMode, headers: dict[str, str], *, unsupported_status: int) -> _Body:
+        """Body state; a compressed body is decoded for inspection and forwarded decoded."""
+        try:
+            decoder = decoder_for(headers.get("content-encoding"), max_output=self._settings.max_body_bytes)
+        except ChaperoneError as exc:
+            exc.http_status = unsupported_status
+            raise
+        return _Body(mode, decoder)
 
     def _check_declared_length(self, headers: dict[str, str]) -> None:
         # Refuse at the headers what cannot be buffered: a body over Envoy's buffer limit that
@@ -176,11 +193,13 @@ class StreamProcessor:
         self._inspect = inspect
         if inspect.response_body is BodyMode.NONE or event.end_of_stream:
             return Continue(headers=changes)
-        _require_identity_encoding(event.headers, http_status=502)
-        self._bodies[Direction.RESPONSE] = _Body(inspect.response_body)
+        body = self._new_body(inspect.response_body, event.headers, unsupported_status=502)
+        self._bodies[Direction.RESPONSE] = body
         streamed = inspect.response_body is BodyMode.STREAMED
-        if streamed:
+        if streamed or body.decoder is not None:
             changes = changes.merged(HeaderChanges(remove=("content-length",)))
+        if body.decoder is not None:
+            changes = changes.merged(HeaderChanges(remove=("content-encoding",)))
         mode = ProcessingMode(
             response_headers=True, response_body=inspect.response_body, response_trailers=streamed
         )
@@ -201,16 +220,18 @@ class StreamProcessor:
         # limit arrives cut short (no end of stream) instead of stalling the request.
         if len(event.data) > self._settings.max_body_bytes or not event.end_of_stream:
             raise _too_large(self._settings.max_body_bytes)
-        text = decode_utf8(event.data)
+        body = self._bodies[event.direction]
+        data = body.decode(event.data, end=True)
+        text = decode_utf8(data)
         if event.direction is Direction.REQUEST:
             phase = PHASE_REQUEST_BODY
             parsed = parse_body(
-                self._request_doc["attributes"]["request"]["http"]["headers"].get("content-type"), event.data
+                self._request_doc["attributes"]["request"]["http"]["headers"].get("content-type"), data
             )
             document = with_request_body(self._request_doc, text, parsed)
         else:
             phase = PHASE_RESPONSE_BODY
-            parsed = parse_body(self._response["headers"].get("content-type"), event.data)
+            parsed = parse_body(self._response["headers"].get("content-type"), data)
             response = {**self._response, "body": text, "parsed_body": parsed}
             document = phase_document(self._request_doc, phase, response=response)
         outcome = await self._decide(phase, document)
@@ -222,12 +243,16 @@ class StreamProcessor:
             if event.direction is Direction.REQUEST
             else _response_changes(decision)
         )
-        return Continue(headers=changes, body=decision.replace_body)
+        replacement = decision.replace_body
+        if replacement is None and body.decoder is not None:
+            replacement = data  # forwarded decoded: its content-encoding header was removed
+        return Continue(headers=changes, body=replacement)
 
     async def _on_streamed_chunk(self, event: BodyEvent, body: _Body) -> Action:
         index = body.chunks.index
         carried = body.chunks.carrying
-        text = body.chunks.feed(event.data, final=event.end_of_stream)
+        data = body.decode(event.data, end=event.end_of_stream)
+        text = body.chunks.feed(data, final=event.end_of_stream)
         phase = PHASE_REQUEST_BODY if event.direction is Direction.REQUEST else PHASE_RESPONSE_BODY
         chunk = {"index": index, "text": text, "end_of_stream": event.end_of_stream}
         extra: dict[str, Any] = {"chunk": chunk}
@@ -239,16 +264,17 @@ class StreamProcessor:
         replacement = outcome.decision.replace_body
         if replacement is not None:
             body.replaced += 1
-        elif carried or body.chunks.carrying:
-            # A character straddles chunks: send whole characters only, so that a later
-            # rewritten chunk never follows half a character.
+        elif carried or body.chunks.carrying or body.decoder is not None:
+            # Send whole characters only, so that a later rewritten chunk never follows half a
+            # character; and a compressed body goes out decoded.
             replacement = text.encode("utf-8")
         return Continue(body=replacement)
 
     def _on_trailers(self, event: TrailersEvent) -> Action:
         body = self._bodies.get(event.direction)
         if body is not None and body.mode is BodyMode.STREAMED:
-            body.chunks.feed(b"", final=True)  # the stream ended: a dangling partial character is an error
+            # The stream ended: a truncated compressed body or a dangling partial character is an error.
+            body.chunks.feed(body.decode(b"", end=True), final=True)
         return CONTINUE
 
     # -- decisions ------------------------------------------------------------------------
@@ -291,16 +317,6 @@ def _too_large(limit: int) -> ChaperoneError:
     return ChaperoneError(
         ErrorCode.BODY_TOO_LARGE, f"the body exceeds the inspection limit of {limit} bytes", http_status=413
     )
-
-
-def _require_identity_encoding(headers: dict[str, str], *, http_status: int) -> None:
-    encoding = headers.get("content-encoding", "").strip().lower()
-    if encoding not in IDENTITY_ENCODINGS:
-        raise ChaperoneError(
-            ErrorCode.UNSUPPORTED_CONTENT_ENCODING,
-            f"a body with content-encoding {encoding!r} cannot be inspected",
-            http_status=http_status,
-        )
 
 
 def _phase_of(event: Event) -> str:
