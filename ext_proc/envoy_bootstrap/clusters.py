@@ -35,7 +35,7 @@ from envoy_data_plane.envoy.type.matcher.v3 import StringMatcher
 from envoy_data_plane.google.protobuf import Any as PackedMessage
 
 from ext_proc.config import UpstreamConfig, is_ip_address, upstream_origin
-from ext_proc.envoy_bootstrap.addresses import address
+from ext_proc.envoy_bootstrap.addresses import address, service_address
 from ext_proc.envoy_bootstrap.filters import SERVICE_CLUSTER, credential_secret_name
 
 ADMIN_CLUSTER = "envoy_admin"
@@ -47,7 +47,7 @@ REMOTE_CONNECT_TIMEOUT = timedelta(seconds=5)
 SERVICE_CONNECT_TIMEOUT = timedelta(milliseconds=250)
 
 
-def service_cluster(service_address: str) -> Cluster:
+def service_cluster(listen: str) -> Cluster:
     """Chaperone's gRPC service: HTTP/2, one static endpoint (loopback TCP or a unix socket)."""
     options = HttpProtocolOptions(
         explicit_http_config=HttpProtocolOptionsExplicitHttpConfig(
@@ -59,7 +59,7 @@ def service_cluster(service_address: str) -> Cluster:
         type=ClusterDiscoveryType.STATIC,
         connect_timeout=SERVICE_CONNECT_TIMEOUT,
         typed_extension_protocol_options={HTTP_PROTOCOL_OPTIONS: PackedMessage.pack(options)},
-        load_assignment=_one_endpoint(SERVICE_CLUSTER, address(service_address)),
+        load_assignment=_one_endpoint(SERVICE_CLUSTER, service_address(listen)),
     )
 
 
