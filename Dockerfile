@@ -13,16 +13,14 @@ COPY pyproject.toml README.md ./
 COPY ext_proc ./ext_proc
 RUN python -m pip install . && rm -rf /src
 
-# The default policies, for a container started without a policy ConfigMap.
+# The default policies: `chaperone serve` without a config reads ./policies.
 COPY policies /etc/chaperone/policies
 
 RUN groupadd --system --gid 10001 chaperone \
     && useradd --system --uid 10001 --gid chaperone --no-create-home --shell /usr/sbin/nologin chaperone
 USER 10001:10001
-WORKDIR /
+WORKDIR /etc/chaperone
 
-ENV CHAPERONE_POLICY__DIRECTORY=/etc/chaperone/policies \
-    CHAPERONE_SERVER__ADDRESS=0.0.0.0:9001
 EXPOSE 9001
 ENTRYPOINT ["chaperone"]
 CMD ["serve"]
