@@ -64,7 +64,9 @@ def container(spec: dict[str, Any], name: str) -> dict[str, Any]:
     return found
 
 
-def volume_files(volume: dict[str, Any], objects: list[dict[str, Any]], secrets: Mapping[str, Mapping[str, str]]) -> dict[str, bytes]:
+def volume_files(
+    volume: dict[str, Any], objects: list[dict[str, Any]], secrets: Mapping[str, Mapping[str, str]]
+) -> dict[str, bytes]:
     """The files a ConfigMap or Secret volume shows (its items, or every key), by relative path."""
     if "configMap" in volume:
         source, name = volume["configMap"], volume["configMap"]["name"]
@@ -132,7 +134,9 @@ class PodLayout:
 
     def current_files(self, volume: str) -> dict[str, bytes]:
         data = self.volume_dir(volume) / "..data"
-        return {p.relative_to(data).as_posix(): p.read_bytes() for p in sorted(data.rglob("*")) if p.is_file()}
+        return {
+            p.relative_to(data).as_posix(): p.read_bytes() for p in sorted(data.rglob("*")) if p.is_file()
+        }
 
     def mounts(self, container: dict[str, Any]) -> dict[str, Path]:
         paths = {m["mountPath"]: self.volume_dir(m["name"]) for m in container.get("volumeMounts", [])}

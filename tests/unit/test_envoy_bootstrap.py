@@ -98,7 +98,9 @@ def test_local_config_keeps_the_shape_the_demo_and_tests_rely_on() -> None:
         "request_body_mode": "NONE",
         "response_body_mode": "NONE",
     }
-    assert proc["metadata_options"] == {"forwarding_namespaces": {"untyped": ["envoy.filters.http.ext_authz"]}}
+    assert proc["metadata_options"] == {
+        "forwarding_namespaces": {"untyped": ["envoy.filters.http.ext_authz"]}
+    }
     assert proc["request_attributes"] == ["request.protocol", "source.address", "destination.address"]
     service = config["static_resources"]["clusters"][0]
     assert "http2_protocol_options" in str(service["typed_extension_protocol_options"])
