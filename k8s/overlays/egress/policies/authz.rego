@@ -64,7 +64,7 @@ violations contains "the request names no model" if not names_a_model
 violations contains sprintf("model %q is not allowed", [model]) if {
 	model := input.parsed_body.model
 	is_string(model)
-	not model in upstream.models
+	not model in object.get(upstream, "models", [model])
 }
 
 violations contains sprintf("max_tokens above %d", [data.chaperone.max_tokens]) if {

@@ -48,9 +48,10 @@ test_allowed_model_passes if {
 }
 
 test_models_are_per_upstream if {
-	d := authz.allow with input as body("anthropic", "/v1/messages", {"model": "gpt-4o-mini"})
+	d := authz.allow with input as body("openai", "/v1/chat/completions", {"model": "llama-3"})
 	d.allowed == false
-	d.reasons == ["model \"gpt-4o-mini\" is not allowed"]
+	d.reasons == ["model \"llama-3\" is not allowed"]
+	authz.allow.allowed with input as body("anthropic", "/v1/messages", {"model": "llama-3"})
 }
 
 test_missing_model_and_large_max_tokens_are_denied if {
