@@ -26,6 +26,8 @@ class CheckSummary:
 
     decision_id: str
     inspect: Inspection
+    # The route's ext_authz context extensions, so that every phase's input has them.
+    context_extensions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,8 @@ from ext_proc.protoconv import dict_to_struct, struct_to_dict, value_to_python
 # servicer leaves the decision for ext_proc (see authz/response.py).
 AUTHZ_NAMESPACE = "envoy.filters.http.ext_authz"
 CHECK_METADATA_KEY = "chaperone"
+# The route's ext_authz context extensions, beside the decision id (input.attributes.contextExtensions).
+CONTEXT_EXTENSIONS_KEY = "context_extensions"
 # Where Envoy puts the request attributes listed in the filter's `request_attributes`.
 ATTRIBUTES_NAMESPACE = "envoy.filters.http.ext_proc"
 
@@ -119,7 +121,10 @@ def _check_summary(request: Any) -> CheckSummary | None:
     if not isinstance(summary, dict) or not isinstance(summary.get("decision_id"), str):
         raise ChaperoneError(ErrorCode.PROTOCOL_ERROR, "the ext_authz metadata for Chaperone is malformed")
     inspect: Inspection = parse_inspection(summary.get("inspect"))
-    return CheckSummary(decision_id=summary["decision_id"], inspect=inspect)
+    extensions = summary.get(CONTEXT_EXTENSIONS_KEY, {})
+    if not isinstance(extensions, dict) or not all(isinstance(v, str) for v in extensions.values()):
+        raise ChaperoneError(ErrorCode.PROTOCOL_ERROR, "the ext_authz context extensions are malformed")
+    return CheckSummary(decision_id=summary["decision_id"], inspect=inspect, context_extensions=extensions)
 
 
 def _attributes(request: Any) -> dict[str, Any]:

@@ -122,6 +122,8 @@ class StreamProcessor:
         if event.check is not None:
             # ext_authz already decided on these headers; take its verdict instead of re-evaluating.
             self.decision_id = event.check.decision_id
+            if event.check.context_extensions:
+                self._request_doc["attributes"]["contextExtensions"] = event.check.context_extensions
             return self._continue_request(event, NO_HEADER_CHANGES, event.check.inspect)
         outcome = await self._decide(
             PHASE_REQUEST_HEADERS, phase_document(self._request_doc, PHASE_REQUEST_HEADERS)

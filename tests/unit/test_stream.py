@@ -64,6 +64,11 @@ allow := {"allowed": false, "reasons": ["model"]} if {
 	input.parsed_body.model == "forbidden"
 }
 
+allow := {"allowed": true, "replace_body": input.attributes.contextExtensions.upstream} if {
+	input.phase == "request_body"
+	path == "/context"
+}
+
 allow := {"allowed": true, "replace_body": upper(input.chunk.text)} if {
 	input.phase in {"request_body", "response_body"}
 	path == "/upper"
@@ -433,3 +438,13 @@ allow if {
     assert action.mode.response_body is BodyMode.BUFFERED
     final = await processor.handle(body(payload, True, Direction.RESPONSE))
     assert isinstance(final, Continue) is allowed
+
+
+async def test_context_extensions_of_the_check_reach_the_body_phases(
+    evaluator: Evaluator, audit: RecordingAudit
+) -> None:
+    processor = stream(evaluator, audit)
+    check = CheckSummary("d", Inspection(request_body=BodyMode.STREAMED), {"upstream": "openai"})
+    await processor.handle(request_headers("/context", check=check))
+    action = await processor.handle(body(b"anything", True))
+    assert isinstance(action, Continue) and action.body == b"openai"
