@@ -37,9 +37,9 @@ def test_upstream_app(gates: Gates) -> web.Application:
         await response.prepare(request)
         await response.write(b"first part: the secret is here\n")
         opened = await asyncio.to_thread(gates.get(name).wait, 20)
+        gates.finished[name] = opened  # before the last write: the client may be done right after it
         await response.write(b"last part: another secret\n" if opened else b"gate timeout\n")
         await response.write_eof()
-        gates.finished[name] = opened
         return response
 
     async def chunks(request: web.Request) -> web.StreamResponse:

@@ -25,14 +25,17 @@ class Reply:
     tool_name: str | None = None  # answer with a call to this tool instead of (after) the text
     tool_arguments: str = "{}"
     input_tokens: int = 12
-    delta_chars: int = 4  # size of the streamed text pieces
+    delta_chars: int = 0  # size of the streamed text pieces; 0 streams word by word
 
     @property
     def output_tokens(self) -> int:
         return max(1, len(self.text.split()) + (len(self.tool_arguments) // 4 if self.tool_name else 0))
 
     def pieces(self, text: str) -> list[str]:
-        size = max(1, self.delta_chars)
+        if self.delta_chars <= 0:
+            words = text.split(" ")
+            return [words[0], *(" " + word for word in words[1:])]
+        size = self.delta_chars
         return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 

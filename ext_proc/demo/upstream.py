@@ -98,7 +98,7 @@ def reply_for(request: web.Request, payload: dict[str, Any]) -> Reply:
         text=text,
         tool_name=tool_name,
         tool_arguments=tool_arguments,
-        delta_chars=int(request.headers.get("x-demo-delta-chars", "4")),
+        delta_chars=int(request.headers.get("x-demo-delta-chars", "0")),
     )
 
 
