@@ -50,7 +50,17 @@ def get_at(document: Any, path: Path) -> Any:
 
 def replace_at(document: Any, path: Path, value: Any) -> Any:
     """A copy of ``document`` with the value at ``path`` replaced (copy on write along the path)."""
-    return _replace(document, path, 0, value)
+    containers = [document]
+    for depth, step in enumerate(path[:-1]):
+        containers.append(_child(containers[-1], step, path, depth))
+    if path:
+        _child(containers[-1], path[-1], path, len(path) - 1)
+    # Rebuild bottom-up without recursion: paths can be as deep as the JSON allows.
+    for container, step in zip(reversed(containers), reversed(path), strict=False):
+        copied = list(container) if isinstance(container, list) else dict(container)
+        copied[step] = value  # type: ignore[index]  # _child checked the step fits the container
+        value = copied
+    return value
 
 
 def rewrite_text(document: Any, path: Path, text: str) -> Any:
@@ -73,16 +83,6 @@ def string_leaves(value: Any, path: Path, kind: str) -> Iterator[TextAt]:
             stack.extend((item, (*where, key)) for key, item in reversed(current.items()))
         elif isinstance(current, list):
             stack.extend((item, (*where, i)) for i, item in reversed(list(enumerate(current))))
-
-
-def _replace(document: Any, path: Path, depth: int, value: Any) -> Any:
-    if depth == len(path):
-        return value
-    step = path[depth]
-    replacement = _replace(_child(document, step, path, depth), path, depth + 1, value)
-    copied = list(document) if isinstance(document, list) else dict(document)
-    copied[step] = replacement  # type: ignore[index]  # _child checked the step fits the container
-    return copied
 
 
 def _child(value: Any, step: str | int, path: Path, depth: int) -> Any:
