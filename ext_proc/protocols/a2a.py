@@ -45,7 +45,7 @@ from typing import Any, NoReturn
 
 from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.protocols import jsonrpc
-from ext_proc.protocols.jsonrpc import RequestId
+from ext_proc.protocols.jsonrpc import HttpReply, RequestId
 from ext_proc.protocols.locations import Path, TextAt
 
 V0_3 = "0.3"
@@ -229,6 +229,21 @@ def action(call: A2aCall, target: A2aTarget, *, batch: bool = False) -> dict[str
         "push_url": call.push_url,
         "params": call.params,
     }
+
+
+def denied_response(calls: A2aCall | A2aRequestBody, message: str, data: Any = None) -> HttpReply:
+    """The answer for calls the policy denies: a JSON-RPC error (``jsonrpc.POLICY_DENIED``) per
+    request, at HTTP 200 as A2A servers answer errors. The SDK's client reads a JSON body for
+    streaming methods too, so no SSE is needed. ``message`` and ``data`` reach the peer: never
+    put a secret in them.
+    """
+    body = calls if isinstance(calls, A2aRequestBody) else A2aRequestBody((calls,), False)
+    errors = [
+        jsonrpc.error_response(call.id, jsonrpc.POLICY_DENIED, message, data)
+        for call in body.calls
+        if call.kind is Kind.REQUEST
+    ]
+    return jsonrpc.reply(errors, batch=body.batch)
 
 
 def parse_parts(parts: Any, at: Path) -> tuple[A2aPart, ...]:

@@ -19,8 +19,9 @@ never its value: values can be secrets.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import orjson
 
@@ -89,13 +90,23 @@ class Body:
     batch: bool
 
 
+class HttpReply(NamedTuple):
+    """A complete HTTP answer for a client: status, content type (None: no body) and body."""
+
+    status: int
+    content_type: str | None
+    body: bytes
+
+
 def loads(data: bytes | str) -> Body:
     """Parse JSON text into a Body; broken UTF-8 and malformed JSON keep their body_* codes."""
-    if isinstance(data, str):
-        data = _encode(data)
-    else:
-        decode_utf8(data)  # for its error: orjson would report broken UTF-8 as malformed JSON
-    return parse(parse_json(data))
+    try:
+        value = parse_json(_encode(data) if isinstance(data, str) else data)
+    except ChaperoneError:
+        if isinstance(data, bytes):
+            decode_utf8(data)  # orjson reports broken UTF-8 as malformed JSON: give it its own code
+        raise
+    return parse(value)
 
 
 def dumps(value: Any) -> bytes:
@@ -141,6 +152,18 @@ def error_response(id: RequestId, code: int, message: str, data: Any = None) -> 
 
 def result_response(id: RequestId, result: Any) -> dict[str, Any]:
     return {"jsonrpc": VERSION, "id": id, "result": result}
+
+
+def reply(responses: Sequence[dict[str, Any]], *, batch: bool) -> HttpReply:
+    """Responses as an HTTP answer: 200 with one response, or an array of them for a batch.
+
+    With no response to send (a notification, or a batch of them) it is 202 Accepted with no
+    body, as MCP's Streamable HTTP prescribes and as JSON-RPC requires (section 6: nothing is
+    returned for a batch of notifications).
+    """
+    if not responses:
+        return HttpReply(202, None, b"")
+    return HttpReply(200, "application/json", dumps(list(responses) if batch else responses[0]))
 
 
 def json_type(value: object) -> str:

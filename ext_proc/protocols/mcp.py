@@ -27,10 +27,13 @@ and, by method:
 have, with ``"listing": true``, no ``arguments`` and the tool's ``definition``: evaluating the
 same policy on it is how the ``tools/list`` result is filtered (see ``mcp_results``).
 
-A denied request gets a JSON-RPC error with its id at HTTP 200 (``denied_response``): the SDK's
-Streamable HTTP client maps a 4xx without a JSON-RPC body to a generic error, or, on a 404, to
-"session terminated". A notification or a client response gets 202 Accepted with no body, as
-the transport prescribes for those (basic/transports, "Sending Messages to the Server").
+A denied request gets a JSON-RPC error with its id at HTTP 200 and ``application/json``
+(``denied_response``), which every Streamable HTTP client reads as that request's error. A 4xx
+is riskier: the Python SDK reads a JSON-RPC error body at 4xx only since 2.x, and otherwise
+turns the status into a generic error, or a 404 into "session terminated". A notification or a
+client response gets 202 Accepted with no body, as the transport prescribes for those
+(basic/transports, "Sending Messages to the Server"). The server's side (results, ``tools/list``
+filtering, texts to scan) is ``mcp_results``.
 """
 
 from __future__ import annotations
@@ -38,11 +41,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, NoReturn
+from typing import Any, NoReturn
 
 from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.protocols import jsonrpc
-from ext_proc.protocols.jsonrpc import RequestId
+from ext_proc.protocols.jsonrpc import HttpReply, RequestId
 
 SESSION_HEADER = "mcp-session-id"
 PROTOCOL_VERSION_HEADER = "mcp-protocol-version"
@@ -133,14 +136,6 @@ class McpRequestBody:
     def requests(self) -> tuple[McpCall, ...]:
         """The calls that expect a response."""
         return tuple(call for call in self.calls if call.kind is Kind.REQUEST)
-
-
-class HttpReply(NamedTuple):
-    """A complete HTTP answer for the client: status, content type (None: no body) and body."""
-
-    status: int
-    content_type: str | None
-    body: bytes
 
 
 def parse_request_body(value: object) -> McpRequestBody:
@@ -236,10 +231,9 @@ def denied_response(
     never put a secret in them.
     """
     body = calls if isinstance(calls, McpRequestBody) else McpRequestBody((calls,), False)
-    answers = [_denial(call, message, data, as_tool_result) for call in body.requests]
-    if not answers:
-        return HttpReply(202, None, b"")
-    return HttpReply(200, "application/json", jsonrpc.dumps(answers if body.batch else answers[0]))
+    return jsonrpc.reply(
+        [_denial(call, message, data, as_tool_result) for call in body.requests], batch=body.batch
+    )
 
 
 class PendingCalls:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+import orjson
 import pytest
+from a2a.client.errors import A2AClientError
+from a2a.client.transports.jsonrpc import JsonRpcTransport
 from a2a.compat.v0_3 import types as v03
 from a2a.server.routes import jsonrpc_dispatcher
 from a2a.types import a2a_pb2
@@ -255,3 +259,59 @@ def test_every_method_is_one_the_sdk_serves() -> None:
     assert set(a2a.METHODS_1_0) == set(jsonrpc_dispatcher.JsonRpcDispatcher.METHOD_TO_MODEL)
     assert set(jsonrpc_dispatcher.JSONRPC03Adapter.METHOD_TO_MODEL) == a2a.METHODS_0_3
     assert jsonrpc.is_jsonrpc(fixture("a2a/v1_0/send_message_request.json"))
+
+
+def test_a_denied_request_gets_a_jsonrpc_error_with_its_id() -> None:
+    reply = a2a.denied_response(
+        call_of("v1_0/send_message_request.json"), "denied by policy", {"decision_id": "d-1"}
+    )
+    assert (reply.status, reply.content_type) == (200, "application/json")
+    assert orjson.loads(reply.body) == {
+        "jsonrpc": "2.0",
+        "id": "3f1e2d7c-5b7a-4c39-9d2e-2b8f4e5a6c01",
+        "error": {"code": -32019, "message": "denied by policy", "data": {"decision_id": "d-1"}},
+    }
+    v03.JSONRPCErrorResponse.model_validate_json(reply.body)
+
+
+def test_a_denied_batch_and_a_denied_notification() -> None:
+    body = [
+        fixture("a2a/v0_3/tasks_get_request.json"),
+        {"jsonrpc": "2.0", "method": "tasks/cancel", "params": {"id": "t"}},
+    ]
+    reply = a2a.denied_response(a2a.parse_request_body(body), "no")
+    assert [error["id"] for error in orjson.loads(reply.body)] == [3]
+    notification = a2a.parse_request_body(body[1])
+    assert a2a.denied_response(notification, "no") == (202, None, b"")
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+async def test_the_sdk_client_reads_the_denial(streaming: bool) -> None:
+    sent: list[dict[str, Any]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        (call,) = a2a.parse_request_body(orjson.loads(request.content)).calls
+        sent.append(a2a.action(call, A2aTarget(request.url.host, request.url.path)))
+        status, content_type, body = a2a.denied_response(call, "message/send denied by policy")
+        return httpx.Response(status, headers={"content-type": content_type or ""}, content=body)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        transport = JsonRpcTransport(http, a2a_pb2.AgentCard(name="refunds"), "http://refunds.internal/a2a")
+        request = a2a_pb2.SendMessageRequest(
+            message=a2a_pb2.Message(
+                message_id="m-1", role=a2a_pb2.ROLE_USER, parts=[a2a_pb2.Part(text="Refund pay_1")]
+            )
+        )
+        with pytest.raises(A2AClientError, match="-32019: message/send denied by policy"):
+            if streaming:
+                async for _ in transport.send_message_streaming(request):
+                    pass
+            else:
+                await transport.send_message(request)
+    (action,) = sent
+    assert (action["method"], action["wire_method"], action["agent"]) == (
+        "message/stream" if streaming else "message/send",
+        "SendStreamingMessage" if streaming else "SendMessage",
+        "refunds.internal/a2a",
+    )
+    assert action["texts"] == ["Refund pay_1"]
