@@ -28,6 +28,7 @@ class ErrorCode(StrEnum):
     BODY_TOO_LARGE = "body_too_large"
     UNSUPPORTED_CONTENT_ENCODING = "unsupported_content_encoding"
     PROTOCOL_ERROR = "protocol_error"
+    JSONRPC_INVALID = "jsonrpc_invalid"
     INTERNAL_ERROR = "internal_error"
 
 
