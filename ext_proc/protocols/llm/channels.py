@@ -20,6 +20,16 @@ share the scanners' state. The keys are plain strings, stable across versions:
 from __future__ import annotations
 
 
+def chat_choice_prefix(choice: int) -> str:
+    """What every channel of a choice starts with."""
+    return f"choice {choice} "
+
+
+def chat_tool_call_prefix(choice: int) -> str:
+    """What every tool call channel of a choice starts with."""
+    return f"choice {choice} tool_call "
+
+
 def chat_content(choice: int) -> str:
     return f"choice {choice} content"
 
@@ -34,6 +44,11 @@ def chat_tool_arguments(choice: int, call: int) -> str:
 
 def chat_function_arguments(choice: int) -> str:
     return f"choice {choice} function_call arguments"
+
+
+def responses_output_prefix(output: int) -> str:
+    """What every channel of an output item starts with."""
+    return f"output {output} "
 
 
 def responses_text(output: int, content: int) -> str:

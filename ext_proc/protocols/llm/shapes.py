@@ -57,6 +57,17 @@ class Shapes:
                 http_status=self.http_status,
             ) from None
 
+    def dumps(self, value: Any, path: JsonPath) -> str:
+        """The JSON text of a value read from a document (a tool's input object)."""
+        try:
+            return orjson.dumps(value).decode()
+        except TypeError:  # a number beyond 64 bits, from a document not read by orjson
+            raise ChaperoneError(
+                self.code,
+                f"{self.subject} field {format_path(path)}: a value cannot be encoded as JSON",
+                http_status=self.http_status,
+            ) from None
+
     def object(self, value: Any, path: JsonPath) -> dict[str, Any]:
         if not isinstance(value, dict):
             self.fail(path, "object", value)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from ext_proc.protocols.llm.collect import RequestParts
 from ext_proc.protocols.llm.model import JsonPath, LlmRequest, TextKind, ToolChoice, ToolResult
 from ext_proc.protocols.llm.shapes import REQUEST as S
@@ -85,7 +83,7 @@ def _block(
 
 def _tool_use(parts: RequestParts, block: dict[str, Any], path: JsonPath) -> None:
     name = S.string(block.get("name"), (*path, "name"))
-    arguments = orjson.dumps(S.object(block.get("input", {}), (*path, "input"))).decode()
+    arguments = S.dumps(S.object(block.get("input", {}), (*path, "input")), (*path, "input"))
     parts.tool_call(S.opt_string(block, "id", path), name, arguments, (*path, "input"), json_value=True)
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from ext_proc.protocols.llm import channels
 from ext_proc.protocols.llm.model import JsonPath, LlmResponse, TextField, ToolCall, Usage
 from ext_proc.protocols.llm.shapes import RESPONSE as S
@@ -33,7 +31,7 @@ def parse_response(doc: dict[str, Any]) -> LlmResponse:
             texts.append(TextField((*path, "thinking"), "assistant", "reasoning", text, False, channel))
         elif block_type == "tool_use":
             name = S.string(block.get("name"), (*path, "name"))
-            arguments = orjson.dumps(S.object(block.get("input", {}), (*path, "input"))).decode()
+            arguments = S.dumps(S.object(block.get("input", {}), (*path, "input")), (*path, "input"))
             texts.append(TextField((*path, "input"), "assistant", "tool_arguments", arguments, True, channel))
             calls.append(ToolCall(S.opt_string(block, "id", path), name, arguments))
     stop_reason = S.opt_string(doc, "stop_reason", ())

@@ -51,7 +51,7 @@ class MessagesStream(BaseInterpreter):
 
     def interpret(self, event: SseEvent) -> StreamEventView:
         doc = load_event(event)
-        event_type = doc.get("type")
+        event_type = S.opt_string(doc, "type", ())
         if event_type == "content_block_delta":
             return self._delta(event, doc)
         if event_type == "content_block_start":
@@ -93,7 +93,7 @@ class MessagesStream(BaseInterpreter):
     def _delta(self, event: SseEvent, doc: dict[str, Any]) -> StreamEventView:
         index = S.opt_int(doc, "index", ()) or 0
         delta = S.opt_object(doc, "delta", ()) or {}
-        key = _DELTA_KEYS.get(delta.get("type"))  # type: ignore[arg-type]
+        key = _DELTA_KEYS.get(S.opt_string(delta, "type", ("delta",)) or "")
         spec = _BLOCKS.get(self._blocks.get(index, ""))
         if key is None or spec is None:
             return StreamEventView(event, data=doc)  # signature and citation deltas carry no text

@@ -14,7 +14,7 @@ def remove_tools(doc: dict[str, Any], names: Collection[str]) -> dict[str, Any]:
     tools = doc.get("tools")
     if not isinstance(tools, list):
         return doc
-    kept = [tool for tool in tools if not (isinstance(tool, dict) and tool.get("name") in names)]
+    kept = [tool for tool in tools if _name(tool) not in names]
     if len(kept) == len(tools):
         return doc
     out = dict(doc)
@@ -24,7 +24,12 @@ def remove_tools(doc: dict[str, Any], names: Collection[str]) -> dict[str, Any]:
         return out
     out["tools"] = kept
     choice = out.get("tool_choice")
-    if isinstance(choice, dict) and choice.get("type") == "tool" and choice.get("name") in names:
+    if isinstance(choice, dict) and choice.get("type") == "tool" and _name(choice) in names:
         rest = {key: value for key, value in choice.items() if key not in ("type", "name")}
         out["tool_choice"] = {"type": "auto", **rest}
     return out
+
+
+def _name(tool: Any) -> str | None:
+    name = tool.get("name") if isinstance(tool, dict) else None
+    return name if isinstance(name, str) else None

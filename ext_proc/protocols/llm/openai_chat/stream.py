@@ -3,10 +3,12 @@
 Each chunk's ``choices[]`` carry a ``delta`` for the choice with that ``index``: ``content``,
 ``refusal``, ``tool_calls[]`` (each with its own ``index``; the first delta of a call has its id
 and name, later ones only ``function.arguments`` pieces) or the legacy ``function_call``. A
-``finish_reason`` ends the choice. With ``stream_options.include_usage`` a last chunk with no
-choices carries ``usage``. ``data: [DONE]`` ends the stream; a chunk with an ``error`` object
-instead of choices is an error, which openai-python raises as ``APIError`` (its ``Stream``
-checks every chunk for an ``error`` key) and openai-node throws likewise.
+``finish_reason`` ends the choice, and a tool call ends when the next one starts (they stream
+one after the other, and clients may act on a call as soon as the next begins). With
+``stream_options.include_usage`` a last chunk with no choices carries ``usage``.
+``data: [DONE]`` ends the stream. A chunk with an ``error`` object instead of choices is an
+error, which openai-python raises as ``APIError`` (its ``Stream`` checks every chunk for an
+``error`` key).
 """
 
 from __future__ import annotations
@@ -81,24 +83,39 @@ class ChatStream(BaseInterpreter):
                 channel = name(index)
                 self._opened(channel, (index, key, None))
                 texts.append(StreamText(channel, kind, text, False, (*where, key), scrub))
+        pieces: list[StreamText | None] = []
         for tpos, call in S.objects(delta, "tool_calls", where):
-            call_path = (*where, "tool_calls", tpos)
-            call_index = S.opt_int(call, "index", call_path) or 0
-            tool_type = "custom" if call.get("type") == "custom" or "custom" in call else "function"
-            channel = channels.chat_tool_arguments(index, call_index)
-            self._opened(channel, (index, tool_type, call_index))
-            key = "input" if tool_type == "custom" else "arguments"
-            _argument(
-                S.opt_object(call, tool_type, call_path), (*call_path, tool_type, key), channel, texts, scrub
-            )
+            ended, piece = self._tool_call(call, index, (*where, "tool_calls", tpos), scrub)
+            closed.extend(ended)
+            pieces.append(piece)
         function_call = S.opt_object(delta, "function_call", where)
         if function_call is not None:
             channel = channels.chat_function_arguments(index)
             self._opened(channel, (index, "function_call", None))
-            _argument(function_call, (*where, "function_call", "arguments"), channel, texts, scrub)
+            pieces.append(_argument(function_call, (*where, "function_call", "arguments"), channel, scrub))
+        texts.extend(piece for piece in pieces if piece is not None)
         if choice.get("finish_reason") is not None:
-            prefix = f"choice {index} "
+            prefix = channels.chat_choice_prefix(index)
             closed.extend(self._close([channel for channel in self._open if channel.startswith(prefix)]))
+
+    def _tool_call(
+        self, call: dict[str, Any], index: int, path: JsonPath, scrub: tuple[JsonPath, Any] | None
+    ) -> tuple[tuple[str, ...], StreamText | None]:
+        """The arguments piece of one tool call's delta, and the earlier calls that it ends."""
+        call_index = S.opt_int(call, "index", path) or 0
+        tool_type = "custom" if call.get("type") == "custom" or "custom" in call else "function"
+        channel = channels.chat_tool_arguments(index, call_index)
+        ended: tuple[str, ...] = ()
+        if channel not in self._known:
+            # Tool calls stream one after the other: a new call ends the previous ones, and
+            # clients may take a call as complete when the next one starts.
+            prefix = channels.chat_tool_call_prefix(index)
+            ended = self._close(
+                [open_channel for open_channel in self._open if open_channel.startswith(prefix)]
+            )
+        self._opened(channel, (index, tool_type, call_index))
+        key = "input" if tool_type == "custom" else "arguments"
+        return ended, _argument(S.opt_object(call, tool_type, path), (*path, tool_type, key), channel, scrub)
 
     def extra_delta(self, channel: str, text: str, like: SseEvent) -> SseEvent:
         """A chunk with the fields (id, created, model...) of the last chunk and one delta.
@@ -124,18 +141,13 @@ class ChatStream(BaseInterpreter):
 
 
 def _argument(
-    function: dict[str, Any] | None,
-    path: JsonPath,
-    channel: str,
-    texts: list[StreamText],
-    scrub: tuple[JsonPath, Any] | None,
-) -> None:
+    function: dict[str, Any] | None, path: JsonPath, channel: str, scrub: tuple[JsonPath, Any] | None
+) -> StreamText | None:
     """The arguments piece at ``path`` (its last key inside ``function``), when there is one."""
     if function is None:
-        return
+        return None
     text = S.opt_string(function, str(path[-1]), path[:-1])
-    if text:
-        texts.append(StreamText(channel, "tool_arguments", text, False, path, scrub))
+    return StreamText(channel, "tool_arguments", text, False, path, scrub) if text else None
 
 
 def _error(value: Any) -> StreamError:

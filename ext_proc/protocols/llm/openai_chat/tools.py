@@ -18,7 +18,8 @@ def tool_name(tool: Any) -> str | None:
     """The name of a ``tools[]`` entry (function or custom) or of a legacy ``functions[]`` entry."""
     if not isinstance(tool, dict):
         return None
-    inner = tool.get(tool.get("type", "function"), tool)
+    tool_type = tool.get("type", "function")
+    inner = tool.get(tool_type, tool) if isinstance(tool_type, str) else None
     name = inner.get("name") if isinstance(inner, dict) else None
     return name if isinstance(name, str) else None
 
@@ -55,11 +56,15 @@ def _fix_choice(out: dict[str, Any], names: Collection[str]) -> None:
             del out["tool_choice"]
         elif choice_type == "allowed_tools" and isinstance(choice.get("allowed_tools"), dict):
             allowed = choice["allowed_tools"]
-            kept = [tool for tool in allowed.get("tools") or [] if tool_name(tool) not in names]
+            kept = [tool for tool in _list(allowed.get("tools")) if tool_name(tool) not in names]
             if kept:
                 out["tool_choice"] = {**choice, "allowed_tools": {**allowed, "tools": kept}}
             else:
                 del out["tool_choice"]
     legacy = out.get("function_call")
-    if isinstance(legacy, dict) and legacy.get("name") in names:
+    if isinstance(legacy, dict) and tool_name(legacy) in names:
         del out["function_call"]
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

@@ -19,7 +19,7 @@ CALL_TYPES = {"function_call": "arguments", "custom_tool_call": "input", "mcp_ca
 
 
 def item_texts(shapes: Shapes, item: dict[str, Any], path: JsonPath, output: int) -> list[TextField]:
-    item_type = item.get("type")
+    item_type = shapes.opt_string(item, "type", path)
     if item_type == "message":
         return [
             text
@@ -45,7 +45,7 @@ def part_texts(
     shapes: Shapes, part: dict[str, Any], path: JsonPath, output: int, index: int
 ) -> list[TextField]:
     """The text of a message content part (``output_text`` or ``refusal``)."""
-    part_type = part.get("type")
+    part_type = shapes.opt_string(part, "type", path)
     if part_type == "output_text":
         text = shapes.string(part.get("text"), (*path, "text"))
         return [
@@ -83,7 +83,7 @@ def _text(shapes: Shapes, part: dict[str, Any], path: JsonPath, kind: TextKind, 
 
 
 def item_tool_call(shapes: Shapes, item: dict[str, Any], path: JsonPath) -> ToolCall | None:
-    key = CALL_TYPES.get(item.get("type"))  # type: ignore[arg-type]
+    key = CALL_TYPES.get(shapes.opt_string(item, "type", path) or "")
     if key is None:
         return None
     name = shapes.string(item.get("name"), (*path, "name"))

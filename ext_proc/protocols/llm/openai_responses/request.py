@@ -94,7 +94,7 @@ def _content(
     texts = []
     for j, value in enumerate(S.array(content, where)):
         part = S.object(value, (*where, j))
-        part_type = part.get("type")
+        part_type = S.opt_string(part, "type", (*where, j))
         if part_type in TEXT_PARTS:
             text = S.string(part.get("text"), (*where, j, "text"))
             texts.append(parts.text((*where, j, "text"), role, kind, text))

@@ -102,11 +102,11 @@ class ResponsesStream(BaseInterpreter):
         sequence = doc.get("sequence_number")
         if isinstance(sequence, int):
             self._sequence = sequence
-        event_type = doc.get("type")
-        family = _DELTAS.get(event_type)  # type: ignore[arg-type]
+        event_type = S.opt_string(doc, "type", ()) or ""
+        family = _DELTAS.get(event_type)
         if family is not None:
             return self._delta(event, doc, family)
-        done = _DONES.get(event_type)  # type: ignore[arg-type]
+        done = _DONES.get(event_type)
         if done is not None:
             return self._done(event, doc, *done)
         if event_type in ("response.content_part.added", "response.content_part.done"):
@@ -115,7 +115,7 @@ class ResponsesStream(BaseInterpreter):
             return self._part(event, doc, event_type.endswith(".done"), summary=True)
         if event_type in ("response.output_item.added", "response.output_item.done"):
             return self._item(event, doc, event_type.endswith(".done"))
-        if "response" in doc and isinstance(event_type, str) and event_type.startswith("response."):
+        if "response" in doc and event_type.startswith("response."):
             return self._response(event, doc, event_type)
         if event_type == "error":
             return StreamEventView(event, error=_error(doc), data=doc)
@@ -145,8 +145,10 @@ class ResponsesStream(BaseInterpreter):
     def _part(self, event: SseEvent, doc: dict[str, Any], done: bool, *, summary: bool) -> StreamEventView:
         output = S.opt_int(doc, "output_index", ()) or 0
         index = S.opt_int(doc, "summary_index" if summary else "content_index", ()) or 0
-        part = S.opt_object(doc, "part", ()) or {}
-        if summary:
+        part = S.opt_object(doc, "part", ())
+        if part is None:
+            fields = []
+        elif summary:
             fields = [summary_text(S, part, ("part",), output, index)]
         else:
             fields = part_texts(S, part, ("part",), output, index)
@@ -159,7 +161,7 @@ class ResponsesStream(BaseInterpreter):
         fields = item_texts(S, item, ("item",), output)
         closed: tuple[str, ...] = ()
         if done:
-            prefix = f"output {output} "
+            prefix = channels.responses_output_prefix(output)
             closed = self._close([channel for channel in self._open if channel.startswith(prefix)])
         return StreamEventView(event, texts=_complete(doc, fields), closed=closed, data=doc)
 
@@ -171,7 +173,8 @@ class ResponsesStream(BaseInterpreter):
             for field in item_texts(S, item, ("response", "output", x), x)
         ]
         end = event_type in ENDS
-        error = _error(response["error"]) if response.get("error") else None
+        failure = S.opt_object(response, "error", ("response",))
+        error = _error(failure) if failure else None
         return StreamEventView(
             event,
             texts=_complete(doc, fields),

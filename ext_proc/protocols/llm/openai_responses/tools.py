@@ -30,7 +30,8 @@ def remove_tools(doc: dict[str, Any], names: Collection[str]) -> dict[str, Any]:
     choice = out.get("tool_choice")
     if isinstance(choice, dict):
         if choice.get("type") == "allowed_tools":
-            allowed = [tool for tool in choice.get("tools") or [] if not _named(tool, names)]
+            listed = choice.get("tools")
+            allowed = [tool for tool in listed if not _named(tool, names)] if isinstance(listed, list) else []
             if allowed:
                 out["tool_choice"] = {**choice, "tools": allowed}
             else:
