@@ -7,7 +7,9 @@ share the scanners' state. The keys are plain strings, stable across versions:
 
 - OpenAI Chat Completions: ``choice {i} content``, ``choice {i} refusal``,
   ``choice {i} tool_call {k} arguments`` (``i`` the choice's ``index``, ``k`` the tool call's
-  ``index``), ``choice {i} function_call arguments`` (the legacy function call);
+  ``index``), ``choice {i} function_call arguments`` (the legacy function call), and
+  ``choice {i} reasoning_content`` / ``choice {i} reasoning`` (the reasoning text that compatible
+  servers such as DeepSeek, vLLM or OpenRouter add beside ``content``);
 - OpenAI Responses: ``output {x} content {y} text``, ``output {x} content {y} refusal``,
   ``output {x} arguments`` (function call), ``output {x} input`` (custom tool call),
   ``output {x} output`` (an MCP call's output), ``output {x} summary {y} text`` and
@@ -36,6 +38,11 @@ def chat_content(choice: int) -> str:
 
 def chat_refusal(choice: int) -> str:
     return f"choice {choice} refusal"
+
+
+def chat_reasoning(choice: int, field: str) -> str:
+    """``field`` is the message or delta key: ``reasoning_content`` or ``reasoning``."""
+    return f"choice {choice} {field}"
 
 
 def chat_tool_arguments(choice: int, call: int) -> str:

@@ -149,3 +149,16 @@ def test_any_value_anywhere_parses_or_is_a_coded_error(provider: Provider, data:
         parse_response(provider, document)
     except ChaperoneError as error:
         assert error.code is ErrorCode.LLM_RESPONSE_INVALID
+
+
+def test_reasoning_of_compatible_chat_servers() -> None:
+    body = {
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "4", "reasoning_content": "2+2"}}
+        ]
+    }
+    response = parse_response("openai.chat", body)
+    assert [(f.channel, f.kind, f.text) for f in response.texts] == [
+        ("choice 0 content", "message", "4"),
+        ("choice 0 reasoning_content", "reasoning", "2+2"),
+    ]

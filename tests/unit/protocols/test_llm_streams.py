@@ -493,3 +493,18 @@ def test_any_value_anywhere_in_an_event_is_read_or_a_coded_error(
                 interpreter.extra_delta(channel, "!", like=event)
     except ChaperoneError as error:
         assert error.code is ErrorCode.LLM_RESPONSE_INVALID
+
+
+def test_reasoning_deltas_of_compatible_chat_servers() -> None:
+    interpreter = stream_interpreter("openai.chat")
+    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "deepseek-reasoner"}
+    chunk["choices"] = [{"index": 0, "delta": {"reasoning_content": "think"}, "finish_reason": None}]
+    view = interpreter.interpret(SseEvent(json.dumps(chunk)))
+    assert [(p.channel, p.kind, p.text) for p in view.texts] == [
+        ("choice 0 reasoning_content", "reasoning", "think")
+    ]
+    extra = json.loads(interpreter.extra_delta("choice 0 reasoning_content", "more", like=view.event).data)
+    assert extra["choices"] == [
+        {"index": 0, "delta": {"reasoning_content": "more"}, "logprobs": None, "finish_reason": None}
+    ]
+    assert extra["model"] == "deepseek-reasoner"

@@ -98,6 +98,14 @@ def test_provider_streams_at_every_split_point(name: str) -> None:
         assert tail == b""
 
 
+@pytest.mark.parametrize("name", sorted(path.name for path in FIXTURES.glob("*.sse")))
+def test_provider_streams_one_byte_at_a_time(name: str) -> None:
+    data = (FIXTURES / name).read_bytes()
+    events, rest, _ = parse_pieces([data[i : i + 1] for i in range(len(data))])
+    assert events == parse_pieces([data])[0]
+    assert rest == b""
+
+
 @given(st.data())
 def test_provider_streams_at_random_splits(data: st.DataObject) -> None:
     name = data.draw(st.sampled_from(sorted(path.name for path in FIXTURES.glob("*.sse"))))

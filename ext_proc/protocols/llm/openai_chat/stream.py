@@ -35,11 +35,17 @@ DEFAULT_ERROR_TYPE = "chaperone_error"
 # Top-level chunk fields that describe one chunk, not the stream: a synthetic chunk omits them.
 _PER_CHUNK = frozenset({"choices", "usage", "obfuscation"})
 
-# The delta keys that carry a choice's text, and the kind of that text.
+# The delta keys that carry a choice's text, the kind of that text and its channel. Compatible
+# servers (DeepSeek, vLLM, OpenRouter...) stream reasoning text beside the content.
 _TEXT_KEYS: tuple[tuple[str, TextKind, Callable[[int], str]], ...] = (
     ("content", "message", channels.chat_content),
     ("refusal", "refusal", channels.chat_refusal),
+    ("reasoning_content", "reasoning", lambda choice: channels.chat_reasoning(choice, "reasoning_content")),
+    ("reasoning", "reasoning", lambda choice: channels.chat_reasoning(choice, "reasoning")),
 )
+
+
+_TEXT_FIELDS = frozenset(key for key, _, _ in _TEXT_KEYS)
 
 
 class ChatStream(BaseInterpreter):
@@ -124,7 +130,7 @@ class ChatStream(BaseInterpreter):
         """
         index, kind, call_index = self._spec(channel)
         delta: dict[str, Any]
-        if kind in ("content", "refusal"):
+        if kind in _TEXT_FIELDS:
             delta = {kind: text}
         elif kind == "function_call":
             delta = {"function_call": {"arguments": text}}
