@@ -20,6 +20,7 @@ Byte fidelity is the point of ``SseEvent.raw``: it holds every input byte from t
 previous event up to and including this event's blank line, comments and undispatched blocks
 included. The concatenation of all ``raw`` and the bytes returned by ``close()`` is the input,
 so an unchanged event is forwarded as its ``raw`` and only a modified one is re-encoded.
+``take_idle()`` hands out keep-alive comments as soon as they are complete, in stream order.
 """
 
 from __future__ import annotations

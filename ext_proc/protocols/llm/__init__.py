@@ -3,7 +3,7 @@
 Requests are parsed into a provider-neutral ``LlmRequest`` (``parse_request``) whose texts carry
 their JSON location, summarized for policies (``to_policy_input``) and rewritten as documents
 (``pin_model``, ``cap_max_tokens``, ``remove_tools``, ``replace_texts``). Complete responses are
-parsed likewise (``parse_response``); streamed ones go through a per-stream interpreter
+parsed likewise (``parse_response``, ``strip_logprobs``); streamed ones go through a per-stream interpreter
 (``stream_interpreter``) that reads each SSE event and rebuilds it with replaced texts.
 """
 
@@ -26,7 +26,7 @@ from ext_proc.protocols.llm.model import (
 )
 from ext_proc.protocols.llm.parse import load_request, load_response, parse_request, parse_response
 from ext_proc.protocols.llm.policy import to_policy_input
-from ext_proc.protocols.llm.rewrite import cap_max_tokens, pin_model, remove_tools
+from ext_proc.protocols.llm.rewrite import cap_max_tokens, pin_model, remove_tools, strip_logprobs
 from ext_proc.protocols.llm.stream import stream_interpreter
 from ext_proc.protocols.llm.stream_view import StreamError, StreamEventView, StreamInterpreter, StreamText
 
@@ -61,5 +61,6 @@ __all__ = [
     "replace_texts",
     "set_at",
     "stream_interpreter",
+    "strip_logprobs",
     "to_policy_input",
 ]

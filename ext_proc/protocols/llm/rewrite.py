@@ -1,4 +1,4 @@
-"""Request rewrites a policy can ask for, as pure functions on the parsed JSON document.
+"""Rewrites a policy can ask for, as pure functions on the parsed JSON document.
 
 Each returns a new document (the input is never changed; untouched values are shared) or the
 same document when there is nothing to change, so ``new is doc`` tells whether to re-encode.
@@ -52,3 +52,40 @@ def remove_tools(provider: Provider, doc: dict[str, Any], names: Collection[str]
 
 def _within(value: Any, limit: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value <= limit
+
+
+def strip_logprobs(provider: Provider, response: dict[str, Any]) -> dict[str, Any]:
+    """A complete response without token log probabilities, which spell out the original text:
+    to apply with any text replacement (the stream interpreters drop them from changed events)."""
+    if provider == "openai.chat":
+        return _map_list(response, "choices", _chat_choice)
+    if provider == "openai.responses":
+        return _map_list(response, "output", _responses_item)
+    return response
+
+
+def _chat_choice(choice: Any) -> Any:
+    if isinstance(choice, dict) and choice.get("logprobs"):
+        return {**choice, "logprobs": None}
+    return choice
+
+
+def _responses_item(item: Any) -> Any:
+    return _map_list(item, "content", _responses_part) if isinstance(item, dict) else item
+
+
+def _responses_part(part: Any) -> Any:
+    if isinstance(part, dict) and part.get("logprobs"):
+        return {**part, "logprobs": []}
+    return part
+
+
+def _map_list(parent: dict[str, Any], key: str, change: Callable[[Any], Any]) -> dict[str, Any]:
+    """``parent`` with ``change`` applied to each element of its list at ``key`` (or itself)."""
+    values = parent.get(key)
+    if not isinstance(values, list):
+        return parent
+    changed = [change(value) for value in values]
+    if all(new is old for new, old in zip(changed, values, strict=True)):
+        return parent
+    return {**parent, key: changed}

@@ -14,7 +14,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ext_proc.errors import ChaperoneError, ErrorCode
-from ext_proc.protocols.llm import Provider, ToolCall, Usage, get_at, parse_response, replace_texts
+from ext_proc.protocols.llm import (
+    Provider,
+    ToolCall,
+    Usage,
+    get_at,
+    parse_response,
+    replace_texts,
+    strip_logprobs,
+)
 from tests.unit.protocols.support import RESPONSES, all_paths, fixture, fixture_json, json_values, shout
 
 
@@ -162,3 +170,19 @@ def test_reasoning_of_compatible_chat_servers() -> None:
         ("choice 0 content", "message", "4"),
         ("choice 0 reasoning_content", "reasoning", "2+2"),
     ]
+
+
+def test_strip_logprobs() -> None:
+    chat = {"choices": [{"index": 0, "message": {"content": "x"}, "logprobs": {"content": [{"token": "x"}]}}]}
+    assert strip_logprobs("openai.chat", chat) == {
+        "choices": [{"index": 0, "message": {"content": "x"}, "logprobs": None}]
+    }
+    assert chat["choices"][0]["logprobs"] == {"content": [{"token": "x"}]}
+    part = {"type": "output_text", "text": "x", "logprobs": [{"token": "x", "logprob": -0.1}]}
+    responses = {"output": [{"type": "reasoning", "summary": []}, {"type": "message", "content": [part]}]}
+    stripped = strip_logprobs("openai.responses", responses)
+    assert stripped["output"][1]["content"][0] == {"type": "output_text", "text": "x", "logprobs": []}
+    assert stripped["output"][0] is responses["output"][0]
+    for provider in RESPONSES:
+        document = load(provider)
+        assert strip_logprobs(provider, document) is document
