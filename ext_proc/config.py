@@ -92,6 +92,14 @@ class InspectionConfig(_Section, frozen=True):
     max_body_bytes: PositiveInt = DEFAULT_MAX_BODY_BYTES
     # Status of a deny whose policy gave none, and of fail-closed errors.
     deny_status: HttpStatus = DEFAULT_DENY_STATUS
+    # Recognize LLM API, MCP and A2A traffic and inspect its bodies without being asked: the
+    # action, sensitive data and prompt injection reach the policy, and responses are scanned.
+    protocols: bool = True
+    # What to do with sensitive data when no decision says otherwise (finding type or category
+    # to action: allow, redact, block, end_stream); decisions' `sensitive_data` override it.
+    sensitive_data: dict[str, Literal["allow", "redact", "block", "end_stream"]] = msgspec.field(
+        default_factory=lambda: {"default": "redact"}
+    )
 
 
 class LoggingConfig(_Section, frozen=True):

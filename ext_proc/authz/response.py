@@ -19,7 +19,7 @@ from google.rpc import code_pb2, status_pb2
 
 from ext_proc.policy.decision import Decision, Headers
 from ext_proc.policy.evaluator import DenyResponse
-from ext_proc.processing.protocol import CHECK_METADATA_KEY, CONTEXT_EXTENSIONS_KEY
+from ext_proc.processing.protocol import SENSITIVE_DATA_KEY, CHECK_METADATA_KEY, CONTEXT_EXTENSIONS_KEY
 
 _OK = status_pb2.Status(code=code_pb2.OK)
 _PERMISSION_DENIED = status_pb2.Status(code=code_pb2.PERMISSION_DENIED)
@@ -71,3 +71,7 @@ def _set_metadata(struct: Any, decision: Decision, decision_id: str) -> None:
     inspect["request_body"].string_value = decision.inspect.request_body.value
     inspect["response_headers"].bool_value = decision.inspect.response_headers
     inspect["response_body"].string_value = decision.inspect.response_body.value
+    if decision.sensitive_data:
+        table = hand_off[SENSITIVE_DATA_KEY].struct_value.fields
+        for key, action in decision.sensitive_data.items():
+            table[key].string_value = action

@@ -28,6 +28,8 @@ class CheckSummary:
     inspect: Inspection
     # The route's ext_authz context extensions, so that every phase's input has them.
     context_extensions: dict[str, str] = field(default_factory=dict)
+    # The check decision's sensitive-data table, applied to this request's bodies.
+    sensitive_data: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
