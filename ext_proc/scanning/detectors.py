@@ -105,29 +105,29 @@ def _words(*spellings: str, then: str = "") -> str:
 # Line breaks inside a PEM block: real ones, or the two-character escapes of a JSON string.
 _PEM_BREAK = r"(?:[ \t\r\n]|\\[rn]){1,8}"
 _PEM_LABEL = r"-----{0}[A-Z0-9 ]{{0,40}}PRIVATE KEY(?: BLOCK)?-----"
-# Header, optional RFC 1421 headers (encrypted keys), base64 lines of 16+ characters, an optional
-# short last line, and the footer. The footer is optional so that a truncated key is still caught;
-# prose after a truncated key stops it because prose words are shorter than a base64 line.
+# Header, optional RFC 1421 headers (encrypted keys), base64 lines of 16+ characters, then a short
+# last line and the footer. The footer is optional so that a truncated key is still caught; prose
+# after a truncated key stops it because prose words are shorter than a base64 line.
 PRIVATE_KEY = detector(
     "PRIVATE_KEY",
     "secret",
     _PEM_LABEL.format("BEGIN")
     + rf"(?:{_PEM_BREAK}(?:Proc-Type|DEK-Info):[ A-Za-z0-9,-]{{0,200}}){{0,4}}"
     + rf"(?:{_PEM_BREAK}[A-Za-z0-9+/=]{{16,100}}){{0,120}}"
-    + rf"(?:{_PEM_BREAK}[A-Za-z0-9+/=]{{1,15}})?"
-    + rf"(?:{_PEM_BREAK}{_PEM_LABEL.format('END')})?",
+    + rf"(?:(?:{_PEM_BREAK}[A-Za-z0-9+/=]{{1,15}})?{_PEM_BREAK}{_PEM_LABEL.format('END')})?",
     r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY( BLOCK)?-----",
     26,
     16_000,
     _closure(
         _word("-----BEGIN"),
-        r"[A-Z0-9 ]*"
+        r"[A-Z0-9 ]*(?:"
         + _closure(
             _word("-----"),
             r"(?:[A-Za-z0-9+/=\s\\:,]|-[A-Za-z0-9])*(?:"
             + _closure(_word("-----END"), "[A-Z0-9 ]*-{0,5}")
             + ")?",
-        ),
+        )
+        + ")?",
     ),
 )
 
@@ -261,7 +261,7 @@ URL_CREDENTIALS = detector(
     r"://[^\s:/?#@\"'<>\[\]]*:[^\s/?#\"'<>]+@",
     6,
     420,
-    r"[A-Za-z][A-Za-z0-9+.-]*" + _closure(_word("://"), r"[^\s/?#\"'<>]*"),
+    r"[A-Za-z][A-Za-z0-9+.-]*(?:" + _closure(_word("://"), r"[^\s/?#\"'<>]*") + ")?",
     anchor_start=False,
     validate=validators.url_password,
 )
@@ -366,12 +366,12 @@ PHONE = detector(
     "PHONE",
     "pii",
     r"(?<![0-9A-Za-z_+])(?<![0-9][.-])"
-    r"(?:\+[1-9][0-9]{7,14}|\+[1-9][0-9]{0,3}(?:[ .-]\(?[0-9]{1,5}\)?){1,6}"
+    r"(?:\+[1-9][0-9]{7,14}|\+[1-9][0-9]{0,3}(?:[ .-]?\([0-9]{1,4}\)[0-9]{0,8}|[ .-][0-9]{1,8}){1,6}"
     rf"|(?:\+?1[ .-]?)?{_NANP})"
     r"(?![0-9A-Za-z_]|[.-][0-9])",
     r"\+[1-9]|1?[ .-]?\(?[2-9][0-9]{2}\)?[ .-]?[0-9]{3}[ .-][0-9]{4}",
     2,
-    64,
+    80,
     r"[+(0-9][0-9 .()-]*",
     validate=validators.phone,
 )
