@@ -17,6 +17,7 @@ class ErrorCode(StrEnum):
     POLICY_EVAL_ERROR = "policy_eval_error"
     POLICY_NOT_LOADED = "policy_not_loaded"
     DECISION_INVALID = "decision_invalid"
+    REDACTION_POLICY_INVALID = "redaction_policy_invalid"
     # Remote OPA
     OPA_UNAVAILABLE = "opa_unavailable"
     OPA_TIMEOUT = "opa_timeout"

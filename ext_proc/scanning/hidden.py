@@ -1,0 +1,82 @@
+"""Text a reader does not see but a model does: invisible characters and hidden markup.
+
+- Zero-width characters (U+200B-U+200D, U+2060, U+FEFF, U+180E, soft hyphen) split words so that
+  filters miss them; bidi controls (U+202A-U+202E, U+2066-U+2069) reorder what is displayed
+  ("Trojan Source"). A zero-width joiner between emoji is part of the emoji and is kept.
+- Unicode tag characters (U+E0000-U+E007F) mirror ASCII invisibly ("ASCII smuggling"); they are
+  decoded so their text can be inspected. Tags after U+1F3F4 spell a subdivision flag and are kept.
+- Markup: HTML comments, elements hidden by style (``display:none``, ``visibility:hidden``,
+  ``font-size:0``, ``opacity:0``, white text), the ``hidden`` attribute, visually-hidden classes,
+  and markdown comments (``[//]: # (...)``).
+
+``strip_hidden`` removes all of it, for the policy's "strip" choice; ``hidden_parts`` returns the
+hidden text so that it can be scanned for instructions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_ZERO_WIDTH = "\u200b\u200c\u2060\ufeff\u180e\u00ad"  # and the joiner U+200D, below
+_BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_EMOJI = "[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f]"
+# A joiner between two emoji (a family, a profession) is part of the emoji; any other is hidden.
+_INVISIBLE = re.compile(f"[{_ZERO_WIDTH}{_BIDI}]|(?<!{_EMOJI})\u200d|\u200d(?!{_EMOJI})")
+# Tag characters, except those spelling a subdivision flag after U+1F3F4 (kept by group 1).
+_TAGS = re.compile("(\U0001f3f4[\U000e0020-\U000e007f]+)|[\U000e0000-\U000e007f]+")
+
+_HTML_COMMENT = re.compile(r"<!--(.*?)(?:-->|\Z)", re.DOTALL)
+_HIDING_STYLE = (
+    r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0+(?:\.0+)?(?![\d.])"
+    r"|opacity\s*:\s*0+(?:\.0+)?(?![\d.])"
+    r"|(?<![-\w])color\s*:\s*(?:white|#fff(?:fff)?\b|rgba?\(\s*255\s*,\s*255\s*,\s*255)"
+)
+_HIDDEN_ELEMENT = re.compile(
+    r"<(?P<tag>[a-zA-Z][a-zA-Z0-9]*)\b(?P<attrs>[^>]*?"
+    r"(?:style\s*=\s*(?P<q>[\"'])(?:(?!(?P=q)).)*?(?:" + _HIDING_STYLE + r")(?:(?!(?P=q)).)*(?P=q)"
+    r"|\shidden(?:\s*=\s*[\"']?[^\"'\s>]*[\"']?)?(?=[\s/>])"
+    r"|class\s*=\s*[\"'][^\"']*\b(?:sr-only|visually-hidden|hidden)\b[^\"']*[\"'])"
+    r"[^>]*)>(?P<body>.*?)</(?P=tag)\s*>",
+    re.DOTALL | re.IGNORECASE,
+)
+_MARKDOWN_COMMENT = re.compile(r"^\[(?://|comment)\]:\s*(?:#|<>)\s*[(\"'](.*?)[)\"']\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class HiddenPart:
+    kind: str  # html_comment, hidden_element, markdown_comment, tag_characters
+    text: str
+
+
+def invisible_counts(text: str) -> tuple[int, int]:
+    """(zero-width characters, bidi controls), not counting joiners inside emoji."""
+    zero_width = bidi = 0
+    for match in _INVISIBLE.finditer(text):
+        if match.group() in _BIDI:
+            bidi += 1
+        else:
+            zero_width += 1
+    return zero_width, bidi
+
+
+def hidden_parts(text: str) -> list[HiddenPart]:
+    parts = [HiddenPart("html_comment", m.group(1)) for m in _HTML_COMMENT.finditer(text)]
+    parts += [HiddenPart("hidden_element", m.group("body")) for m in _HIDDEN_ELEMENT.finditer(text)]
+    parts += [HiddenPart("markdown_comment", m.group(1)) for m in _MARKDOWN_COMMENT.finditer(text)]
+    for match in _TAGS.finditer(text):
+        if match.group(1) is None:
+            decoded = "".join(chr(ord(c) - 0xE0000) for c in match.group() if 0xE0020 <= ord(c) <= 0xE007E)
+            if decoded.strip():
+                parts.append(HiddenPart("tag_characters", decoded))
+    return parts
+
+
+def strip_hidden(text: str) -> str:
+    """``text`` without invisible characters, tag characters and hidden markup (with its content).
+    Joiners inside emoji and the tags of flag emoji stay."""
+    text = _HTML_COMMENT.sub("", text)
+    text = _HIDDEN_ELEMENT.sub("", text)
+    text = _MARKDOWN_COMMENT.sub("", text)
+    text = _TAGS.sub(lambda m: m.group(1) or "", text)
+    return _INVISIBLE.sub("", text)

@@ -1,0 +1,166 @@
+"""Finding every detector's matches in a text: hyperscan to locate, ``regex`` to confirm.
+
+Block scanning runs one hyperscan pass over the whole text with every detector's anchor, turns
+the reported spans into regions where the detector's exact pattern could start, and runs the exact
+pattern only there (reading at most ``max_len`` further). Because each detector's anchor matches
+wherever its exact pattern starts, and the exact pattern is resumed where the previous match of the
+same detector ended, the result is the same as ``finditer`` over the whole text, at hyperscan's
+speed for the text in between.
+
+Streaming (``stream.py``) also needs the *live point* of a partial text: the leftmost position
+from which more text could still produce or extend a match. ``step`` answers it with the same
+hyperscan pass, which also runs every detector's ``live`` pattern anchored at the end of the text;
+only detectors whose ``live`` pattern reaches the end are checked exactly, with ``regex`` partial
+matching, from where it starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import regex
+
+from ext_proc.scanning.detectors import DETECTORS, Detector
+from ext_proc.scanning.findings import Finding, Hit, settle_overlaps
+from ext_proc.scanning.hyperscan_db import BlockDatabase, HsPattern, scan_bytes
+
+# Up to this many possible starts, exact matches are tried one position at a time.
+_FEW_STARTS = 12
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One exact-pattern match (validated or not: a rejected match still consumes its text)."""
+
+    rank: int
+    start: int
+    end: int
+    hit: Hit | None
+
+
+class Scanner:
+    """The detectors compiled once (about 50 ms). Immutable; share it across requests and threads."""
+
+    def __init__(self, detectors: Sequence[Detector] = DETECTORS) -> None:
+        self.detectors = tuple(detectors)
+        anchors = [
+            HsPattern(rank, d.anchor, caseless=d.caseless, start=d.anchor_start)
+            for rank, d in enumerate(self.detectors)
+        ]
+        lives = [
+            HsPattern(len(anchors) + rank, rf"(?:{d.live})\z", caseless=d.caseless)
+            for rank, d in enumerate(self.detectors)
+        ]
+        self._anchors = BlockDatabase(anchors)
+        self._anchors_and_lives = BlockDatabase(anchors + lives)
+        # A detector's pattern followed by one more character and a certain failure: it never
+        # matches completely, so a partial search reports the leftmost position whose match
+        # attempt runs into the end of the text (a complete match ending there included).
+        self._live_checks = tuple(
+            regex.compile(rf"(?:{d.pattern.pattern})[\s\S](?!)", regex.ASCII) for d in self.detectors
+        )
+
+    def scan(self, text: str) -> list[Finding]:
+        """Findings in ``text``: validated, overlaps settled, in order."""
+        hits = [m.hit for m in self.matches(text, 0) if m.hit is not None]
+        return [self.finding(hit) for hit in settle_overlaps(hits)]
+
+    def finding(self, hit: Hit, offset: int = 0) -> Finding:
+        detector = self.detectors[hit.rank]
+        return Finding(detector.type, detector.category, hit.start + offset, hit.end + offset)
+
+    def matches(self, text: str, pos: int) -> list[Match]:
+        """Every detector's matches from ``pos`` to the end of ``text``, as ``finditer`` from
+        ``pos`` gives them (text before ``pos`` is only look-behind context)."""
+        found = self._anchors.scan(scan_bytes(text[pos:]))
+        return list(self._confirm_all(text, pos, len(text), found))
+
+    def step(self, text: str, pos: int) -> tuple[int, list[Match]]:
+        """For a text that may go on: its live point (``len(text)`` when nothing is pending), and
+        the matches that start in ``[pos, live point)``, which no further text can change."""
+        found = self._anchors_and_lives.scan(scan_bytes(text[pos:]))
+        count = len(self.detectors)
+        live = len(text)
+        for rank, start, _ in found:
+            if rank >= count:
+                live = min(live, self._live_point(text, rank - count, start + pos))
+        return live, list(self._confirm_all(text, pos, live, found))
+
+    def _live_point(self, text: str, rank: int, candidate: int) -> int:
+        # An attempt that reaches the end reads at most max_len characters, plus the probe.
+        start = max(candidate, len(text) - self.detectors[rank].max_len - 1)
+        found = self._live_checks[rank].search(text, start, partial=True)
+        return len(text) if found is None else found.start()
+
+    def _confirm_all(
+        self, text: str, pos: int, limit: int, found: list[tuple[int, int, int]]
+    ) -> Iterator[Match]:
+        """Exact matches starting in ``[pos, limit)``, from anchor spans found in ``text[pos:]``."""
+        starts: list[list[tuple[int, int]]] = [[] for _ in self.detectors]
+        for rank, start, end in found:
+            if rank < len(starts):
+                first, last = _possible_starts(self.detectors[rank], start + pos, end + pos)
+                if first < limit:
+                    starts[rank].append((max(first, pos), min(last, limit)))
+        for rank, rank_starts in enumerate(starts):
+            last_end = pos
+            for region_start, region_end in _merged(rank_starts):
+                for match in self._confirm(text, rank, max(region_start, last_end), region_end):
+                    last_end = match.end
+                    yield match
+
+    def _confirm(self, text: str, rank: int, pos: int, limit: int) -> Iterator[Match]:
+        """The detector's exact matches starting in ``[pos, limit)``, as ``finditer`` from ``pos``
+        gives them. Reads up to ``max_len`` past ``limit``: all an attempt starting before
+        ``limit`` can read, and no more, so the search does not wander on."""
+        detector = self.detectors[rank]
+        endpos = min(len(text), limit + detector.max_len)
+        if limit - pos <= _FEW_STARTS:
+            # finditer is a match attempt at each position in turn; a few are cheaper one by one
+            # than a search that would go on scanning up to endpos.
+            while pos < limit:
+                found = detector.pattern.match(text, pos, endpos)
+                if found is None:
+                    pos += 1
+                    continue
+                yield Match(rank, found.start(), found.end(), _validated(detector, rank, found))
+                pos = found.end()
+            return
+        for found in detector.pattern.finditer(text, pos, endpos):
+            if found.start() >= limit:
+                return
+            yield Match(rank, found.start(), found.end(), _validated(detector, rank, found))
+            if found.end() >= limit:
+                return
+
+
+def _possible_starts(detector: Detector, start: int, end: int) -> tuple[int, int]:
+    """Where the detector's pattern can start, given an anchor match reported as (start, end):
+    the pattern starts where an anchor match starts, and an anchor match ending at ``end`` starts
+    at or after the reported leftmost ``start`` and at least ``anchor_min_len`` before ``end``."""
+    if detector.anchor_start:
+        return start, end - detector.anchor_min_len + 1
+    return max(0, end - detector.max_len), end
+
+
+def _validated(detector: Detector, rank: int, found: regex.Match[str]) -> Hit | None:
+    start, end = found.span("v") if "v" in detector.pattern.groupindex else found.span()
+    length = detector.validate(found.string[start:end])
+    if length is None:
+        return None
+    return Hit(rank, start, start + length, found.start(), found.end())
+
+
+def _merged(spans: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    spans.sort()
+    current_start, current_end = -1, -1
+    for start, end in spans:
+        if start > current_end:
+            if current_end > current_start:
+                yield current_start, current_end
+            current_start, current_end = start, end
+        else:
+            current_end = max(current_end, end)
+    if current_end > current_start:
+        yield current_start, current_end

@@ -1,0 +1,125 @@
+"""Streaming redaction of one text stream (one choice, content block or tool-argument stream).
+
+The guarantee: for every way of cutting a text into deltas, the concatenation of the ``emit``
+strings of all ``feed`` calls and of ``finish`` equals ``redact_text(text).text``, and the
+findings are the same. So a value split across any number of deltas is redacted, and a card number
+or an IBAN, which is only judged at its last digit, is never emitted before it can be judged.
+
+Adaptive holdback. After each delta, the redactor emits everything up to the leftmost position
+from which more text could still produce or extend a match of some detector (the *live* point),
+and holds the rest. In prose that is the last, unfinished word (it might be the start of an email
+address); after a space, nothing. Inside a key, a JWT or ``password="...`` it is the whole value so
+far, until it ends. The hold is bounded by the longest possible match (``Detector.max_len``).
+
+Why ``regex`` partial matching and not hyperscan's streaming mode: hyperscan reports matches once
+they are complete, but cannot say whether the text at the end *could still become* a match, which
+is exactly what the holdback needs (and a hyperscan stream would also have to rewind when the
+emitted text is cut before a match it already reported). ``regex``'s ``partial=True`` answers that
+question: a search for ``(?:any detector)[\\s\\S](?!)`` can never complete, so it reports the
+leftmost position whose match attempt runs into the end of the text. Deltas are a few characters,
+so one such search over the held text costs a few microseconds; confirming matches on the text
+that is about to be emitted uses the same exact patterns as block scanning (and hyperscan, when a
+single delta is large).
+
+Settling. A match that starts before the live point is final: no attempt from its start reaches
+the end, so no later text can change it. The emitted prefix must not cut a match, so the cut moves
+back to the start of any final match that straddles it. Overlaps are settled inside the emitted
+prefix only, which is sound because no match crosses the cut.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ext_proc.scanning.actions import REDACT_ALL, ActionTable
+from ext_proc.scanning.findings import Finding, settle_overlaps
+from ext_proc.scanning.redaction import Verdict, count_types, default_scanner, rewrite
+from ext_proc.scanning.scanner import Match, Scanner
+
+# Characters kept before the emitted point for look-behind assertions (the longest is 2).
+_LOOKBEHIND_CONTEXT = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    emit: str
+    # Findings settled in this step, in offsets of the stream's input text (all deltas so far).
+    findings: tuple[Finding, ...] = ()
+    # Set from the step where a block/end_stream finding was reached, and on every step after it.
+    verdict: Verdict | None = None
+    stopped_by: Finding | None = None
+
+
+class StreamRedactor:
+    def __init__(self, table: ActionTable = REDACT_ALL, *, scanner: Scanner | None = None) -> None:
+        self._table = table
+        self._scanner = scanner or default_scanner()
+        self._buffer = ""  # text from offset _base on: look-behind context, then held text
+        self._base = 0
+        self._emitted = 0  # input offset up to which everything is settled and emitted
+        self._findings: list[Finding] = []
+        self._stop: Step | None = None
+        self._finished = False
+
+    @property
+    def held(self) -> int:
+        """Characters received but not yet emitted."""
+        return self._base + len(self._buffer) - self._emitted
+
+    @property
+    def counts_by_type(self) -> dict[str, int]:
+        return count_types(self._findings)
+
+    def feed(self, text: str) -> Step:
+        if self._finished:
+            raise ValueError("StreamRedactor.feed() after finish()")
+        if self._stop is not None:
+            return self._stop
+        self._buffer += text
+        live, matches = self._scanner.step(self._buffer, self._emitted - self._base)
+        return self._settle(_cut_outside_matches(live, matches), matches)
+
+    def finish(self) -> Step:
+        """Emit what is held: the text has ended, so every match is final."""
+        if self._finished:
+            raise ValueError("StreamRedactor.finish() called twice")
+        self._finished = True
+        if self._stop is not None:
+            return self._stop
+        matches = self._scanner.matches(self._buffer, self._emitted - self._base)
+        return self._settle(len(self._buffer), matches)
+
+    def _settle(self, cut: int, matches: list[Match]) -> Step:
+        """Emit the text up to ``cut`` (a buffer offset no match straddles)."""
+        start = self._emitted - self._base
+        if cut <= start:
+            return Step("")
+        hits = settle_overlaps([m.hit for m in matches if m.hit is not None and m.start < cut])
+        findings = [self._scanner.finding(hit, self._base) for hit in hits]
+        text, stopped_by = rewrite(self._buffer[start:cut], self._emitted, findings, self._table, stop=True)
+        if stopped_by is not None:
+            findings = [f for f in findings if f.start <= stopped_by.start]
+        self._findings.extend(findings)
+        self._advance(cut)
+        if stopped_by is None:
+            return Step(text, tuple(findings))
+        action = self._table.action_for(stopped_by.type, stopped_by.category)
+        verdict: Verdict = "block" if action == "block" else "end_stream"
+        self._stop = Step("", (), verdict, stopped_by)
+        return Step(text, tuple(findings), verdict, stopped_by)
+
+    def _advance(self, cut: int) -> None:
+        self._emitted = self._base + cut
+        keep_from = max(0, cut - _LOOKBEHIND_CONTEXT)
+        if keep_from:
+            self._buffer = self._buffer[keep_from:]
+            self._base += keep_from
+
+
+def _cut_outside_matches(cut: int, matches: list[Match]) -> int:
+    """Move the cut back until no match straddles it."""
+    while True:
+        straddling = [m.start for m in matches if m.start < cut < m.end]
+        if not straddling:
+            return cut
+        cut = min(straddling)
