@@ -18,7 +18,7 @@ from tests.harness import free_port
 
 CUSTOMER_RECORD = (
     "Customer 42: Ada Lovelace, email ada.lovelace@example.com, phone +1 415 555 0100, "
-    "card 4111 1111 1111 1111, SSN 078-05-1120. Internal API key: "
+    "card 4111 1111 1111 1111, SSN 536-22-8726. Internal API key: "
     "sk-proj-7f3kQ9vX2mN8pL4rT6yW1zB5cD0eF9gH."
 )
 POISONED_PAGE = (

@@ -19,7 +19,7 @@ from google.rpc import code_pb2, status_pb2
 
 from ext_proc.policy.decision import Decision, Headers
 from ext_proc.policy.evaluator import DenyResponse
-from ext_proc.processing.protocol import SENSITIVE_DATA_KEY, CHECK_METADATA_KEY, CONTEXT_EXTENSIONS_KEY
+from ext_proc.processing.protocol import CHECK_METADATA_KEY, CONTEXT_EXTENSIONS_KEY, SENSITIVE_DATA_KEY
 
 _OK = status_pb2.Status(code=code_pb2.OK)
 _PERMISSION_DENIED = status_pb2.Status(code=code_pb2.PERMISSION_DENIED)

@@ -116,9 +116,31 @@ async def _payload(request: web.Request) -> dict[str, Any] | web.Response:
     return payload
 
 
-async def _stream(request: web.Request, events: Iterator[bytes]) -> web.StreamResponse:
+def received_headers(payload: dict[str, Any]) -> dict[str, str]:
+    """What the upstream received, in response headers: lets a demo (or a test) see rewrites."""
+    tools = payload.get("tools") or []
+    names = [
+        str(t.get("name") or (t.get("function") or {}).get("name") or "")
+        for t in tools
+        if isinstance(t, dict)
+    ]
+    limit = (
+        payload.get("max_completion_tokens") or payload.get("max_tokens") or payload.get("max_output_tokens")
+    )
+    return {
+        "x-demo-received-model": str(payload.get("model", "")),
+        "x-demo-received-max-tokens": str(limit or ""),
+        "x-demo-received-tools": ",".join(names),
+    }
+
+
+async def _stream(
+    request: web.Request, events: Iterator[bytes], headers: dict[str, str]
+) -> web.StreamResponse:
     delay = int(request.headers.get("x-demo-delay-ms", DEFAULT_DELAY_MS)) / 1000
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **headers}
+    )
     await response.prepare(request)
     for event in events:
         await response.write(event)
@@ -137,9 +159,12 @@ def _handler(
         if isinstance(payload, web.Response):
             return payload
         reply = reply_for(request, payload)
+        headers = received_headers(payload)
         if payload.get("stream"):
-            return await _stream(request, stream(reply, payload))
-        return web.json_response(answer(reply, payload), dumps=lambda v: orjson.dumps(v).decode())
+            return await _stream(request, stream(reply, payload), headers)
+        return web.json_response(
+            answer(reply, payload), headers=headers, dumps=lambda v: orjson.dumps(v).decode()
+        )
 
     return handle
 

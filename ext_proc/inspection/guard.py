@@ -16,7 +16,8 @@ from typing import Any
 from ext_proc.inspection.request import INJECTION_SOURCES, ScanText
 from ext_proc.scanning.actions import STOPPING_ACTIONS, ActionTable
 from ext_proc.scanning.findings import Finding
-from ext_proc.scanning.injection import InjectionResult, detect_injection, strip_hidden
+from ext_proc.scanning.hidden import strip_hidden
+from ext_proc.scanning.injection import InjectionResult, detect_injection
 from ext_proc.scanning.redaction import default_scanner, rewrite
 from ext_proc.scanning.scanner import Scanner
 
@@ -43,7 +44,11 @@ def scan(
 ) -> tuple[TextScan, ...]:
     scanner = scanner or default_scanner()
     return tuple(
-        TextScan(text, tuple(scanner.scan(text.text)), injection(text.text) if text.source in INJECTION_SOURCES else None)
+        TextScan(
+            text,
+            tuple(scanner.scan(text.text)),
+            injection(text.text) if text.source in INJECTION_SOURCES else None,
+        )
         for text in texts
     )
 

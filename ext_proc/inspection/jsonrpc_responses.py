@@ -11,7 +11,7 @@ is filtered by evaluating, for each tool, the same rule that gates ``tools/call`
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -83,7 +83,9 @@ class JsonRpcResponses:
             if all(new is None for new in messages):
                 out += event.raw
                 continue
-            raws = [new if new is not None else old.raw for new, old in zip(messages, body.messages, strict=True)]
+            raws = [
+                new if new is not None else old.raw for new, old in zip(messages, body.messages, strict=True)
+            ]
             out += with_data(event, jsonrpc.dumps(raws if body.batch else raws[0]).decode()).raw
         out += self._parser.take_idle()
         return bytes(out)
@@ -100,7 +102,10 @@ class JsonRpcResponses:
         if self._request.protocol == MCP:
             call = self._pending.match(message)
             method = call.method if call is not None else None
-            if isinstance(message, jsonrpc.Response) and (method or mcp_results.infer_method(message.result)) == mcp.TOOLS_LIST:
+            if (
+                isinstance(message, jsonrpc.Response)
+                and (method or mcp_results.infer_method(message.result)) == mcp.TOOLS_LIST
+            ):
                 raw = await self._filtered_tools(raw)
             texts: Sequence[TextAt] = mcp_results.texts(raw, method)
             action = mcp.action(call, self._session_id()) if call is not None else None
@@ -112,7 +117,11 @@ class JsonRpcResponses:
         return await self._judged(message, raw, texts, action)
 
     async def _judged(
-        self, message: jsonrpc.Response | jsonrpc.ErrorResponse, raw: dict[str, Any], texts: Sequence[TextAt], action: Any
+        self,
+        message: jsonrpc.Response | jsonrpc.ErrorResponse,
+        raw: dict[str, Any],
+        texts: Sequence[TextAt],
+        action: Any,
     ) -> dict[str, Any] | None:
         scans = scan([ScanText(t.path, t.text, TOOL_RESULT, t.kind) for t in texts], scanner=self._scanner)
         is_error = isinstance(message, jsonrpc.ErrorResponse) or mcp_results.is_error(raw)
@@ -120,17 +129,23 @@ class JsonRpcResponses:
         _add(self.stats.findings, findings_input(scans)["types"])
         if not judgement.allowed:
             self.stats.denied += 1
-            return jsonrpc.error_response(message.id, jsonrpc.POLICY_DENIED, judgement.message, judgement.data)
+            return jsonrpc.error_response(
+                message.id, jsonrpc.POLICY_DENIED, judgement.message, judgement.data
+            )
         applied = apply(scans, judgement.table, strip=judgement.strip)
         _add(self.stats.redacted, applied.redacted)
         if applied.blocked_by is not None:
             self.stats.denied += 1
             return jsonrpc.error_response(
-                message.id, jsonrpc.POLICY_DENIED, f"the response contained {applied.blocked_by}", judgement.data
+                message.id,
+                jsonrpc.POLICY_DENIED,
+                f"the response contained {applied.blocked_by}",
+                judgement.data,
             )
         if not applied.replacements:
             return raw if raw is not message.raw else None
-        return replace_at(raw, [(text.path, new) for text, new in applied.replacements])
+        rewritten: dict[str, Any] = replace_at(raw, [(text.path, new) for text, new in applied.replacements])
+        return rewritten
 
     def _rewritten(
         self, raw: dict[str, Any], original: dict[str, Any], texts: Sequence[TextAt], _action: Any
@@ -140,10 +155,13 @@ class JsonRpcResponses:
         applied = apply(scans, ActionTable(), strip=False)
         if not applied.replacements:
             return raw if raw is not original else None
-        return replace_at(raw, [(text.path, new) for text, new in applied.replacements])
+        rewritten: dict[str, Any] = replace_at(raw, [(text.path, new) for text, new in applied.replacements])
+        return rewritten
 
     async def _filtered_tools(self, raw: dict[str, Any]) -> dict[str, Any]:
-        allowed = {tool["name"] for tool in mcp_results.tools(raw) if await self._judge.listed_tool_allowed(tool)}
+        allowed = {
+            tool["name"] for tool in mcp_results.tools(raw) if await self._judge.listed_tool_allowed(tool)
+        }
         filtered = mcp_results.filter_tools_list(raw, lambda tool: tool["name"] in allowed)
         self.stats.tools_hidden += len(mcp_results.tools(raw)) - len(allowed)
         return filtered
@@ -159,6 +177,3 @@ class JsonRpcResponses:
 def _add(totals: dict[str, int], counts: dict[str, int]) -> None:
     for key, count in counts.items():
         totals[key] = totals.get(key, 0) + count
-
-
-__all__ = ["Awaitable", "Callable", "JsonRpcResponses", "Judge", "Judgement"]

@@ -25,7 +25,9 @@ class JsonOutcome:
     model: str | None = None
 
 
-def inspect_llm_json(provider: Provider, body: bytes, table: ActionTable, *, scanner: Scanner | None = None) -> JsonOutcome:
+def inspect_llm_json(
+    provider: Provider, body: bytes, table: ActionTable, *, scanner: Scanner | None = None
+) -> JsonOutcome:
     response = parse_response(provider, body)
     document: Any = orjson.loads(body)
     outcome = JsonOutcome(None, None, usage=response.usage, model=response.model)

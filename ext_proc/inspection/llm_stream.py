@@ -72,7 +72,9 @@ class LlmStreamRelay:
             out += self._parser.take_idle()  # keep-alive comments pass at once
         except ChaperoneError as exc:
             # An event we cannot read is not passed on unread: the stream ends with an error.
-            out += self._stop(Stopped(exc.code.value), "the upstream stream could not be inspected", exc.code.value)
+            out += self._stop(
+                Stopped(exc.code.value), "the upstream stream could not be inspected", exc.code.value
+            )
         return bytes(out)
 
     def finish(self) -> bytes:
@@ -193,4 +195,3 @@ def _join(first: Step, second: Step) -> Step:
         verdict=second.verdict or first.verdict,
         stopped_by=first.stopped_by or second.stopped_by,
     )
-

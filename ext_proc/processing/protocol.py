@@ -126,10 +126,15 @@ def _check_summary(request: Any) -> CheckSummary | None:
     if not isinstance(extensions, dict) or not all(isinstance(v, str) for v in extensions.values()):
         raise ChaperoneError(ErrorCode.PROTOCOL_ERROR, "the ext_authz context extensions are malformed")
     table = summary.get(SENSITIVE_DATA_KEY)
-    if table is not None and (not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values())):
+    if table is not None and (
+        not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values())
+    ):
         raise ChaperoneError(ErrorCode.PROTOCOL_ERROR, "the ext_authz sensitive-data table is malformed")
     return CheckSummary(
-        decision_id=summary["decision_id"], inspect=inspect, context_extensions=extensions, sensitive_data=table
+        decision_id=summary["decision_id"],
+        inspect=inspect,
+        context_extensions=extensions,
+        sensitive_data=table,
     )
 
 

@@ -73,7 +73,9 @@ def is_candidate(headers: Mapping[str, str]) -> bool:
 
 
 class ProtocolBodies:
-    def __init__(self, host: Host, default_table: Mapping[str, str], check_table: Mapping[str, str] | None) -> None:
+    def __init__(
+        self, host: Host, default_table: Mapping[str, str], check_table: Mapping[str, str] | None
+    ) -> None:
         self._host = host
         self._layers: list[Mapping[str, str]] = [default_table, *([check_table] if check_table else [])]
         self.request: InspectedRequest | None = None
@@ -87,7 +89,9 @@ class ProtocolBodies:
         if any(name in headers for name in (mcp.SESSION_HEADER, mcp.PROTOCOL_VERSION_HEADER)):
             self.request = InspectedRequest(MCP, None, None, None, ())
 
-    async def request_body(self, headers: Mapping[str, str], data: bytes, text: str, *, asked: bool) -> Action:
+    async def request_body(
+        self, headers: Mapping[str, str], data: bytes, text: str, *, asked: bool
+    ) -> Action:
         method = headers.get(":method", "")
         path = headers.get(":path", "").split("?", 1)[0]
         request = inspect_request(method, path, headers, data, text)
@@ -102,14 +106,18 @@ class ProtocolBodies:
         document.update(action=request.action, findings=findings, injection=injection)
         outcome = await self._host.decide(PHASE_REQUEST_BODY, document)
         if not outcome.decision.allowed:
-            return self._reject_request(outcome, _message(outcome.decision, "the request was denied by policy"))
+            return self._reject_request(
+                outcome, _message(outcome.decision, "the request was denied by policy")
+            )
         decision = outcome.decision
         self._layers.append(decision.sensitive_data or {})
         applied = guard.apply(scans, self.table(), strip=decision.injection == "strip")
         self.summary["request_redactions"] = applied.redacted
         if applied.blocked_by is not None:
             denied = _refusal(outcome, f"the request contained {applied.blocked_by}")
-            return self._reject_request(denied, f"the request contained sensitive data ({applied.blocked_by})")
+            return self._reject_request(
+                denied, f"the request contained sensitive data ({applied.blocked_by})"
+            )
         body = self._new_request_body(request, applied.replacements, decision)
         changes = HeaderChanges(decision.headers, decision.request_headers_to_remove)
         return Continue(headers=changes, body=body)
@@ -132,12 +140,16 @@ class ProtocolBodies:
 
     def _reject_request(self, outcome: Outcome, message: str) -> Reject:
         deny = self._host.deny_of(outcome)
-        data = {"decision_id": self._host.decision_id}
+        data: dict[str, Any] = {"decision_id": self._host.decision_id}
         if outcome.verdict.reasons:
             data["reasons"] = list(outcome.verdict.reasons)
-        return self._host.reject(PHASE_REQUEST_BODY, outcome, protocol_denial(self.request, deny, message, data))
+        return self._host.reject(
+            PHASE_REQUEST_BODY, outcome, protocol_denial(self.request, deny, message, data)
+        )
 
-    def _note_request(self, request: InspectedRequest, findings: dict[str, Any], injection: dict[str, Any]) -> None:
+    def _note_request(
+        self, request: InspectedRequest, findings: dict[str, Any], injection: dict[str, Any]
+    ) -> None:
         self.summary["protocol"] = request.protocol
         if findings["count"]:
             self.summary["request_findings"] = findings["types"]
@@ -186,7 +198,10 @@ class ProtocolBodies:
             self.summary["response_findings"] = dict(outcome.findings)
             self.summary["response_redactions"] = dict(outcome.redacted)
             if outcome.usage is not None:
-                self.summary["usage"] = {"input_tokens": outcome.usage.input_tokens, "output_tokens": outcome.usage.output_tokens}
+                self.summary["usage"] = {
+                    "input_tokens": outcome.usage.input_tokens,
+                    "output_tokens": outcome.usage.output_tokens,
+                }
             if outcome.blocked_by is not None:
                 return self._block_response(f"the response contained {outcome.blocked_by}")
             return Continue(body=outcome.body)
@@ -198,7 +213,9 @@ class ProtocolBodies:
         outcome = self._host_failure(message)
         deny = self._host.deny_of(outcome)
         data = {"decision_id": self._host.decision_id, "code": "chaperone_sensitive_data"}
-        return self._host.reject(PHASE_RESPONSE_BODY, outcome, protocol_denial(self.request, deny, message, data))
+        return self._host.reject(
+            PHASE_RESPONSE_BODY, outcome, protocol_denial(self.request, deny, message, data)
+        )
 
     def _host_failure(self, message: str) -> Outcome:
         return self._host.failure(ChaperoneError(ErrorCode.SENSITIVE_DATA_BLOCKED, message, http_status=403))
@@ -206,33 +223,44 @@ class ProtocolBodies:
     def finish_summary(self) -> dict[str, Any]:
         relay = self.relay
         if isinstance(relay, LlmStreamRelay):
-            stats = relay.stats
-            self.summary["response_findings"] = dict(stats.findings)
-            self.summary["response_redactions"] = dict(stats.redacted)
-            if stats.usage is not None:
-                self.summary["usage"] = {"input_tokens": stats.usage.input_tokens, "output_tokens": stats.usage.output_tokens}
+            llm = relay.stats
+            self.summary["response_findings"] = dict(llm.findings)
+            self.summary["response_redactions"] = dict(llm.redacted)
+            if llm.usage is not None:
+                self.summary["usage"] = {
+                    "input_tokens": llm.usage.input_tokens,
+                    "output_tokens": llm.usage.output_tokens,
+                }
         elif isinstance(relay, JsonRpcResponses):
-            stats = relay.stats
+            rpc = relay.stats
             self.summary.update(
-                response_messages=stats.messages,
-                response_denied=stats.denied,
-                tools_hidden=stats.tools_hidden,
-                response_findings=stats.findings,
-                response_redactions=stats.redacted,
+                response_messages=rpc.messages,
+                response_denied=rpc.denied,
+                tools_hidden=rpc.tools_hidden,
+                response_findings=rpc.findings,
+                response_redactions=rpc.redacted,
             )
         return {key: value for key, value in self.summary.items() if value not in (None, {}, 0)}
 
     # -- judging JSON-RPC responses ---------------------------------------------------------------
 
     async def listed_tool_allowed(self, tool: dict[str, Any]) -> bool:
-        session = self.request.action.get("session_id") if self.request and isinstance(self.request.action, dict) else None
+        session = (
+            self.request.action.get("session_id")
+            if self.request and isinstance(self.request.action, dict)
+            else None
+        )
         document = phase_document(self._host.request_document, PHASE_REQUEST_BODY)
         document["action"] = mcp.listing_action(tool, session)
         outcome = await self._host.decide(PHASE_REQUEST_BODY, document, quiet=True)
         return outcome.decision.allowed
 
-    async def judge(self, action: Any, findings: dict[str, Any], injection: dict[str, Any], is_error: bool) -> Judgement:
-        document = phase_document(self._host.request_document, PHASE_RESPONSE_BODY, response=self._host.response)
+    async def judge(
+        self, action: Any, findings: dict[str, Any], injection: dict[str, Any], is_error: bool
+    ) -> Judgement:
+        document = phase_document(
+            self._host.request_document, PHASE_RESPONSE_BODY, response=self._host.response
+        )
         document.update(action=action, findings=findings, injection=injection, result={"is_error": is_error})
         quiet = not (findings["count"] or injection["signals"])
         outcome = await self._host.decide(PHASE_RESPONSE_BODY, document, quiet=quiet)
@@ -262,7 +290,9 @@ class _Judge:
     async def listed_tool_allowed(self, tool: dict[str, Any]) -> bool:
         return await self._flow.listed_tool_allowed(tool)
 
-    async def judge(self, action: Any, findings: dict[str, Any], injection: dict[str, Any], is_error: bool) -> Judgement:
+    async def judge(
+        self, action: Any, findings: dict[str, Any], injection: dict[str, Any], is_error: bool
+    ) -> Judgement:
         return await self._flow.judge(action, findings, injection, is_error)
 
 
@@ -288,4 +318,3 @@ def _with_document(request: InspectedRequest, document: Any) -> InspectedRequest
 def _refusal(outcome: Outcome, reason: str) -> Outcome:
     denied = Decision(allowed=False, http_status=outcome.decision.http_status, reasons=(reason,), raw=None)
     return Outcome(denied, denied, None, outcome.revision, outcome.eval_ms)
-

@@ -104,14 +104,18 @@ class StreamProcessor:
         if self._protocol is not None:
             fields.update(self._protocol.finish_summary())
         if fields:
-            self._audit.event("stream_summary", decision_id=self.decision_id, path=self._summary.path, **fields)
+            self._audit.event(
+                "stream_summary", decision_id=self.decision_id, path=self._summary.path, **fields
+            )
 
     # -- headers --------------------------------------------------------------------------
 
     async def _on_request_headers(self, event: HeadersEvent) -> Action:
         headers = event.headers
         self._headers = headers
-        self._summary = RequestSummary.of(headers.get(":method", ""), headers.get(":path", ""), headers.get(":authority", ""))
+        self._summary = RequestSummary.of(
+            headers.get(":method", ""), headers.get(":path", ""), headers.get(":authority", "")
+        )
         self.request_document = request_document(headers, event.attributes)
         check_table = None
         if event.check is not None:
@@ -121,12 +125,16 @@ class StreamProcessor:
                 self.request_document["attributes"]["contextExtensions"] = event.check.context_extensions
             check_table = event.check.sensitive_data
             return self._continue_request(event, NO_HEADER_CHANGES, event.check.inspect, check_table)
-        outcome = await self.decide(PHASE_REQUEST_HEADERS, phase_document(self.request_document, PHASE_REQUEST_HEADERS))
+        outcome = await self.decide(
+            PHASE_REQUEST_HEADERS, phase_document(self.request_document, PHASE_REQUEST_HEADERS)
+        )
         if not outcome.decision.allowed:
             return self.reject(PHASE_REQUEST_HEADERS, outcome)
         decision = outcome.decision
         self._pending_response_changes = _response_changes(decision)
-        return self._continue_request(event, _request_changes(decision), decision.inspect, decision.sensitive_data)
+        return self._continue_request(
+            event, _request_changes(decision), decision.inspect, decision.sensitive_data
+        )
 
     def _continue_request(
         self, event: HeadersEvent, changes: HeaderChanges, inspect: Inspection, check_table: Any
@@ -188,7 +196,8 @@ class StreamProcessor:
         inspect = self._inspect
         if inspect.response_headers:
             outcome = await self.decide(
-                PHASE_RESPONSE_HEADERS, phase_document(self.request_document, PHASE_RESPONSE_HEADERS, response=self.response)
+                PHASE_RESPONSE_HEADERS,
+                phase_document(self.request_document, PHASE_RESPONSE_HEADERS, response=self.response),
             )
             if not outcome.decision.allowed:
                 return self.reject(PHASE_RESPONSE_HEADERS, outcome)
@@ -239,7 +248,9 @@ class StreamProcessor:
         text = decode_utf8(data)
         action = await self._buffered_action(event.direction, body, data, text)
         if isinstance(action, Continue) and action.body is None and body.decoder is not None:
-            return dataclasses.replace(action, body=data)  # forwarded decoded: its encoding header was removed
+            return dataclasses.replace(
+                action, body=data
+            )  # forwarded decoded: its encoding header was removed
         return action
 
     async def _buffered_action(self, direction: Direction, body: BodyState, data: bytes, text: str) -> Action:
@@ -297,7 +308,9 @@ class StreamProcessor:
         if body.by_protocol and self._protocol is not None:
             if await self._protocol.response_chunk(rest, end=True):
                 raise ChaperoneError(
-                    ErrorCode.PROTOCOL_ERROR, "the stream ended with trailers while text was held", http_status=502
+                    ErrorCode.PROTOCOL_ERROR,
+                    "the stream ended with trailers while text was held",
+                    http_status=502,
                 )
             return CONTINUE
         body.chunks.feed(rest, final=True)
@@ -327,7 +340,11 @@ class StreamProcessor:
         self.rejected = True
         deny = deny or self.deny_of(outcome)
         self._audit.decision(
-            decision_id=self.decision_id, phase=phase, request=self._summary, outcome=outcome, status=deny.status
+            decision_id=self.decision_id,
+            phase=phase,
+            request=self._summary,
+            outcome=outcome,
+            status=deny.status,
         )
         code = outcome.error.code.value if outcome.error else "denied"
         return Reject(status=deny.status, headers=deny.headers, body=deny.body, details=f"chaperone_{code}")

@@ -164,7 +164,7 @@ def test_agent_traffic_is_allowed_denied_and_redacted(pod: Pod) -> None:
     assert results["base_url"] == "http://127.0.0.1:10000/v1/"
     # Allowed: through Envoy's TLS to the upstream, with SNI, Host and the key from the Secret
     # (the stand-in answers 421 otherwise), and the answer redacted on the way back.
-    said = "You said: please write to [redacted email] today"
+    said = "You said: please write to [REDACTED:EMAIL] today"
     assert results["chat"] == {
         "status": 200,
         "content": f"Hello from the demo upstream (gpt-4o-mini). {said}",
