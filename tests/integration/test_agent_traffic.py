@@ -24,7 +24,10 @@ from tests.mcp_server import McpServerThread
 
 PII_REPLY = "Her email is ada.lovelace@example.com and her card is 4111 1111 1111 1111."
 REDACTED_REPLY = "Her email is [REDACTED:EMAIL] and her card is [REDACTED:CREDIT_CARD]."
-KEY_REPLY = "The deploy key is -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----"
+KEY_REPLY = (
+    "The deploy key is -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n"
+    + "-----END PRIVATE KEY-----"
+)
 API_KEY_REPLY = "Use the key sk-proj-7f3kQ9vX2mN8pL4rT6yW1zB5cD0eF9gH for the deploy."
 
 
