@@ -1,8 +1,11 @@
-# Chaperone's default policy: an allow-list of routes, and a model allow-list for chat calls.
+# Chaperone's default policy.
 #
 # The decision document is data.envoy.authz.allow, as in opa-envoy-plugin. It is evaluated at
-# the ext_authz check (input.phase == "check"), and again at the ext_proc phases a route asks
-# to inspect (here: the request body of chat completions, to check the model).
+# the ext_authz check (input.phase == "check") on the request line and headers, then, for the
+# traffic Chaperone recognizes (LLM API calls, MCP, A2A), on the request body with the action
+# (input.action), the sensitive data found (input.findings) and prompt-injection signals
+# (input.injection), and on each MCP or A2A result coming back (input.phase == "response_body").
+# The routes, models, tools and limits are data (data.yaml), so they change without Rego.
 package envoy.authz
 
 import rego.v1
@@ -10,72 +13,112 @@ import rego.v1
 default allow := {
 	"allowed": false,
 	"http_status": 403,
-	"reasons": ["no route rule allows this request"],
+	"reasons": ["no rule allows this request"],
 }
 
-# Header phase: the request line and headers decide; the matching route may ask for a body phase.
+# -- The request line: an allow-list of routes --------------------------------------------------
+
 allow := {
 	"allowed": true,
 	"headers": {"x-chaperone-policy": "default"},
-	"inspect": object.get(route, "inspect", {}),
+	"sensitive_data": data.chaperone.sensitive_data,
 } if {
 	input.phase in {"check", "request_headers"}
-	some route in matching_routes
-}
-
-# Body phase of chat completions: only allow-listed models, and a bounded max_tokens.
-allow := {"allowed": true} if {
-	input.phase == "request_body"
-	count(chat_violations) == 0
-}
-
-allow := {
-	"allowed": false,
-	"http_status": 403,
-	"headers": {"content-type": "application/json"},
-	"body": json.marshal({"error": {
-		"type": "permission_denied",
-		"code": "chaperone_policy",
-		"message": concat("; ", sort(chat_violations)),
-	}}),
-	"reasons": sort(chat_violations),
-} if {
-	input.phase == "request_body"
-	count(chat_violations) > 0
-}
-
-matching_routes contains route if {
 	some route in data.chaperone.routes
 	route.method == input.attributes.request.http.method
-	path_matches(route)
+	path_matches(route.path)
 }
 
-path_matches(route) if route.path == request_path
+path_matches(pattern) if pattern == request_path
 
-path_matches(route) if {
-	endswith(route.path, "/*")
-	startswith(request_path, trim_suffix(route.path, "*"))
+path_matches(pattern) if {
+	endswith(pattern, "/*")
+	startswith(request_path, trim_suffix(pattern, "*"))
 }
 
 request_path := concat("/", ["", concat("/", input.parsed_path)])
 
-# A helper rule, not `not is_string(input.parsed_body.model)`: OPA and regorus disagree on `not`
-# over a function of an undefined value, and a helper rule means the same in both.
-names_a_model if is_string(input.parsed_body.model)
+# -- Request bodies: the action ---------------------------------------------------------------
 
-chat_violations contains msg if {
+allow := {"allowed": false, "http_status": 403, "reasons": sort(violations)} if {
+	input.phase == "request_body"
+	count(violations) > 0
+}
+
+allow := {"allowed": true, "rewrite": rewrite} if {
+	input.phase == "request_body"
+	count(violations) == 0
+}
+
+# Bodies that are not an action Chaperone recognizes (plain JSON, text) pass: they have been
+# scanned, and sensitive data in them is handled by the table above.
+violations contains "prompt injection in the request" if {
+	input.injection.score >= data.chaperone.injection_threshold
+}
+
+# LLM calls: the model must be on the list.
+violations contains sprintf("model %q is not allowed", [input.action.model]) if {
+	input.action.protocol == "llm"
+	is_string(input.action.model)
+	not input.action.model in data.chaperone.models
+}
+
+violations contains "the request names no model" if {
+	input.action.protocol == "llm"
 	not names_a_model
-	msg := "the request names no model"
 }
 
-chat_violations contains msg if {
-	model := input.parsed_body.model
-	is_string(model)
-	not model in data.chaperone.models
-	msg := sprintf("model %q is not allowed", [model])
+# A helper rule, not `not is_string(...)`: OPA and regorus disagree on `not` over a function of
+# an undefined value, and a helper rule means the same in both.
+names_a_model if is_string(input.action.model)
+
+# MCP: only listed tools (the same rule hides the others from tools/list).
+violations contains sprintf("tool %q is not allowed", [input.action.tool]) if {
+	input.action.protocol == "mcp"
+	input.action.method == "tools/call"
+	not input.action.tool in object.keys(data.chaperone.mcp_tools)
 }
 
-chat_violations contains msg if {
-	input.parsed_body.max_tokens > data.chaperone.max_tokens
-	msg := sprintf("max_tokens above %d", [data.chaperone.max_tokens])
+violations contains sprintf("%s above %v needs approval", [input.action.tool, limit]) if {
+	input.action.protocol == "mcp"
+	limit := data.chaperone.mcp_tools[input.action.tool].max_amount
+	input.action.arguments.amount > limit
 }
+
+# A2A: only listed methods.
+violations contains sprintf("A2A method %q is not allowed", [input.action.method]) if {
+	input.action.protocol == "a2a"
+	not input.action.method in data.chaperone.a2a_methods
+}
+
+# Least privilege by rewriting: cap output tokens, pin tool arguments.
+default rewrite := {}
+
+rewrite := {"max_tokens": data.chaperone.max_tokens} if input.action.protocol == "llm"
+
+rewrite := {"tool_arguments": data.chaperone.mcp_tools[input.action.tool].pinned_arguments} if {
+	input.action.protocol == "mcp"
+	data.chaperone.mcp_tools[input.action.tool].pinned_arguments
+}
+
+# -- Results coming back: tool results and agent answers ---------------------------------------
+
+allow := {"allowed": false, "reasons": ["prompt injection in a tool result"]} if {
+	input.phase == "response_body"
+	input.injection.score >= data.chaperone.injection_threshold
+	not strip_only
+}
+
+# A web page may carry hidden instructions: strip them and let the visible text through.
+allow := {"allowed": true, "injection": "strip", "reasons": ["hidden instructions stripped"]} if {
+	input.phase == "response_body"
+	input.injection.score >= data.chaperone.injection_threshold
+	strip_only
+}
+
+allow := {"allowed": true} if {
+	input.phase == "response_body"
+	input.injection.score < data.chaperone.injection_threshold
+}
+
+strip_only if data.chaperone.mcp_tools[input.action.tool].strip_hidden_instructions

@@ -10,20 +10,36 @@ check(method, path) := {
 	"phase": "check",
 }
 
-chat_body(body) := {
-	"attributes": {"request": {"http": {"method": "POST", "path": "/v1/chat/completions", "headers": {}}}},
-	"parsed_path": ["v1", "chat", "completions"],
-	"parsed_body": body,
+clean := {"score": 0, "signals": [], "direct": null, "indirect": null}
+
+body(action) := {
+	"attributes": {"request": {"http": {"method": "POST", "path": "/", "headers": {}}}},
 	"phase": "request_body",
+	"action": action,
+	"findings": {"count": 0, "types": {}},
+	"injection": clean,
+}
+
+llm(model) := {"protocol": "llm", "provider": "openai.chat", "model": model, "max_tokens": null}
+
+tool(name, arguments) := {"protocol": "mcp", "method": "tools/call", "tool": name, "arguments": arguments, "listing": false}
+
+result(tool_name, score) := {
+	"attributes": {"request": {"http": {"method": "POST", "path": "/mcp", "headers": {}}}},
+	"phase": "response_body",
+	"action": tool(tool_name, {}),
+	"findings": {"count": 0, "types": {}},
+	"injection": {"score": score, "signals": []},
 }
 
 test_health_is_allowed if {
 	authz.allow.allowed with input as check("GET", "/health")
 }
 
-test_allowed_request_gets_policy_header if {
+test_allowed_request_gets_policy_header_and_data_table if {
 	d := authz.allow with input as check("GET", "/echo/hello")
 	d.headers["x-chaperone-policy"] == "default"
+	d.sensitive_data.PRIVATE_KEY == "block"
 }
 
 test_unknown_route_is_denied if {
@@ -36,25 +52,69 @@ test_wildcard_does_not_match_prefix_sibling if {
 	not authz.allow.allowed with input as check("GET", "/echoes")
 }
 
-test_chat_asks_for_the_request_body if {
-	d := authz.allow with input as check("POST", "/v1/chat/completions")
-	d.inspect.request_body == "buffered"
+test_llm_apis_and_mcp_are_routes if {
+	authz.allow.allowed with input as check("POST", "/v1/chat/completions")
+	authz.allow.allowed with input as check("POST", "/v1/messages")
+	authz.allow.allowed with input as check("POST", "/mcp")
 }
 
-test_allowed_model_passes if {
-	authz.allow.allowed with input as chat_body({"model": "gpt-4o-mini", "max_tokens": 100})
+test_allowed_model_passes_with_a_token_cap if {
+	d := authz.allow with input as body(llm("gpt-4o-mini"))
+	d.allowed
+	d.rewrite.max_tokens == 4096
 }
 
 test_unknown_model_is_denied_with_reason if {
-	d := authz.allow with input as chat_body({"model": "gpt-5-ultra"})
+	d := authz.allow with input as body(llm("gpt-5-ultra"))
 	d.allowed == false
 	d.reasons == ["model \"gpt-5-ultra\" is not allowed"]
 }
 
-test_missing_model_is_denied if {
-	not authz.allow.allowed with input as chat_body({"messages": []})
+test_prompt_injection_is_denied if {
+	d := authz.allow with input as object.union(body(llm("gpt-4o")), {"injection": {"score": 0.9, "signals": []}})
+	d.reasons == ["prompt injection in the request"]
 }
 
-test_excessive_max_tokens_is_denied if {
-	not authz.allow.allowed with input as chat_body({"model": "gpt-4o", "max_tokens": 100000})
+test_listed_tool_passes_and_unlisted_is_denied if {
+	authz.allow.allowed with input as body(tool("get_customer", {"customer_id": 1}))
+	d := authz.allow with input as body(tool("delete_user", {}))
+	d.reasons == ["tool \"delete_user\" is not allowed"]
+}
+
+test_listing_uses_the_same_rule if {
+	listing := object.union(tool("delete_user", null), {"listing": true})
+	not authz.allow.allowed with input as body(listing)
+}
+
+test_refund_above_the_limit_is_denied if {
+	authz.allow.allowed with input as body(tool("refund_payment", {"amount": 100}))
+	d := authz.allow with input as body(tool("refund_payment", {"amount": 900}))
+	d.reasons == ["refund_payment above 500 needs approval"]
+}
+
+test_run_query_is_pinned_to_a_dry_run if {
+	d := authz.allow with input as body(tool("run_query", {"sql": "select 1"}))
+	d.rewrite.tool_arguments == {"dry_run": true}
+}
+
+test_a2a_methods_are_listed if {
+	authz.allow.allowed with input as body({"protocol": "a2a", "method": "message/send"})
+	not authz.allow.allowed with input as body({"protocol": "a2a", "method": "tasks/cancel"})
+}
+
+test_plain_bodies_pass if {
+	authz.allow.allowed with input as body(null)
+}
+
+test_injected_tool_results_are_refused_or_stripped if {
+	not authz.allow.allowed with input as result("get_customer", 0.9)
+	d := authz.allow with input as result("read_webpage", 0.9)
+	d.allowed
+	d.injection == "strip"
+	authz.allow.allowed with input as result("get_customer", 0.1)
+}
+
+test_a_call_without_a_model_is_denied if {
+	d := authz.allow with input as body(llm(null))
+	d.reasons == ["the request names no model"]
 }

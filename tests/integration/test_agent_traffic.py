@@ -7,8 +7,8 @@ The upstreams are local: the demo LLM upstream, which answers in each provider's
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import anthropic
@@ -68,6 +68,16 @@ def anthropic_client(stack: Stack, **headers: str) -> anthropic.Anthropic:
 USER = [{"role": "user", "content": "hello"}]
 
 
+def logged(stack: Stack, matches: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """The last audit event that matches, waiting for it: a stream's summary is written when
+    Envoy closes the ext_proc stream, just after the client got its response."""
+    deadline = time.monotonic() + 10
+    while not (events := [e for e in stack.service.log_events() if matches(e)]):
+        assert time.monotonic() < deadline, "no such audit event"
+        time.sleep(0.05)
+    return events[-1]
+
+
 # -- LLM responses: redacted, streamed or not ----------------------------------------------------
 
 
@@ -112,7 +122,7 @@ def test_a_blocked_secret_ends_the_stream_with_an_error_the_sdk_raises(agents: S
         received = "".join(events.text_stream)
         pytest.fail(f"the stream completed: {received!r}")
     assert "OPENAI_API_KEY" in str(error.value)
-    summary = next(e for e in reversed(agents.service.log_events()) if e.get("event") == "stream_summary")
+    summary = logged(agents, lambda e: e.get("event") == "stream_summary" and "stopped" in e)
     assert summary["stopped"] == {"reason": "sensitive_data", "type": "OPENAI_API_KEY"}
     assert "sk-proj-7f3k" not in agents.service.log_path.read_text()
 
@@ -269,11 +279,10 @@ def test_a2a_answers_are_scanned_and_methods_gated(agents: Stack) -> None:
     assert "tasks/cancel is not allowed" in refused.json()["error"]["message"]
 
 
-def test_the_request_audit_names_the_action_and_findings(agents: Stack, tmp_path: Path) -> None:
+def test_the_request_audit_names_the_action_and_findings(agents: Stack) -> None:
     messages = [{"role": "user", "content": "write to carol@example.com"}]
     openai_client(agents).chat.completions.create(model="gpt-4o-mini", messages=messages)  # type: ignore[arg-type]
-    summary = next(e for e in reversed(agents.service.log_events()) if e.get("event") == "stream_summary")
+    summary = logged(agents, lambda e: e.get("request_findings") == {"EMAIL": 1})
     assert summary["protocol"] == "llm"
-    assert summary["request_findings"] == {"EMAIL": 1}
     assert summary["request_redactions"] == {"EMAIL": 1}
     assert "carol@example.com" not in agents.service.log_path.read_text()
