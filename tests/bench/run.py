@@ -15,13 +15,15 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ext_proc.demo import providers
 from ext_proc.demo.envoy_config import http_filters
+from ext_proc.demo.providers import Reply
 from tests.harness import (
     ROOT,
     EnvoyProcess,
@@ -35,6 +37,18 @@ BENCH_POLICIES = Path(__file__).parent / "policies"
 DEFAULT_POLICIES = ROOT / "policies"
 ORIGIN_CONFIG = Path(__file__).parent / "origin.yaml"
 REQUEST_BODY = '{"messages": [{"role": "user", "content": "' + "y" * 400 + '"}]}'
+CHAT_BODY = (
+    '{"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "'
+    + "Where is my refund? " * 20
+    + '"}]}'
+)
+# What the origin streams for a chat completion: a realistic answer, a few characters per event,
+# with personal data in it (so that redaction does real work when inspection is on).
+CHAT_ANSWER = (
+    "Thanks for reaching out. I checked the order history and the refund was issued on Monday; it "
+    "usually takes three to five business days. You can reach the customer at ada.lovelace@example.com "
+    "or +1 415 555 0100. "
+) * 2
 
 
 @dataclass
@@ -44,6 +58,8 @@ class Scenario:
     path: str
     filters: tuple[str, ...]  # which Chaperone filters stay in the chain
     policies: Path
+    body: str = REQUEST_BODY
+    inspection: dict[str, Any] = field(default_factory=dict)
 
 
 SCENARIOS = [
@@ -53,6 +69,26 @@ SCENARIOS = [
     Scenario("ext_proc, streamed bodies", "POST", "/bench/streamed", ("ext_proc",), BENCH_POLICIES),
     Scenario(
         "ext_authz + ext_proc (make run)", "GET", "/health", ("ext_authz", "ext_proc"), DEFAULT_POLICIES
+    ),
+    # A streamed chat completion through the full chain, with Chaperone's protocol inspection
+    # off (the request is only checked) and on (the request read, the SSE answer redacted).
+    Scenario(
+        "LLM SSE stream, inspection off",
+        "POST",
+        "/v1/chat/completions",
+        ("ext_authz", "ext_proc"),
+        DEFAULT_POLICIES,
+        CHAT_BODY,
+        {"protocols": False},
+    ),
+    Scenario(
+        "LLM SSE stream, inspection on",
+        "POST",
+        "/v1/chat/completions",
+        ("ext_authz", "ext_proc"),
+        DEFAULT_POLICIES,
+        CHAT_BODY,
+        {"protocols": True},
     ),
 ]
 
@@ -68,8 +104,27 @@ class Result:
 def origin_config(port: int, admin_port: int) -> dict[str, Any]:
     config: dict[str, Any] = yaml.safe_load(ORIGIN_CONFIG.read_text())
     config["admin"]["address"]["socket_address"]["port_value"] = admin_port
-    config["static_resources"]["listeners"][0]["address"]["socket_address"]["port_value"] = port
+    listener = config["static_resources"]["listeners"][0]
+    listener["address"]["socket_address"]["port_value"] = port
+    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    hcm["route_config"]["virtual_hosts"][0]["routes"].insert(0, _chat_stream_route())
+    hcm["route_config"]["max_direct_response_body_size_bytes"] = 1 << 20
     return config
+
+
+def _chat_stream_route() -> dict[str, Any]:
+    reply = Reply(model="gpt-4o-mini", text=CHAT_ANSWER, delta_chars=4)
+    stream = b"".join(providers.openai_chat_stream(reply, "chatcmpl-bench", include_usage=True))
+    return {
+        "match": {"path": "/v1/chat/completions"},
+        "direct_response": {"status": 200, "body": {"inline_string": stream.decode()}},
+        "response_headers_to_add": [
+            {
+                "header": {"key": "content-type", "value": "text/event-stream"},
+                "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+            }
+        ],
+    }
 
 
 def keep_filters(names: tuple[str, ...]) -> Callable[[dict[str, Any]], None]:
@@ -80,12 +135,12 @@ def keep_filters(names: tuple[str, ...]) -> Callable[[dict[str, Any]], None]:
     return edit
 
 
-def wrk(url: str, method: str, connections: int, seconds: int, workdir: Path) -> Result:
+def wrk(url: str, method: str, connections: int, seconds: int, workdir: Path, body: str) -> Result:
     script = workdir / f"{method.lower()}.lua"
     if method == "POST":
-        body = REQUEST_BODY.replace('"', '\\"')
+        escaped = body.replace('"', '\\"')
         script.write_text(
-            f'wrk.method = "POST"\nwrk.body = "{body}"\nwrk.headers["Content-Type"] = "application/json"\n'
+            f'wrk.method = "POST"\nwrk.body = "{escaped}"\nwrk.headers["Content-Type"] = "application/json"\n'
         )
     else:
         script.write_text('wrk.method = "GET"\n')
@@ -117,7 +172,12 @@ def run_scenario(
     service_port = free_port()
     service = ServiceProcess(
         workdir,
-        service_config(f"127.0.0.1:{service_port}", scenario.policies, logging={"level": "warning"}),
+        service_config(
+            f"127.0.0.1:{service_port}",
+            scenario.policies,
+            logging={"level": "warning"},
+            inspection=scenario.inspection,
+        ),
     )
     listener, admin = free_port(), free_port()
     front = EnvoyProcess(
@@ -137,9 +197,10 @@ def run_scenario(
             service.start()
         front.start()
         url = f"{front.url}{scenario.path}"
-        wrk(url, scenario.method, args.connections, 1, workdir)  # warm-up: threads, engines, connections
-        loaded = wrk(url, scenario.method, args.connections, args.seconds, workdir)
-        single = wrk(url, scenario.method, 1, args.latency_seconds, workdir)
+        body = scenario.body
+        wrk(url, scenario.method, args.connections, 1, workdir, body)  # warm-up: engines, connections
+        loaded = wrk(url, scenario.method, args.connections, args.seconds, workdir, body)
+        single = wrk(url, scenario.method, 1, args.latency_seconds, workdir, body)
         return loaded, single
     finally:
         front.stop()
