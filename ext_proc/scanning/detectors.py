@@ -103,18 +103,20 @@ def _words(*spellings: str, then: str = "") -> str:
 # --- Secrets ---------------------------------------------------------------------------------
 
 # Line breaks inside a PEM block: real ones, or the two-character escapes of a JSON string.
-_PEM_BREAK = r"(?:[ \t\r\n]|\\[rn]){1,8}"
+_PEM_BREAK = r"(?:[ \t\r\n]|\\[rn]){1,8}+"
 _PEM_LABEL = r"-----{0}[A-Z0-9 ]{{0,40}}PRIVATE KEY(?: BLOCK)?-----"
 # Header, optional RFC 1421 headers (encrypted keys), base64 lines of 16+ characters, then a short
 # last line and the footer. The footer is optional so that a truncated key is still caught; prose
-# after a truncated key stops it because prose words are shorter than a base64 line.
+# after a truncated key stops it because prose words are shorter than a base64 line. The runs and
+# loops are possessive: what they give back could never match what follows (a line break is not
+# base64), and without backtracking a partial match over a long key stays linear.
 PRIVATE_KEY = detector(
     "PRIVATE_KEY",
     "secret",
     _PEM_LABEL.format("BEGIN")
-    + rf"(?:{_PEM_BREAK}(?:Proc-Type|DEK-Info):[ A-Za-z0-9,-]{{0,200}}){{0,4}}"
-    + rf"(?:{_PEM_BREAK}[A-Za-z0-9+/=]{{16,100}}){{0,120}}"
-    + rf"(?:(?:{_PEM_BREAK}[A-Za-z0-9+/=]{{1,15}})?{_PEM_BREAK}{_PEM_LABEL.format('END')})?",
+    + rf"(?:{_PEM_BREAK}(?:Proc-Type|DEK-Info):[ A-Za-z0-9,-]{{0,200}}+){{0,4}}+"
+    + rf"(?:{_PEM_BREAK}[A-Za-z0-9+/=]{{16,100}}+){{0,120}}+"
+    + rf"(?:(?:{_PEM_BREAK}[A-Za-z0-9+/=]{{1,15}}+)?{_PEM_BREAK}{_PEM_LABEL.format('END')})?",
     r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY( BLOCK)?-----",
     26,
     16_000,
@@ -137,8 +139,8 @@ _B64URL = r"[A-Za-z0-9_-]"
 JWT = detector(
     "JWT",
     "secret",
-    rf"(?<!{_B64URL})eyJ{_B64URL}{{5,1000}}\.{_B64URL}{{1,6000}}\.{_B64URL}{{0,1000}}"
-    rf"(?:\.{_B64URL}{{0,6000}}\.{_B64URL}{{0,1000}})?(?!{_B64URL})",
+    rf"(?<!{_B64URL})eyJ{_B64URL}{{5,1000}}+\.{_B64URL}{{1,6000}}+\.{_B64URL}{{0,1000}}+"
+    rf"(?:\.{_B64URL}{{0,6000}}+\.{_B64URL}{{0,1000}}+)?(?!{_B64URL})",
     r"eyJ[A-Za-z0-9_-]{5}",
     8,
     16_000,
@@ -309,7 +311,7 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 EMAIL = detector(
     "EMAIL",
     "pii",
-    rf"(?<!{_LOCAL}){_LOCAL}{{1,64}}@(?:{_LABEL}\.){{1,6}}[A-Za-z]{{2,24}}(?![A-Za-z0-9-])",
+    rf"(?<!{_LOCAL}){_LOCAL}{{1,64}}+@(?:{_LABEL}\.){{1,6}}[A-Za-z]{{2,24}}(?![A-Za-z0-9-])",
     r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9]",
     3,
     480,

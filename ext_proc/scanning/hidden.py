@@ -49,9 +49,28 @@ class HiddenPart:
     text: str
 
 
+# Quick tests that let ASCII text, and text without markup, skip the costlier patterns.
+_ANY_INVISIBLE = re.compile(f"[{_ZERO_WIDTH}\u200d{_BIDI}]")
+_ANY_TAG = re.compile("[\U000e0000-\U000e007f]")
+
+
+def _may_have_invisible(text: str) -> bool:
+    return not text.isascii() and _ANY_INVISIBLE.search(text) is not None
+
+
+def _may_have_tags(text: str) -> bool:
+    return not text.isascii() and _ANY_TAG.search(text) is not None
+
+
+def _may_have_markup(text: str) -> bool:
+    return "<" in text or "]:" in text
+
+
 def invisible_counts(text: str) -> tuple[int, int]:
     """(zero-width characters, bidi controls), not counting joiners inside emoji."""
     zero_width = bidi = 0
+    if not _may_have_invisible(text):
+        return 0, 0
     for match in _INVISIBLE.finditer(text):
         if match.group() in _BIDI:
             bidi += 1
@@ -61,9 +80,13 @@ def invisible_counts(text: str) -> tuple[int, int]:
 
 
 def hidden_parts(text: str) -> list[HiddenPart]:
-    parts = [HiddenPart("html_comment", m.group(1)) for m in _HTML_COMMENT.finditer(text)]
-    parts += [HiddenPart("hidden_element", m.group("body")) for m in _HIDDEN_ELEMENT.finditer(text)]
-    parts += [HiddenPart("markdown_comment", m.group(1)) for m in _MARKDOWN_COMMENT.finditer(text)]
+    parts: list[HiddenPart] = []
+    if _may_have_markup(text):
+        parts += [HiddenPart("html_comment", m.group(1)) for m in _HTML_COMMENT.finditer(text)]
+        parts += [HiddenPart("hidden_element", m.group("body")) for m in _HIDDEN_ELEMENT.finditer(text)]
+        parts += [HiddenPart("markdown_comment", m.group(1)) for m in _MARKDOWN_COMMENT.finditer(text)]
+    if not _may_have_tags(text):
+        return parts
     for match in _TAGS.finditer(text):
         if match.group(1) is None:
             decoded = "".join(chr(ord(c) - 0xE0000) for c in match.group() if 0xE0020 <= ord(c) <= 0xE007E)
@@ -75,8 +98,10 @@ def hidden_parts(text: str) -> list[HiddenPart]:
 def strip_hidden(text: str) -> str:
     """``text`` without invisible characters, tag characters and hidden markup (with its content).
     Joiners inside emoji and the tags of flag emoji stay."""
-    text = _HTML_COMMENT.sub("", text)
-    text = _HIDDEN_ELEMENT.sub("", text)
-    text = _MARKDOWN_COMMENT.sub("", text)
-    text = _TAGS.sub(lambda m: m.group(1) or "", text)
-    return _INVISIBLE.sub("", text)
+    if _may_have_markup(text):
+        text = _HTML_COMMENT.sub("", text)
+        text = _HIDDEN_ELEMENT.sub("", text)
+        text = _MARKDOWN_COMMENT.sub("", text)
+    if _may_have_tags(text):
+        text = _TAGS.sub(lambda m: m.group(1) or "", text)
+    return _INVISIBLE.sub("", text) if _may_have_invisible(text) else text

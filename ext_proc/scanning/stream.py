@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from ext_proc.scanning.actions import REDACT_ALL, ActionTable
 from ext_proc.scanning.findings import Finding, settle_overlaps
 from ext_proc.scanning.redaction import Verdict, count_types, default_scanner, rewrite
-from ext_proc.scanning.scanner import Match, Scanner
+from ext_proc.scanning.scanner import Match, Pending, Scanner
 
 # Characters kept before the emitted point for look-behind assertions (the longest is 2).
 _LOOKBEHIND_CONTEXT = 16
@@ -57,6 +57,7 @@ class StreamRedactor:
         self._buffer = ""  # text from offset _base on: look-behind context, then held text
         self._base = 0
         self._emitted = 0  # input offset up to which everything is settled and emitted
+        self._pending = Pending()
         self._findings: list[Finding] = []
         self._stop: Step | None = None
         self._finished = False
@@ -76,7 +77,9 @@ class StreamRedactor:
         if self._stop is not None:
             return self._stop
         self._buffer += text
-        live, matches = self._scanner.step(self._buffer, self._emitted - self._base)
+        live, matches, self._pending = self._scanner.step(
+            self._buffer, self._emitted - self._base, self._pending
+        )
         return self._settle(_cut_outside_matches(live, matches), matches)
 
     def finish(self) -> Step:
@@ -114,6 +117,7 @@ class StreamRedactor:
         if keep_from:
             self._buffer = self._buffer[keep_from:]
             self._base += keep_from
+            self._pending = self._pending.shifted(-keep_from)
 
 
 def _cut_outside_matches(cut: int, matches: list[Match]) -> int:
