@@ -19,6 +19,9 @@ pii: EMAIL, CREDIT_CARD, US_SSN, IBAN, PHONE, IP_ADDRESS.
 
 Threads: a ``Scanner`` (``default_scanner()``) is shared and immutable; hyperscan scratch space is
 allocated per thread on first use. A ``StreamRedactor`` belongs to one stream.
+
+Start-up: the pattern databases compile on first use (about 0.35 s together); call ``prepare()``
+when the service starts so that no request pays for it.
 """
 
 from ext_proc.scanning.actions import ACTIONS, REDACT_ALL, Action, ActionTable, placeholder
@@ -30,6 +33,13 @@ from ext_proc.scanning.redaction import Redaction, Verdict, default_scanner, red
 from ext_proc.scanning.scanner import Scanner
 from ext_proc.scanning.shapes import findings_input, injection_input
 from ext_proc.scanning.stream import Step, StreamRedactor
+
+
+def prepare() -> None:
+    """Compile the scanner's and the injection detector's pattern databases now."""
+    default_scanner()
+    detect_injection("")
+
 
 __all__ = [
     "ACTIONS",
@@ -52,6 +62,7 @@ __all__ = [
     "findings_input",
     "injection_input",
     "placeholder",
+    "prepare",
     "redact_text",
     "strip_hidden",
 ]

@@ -55,7 +55,7 @@ class Match:
 
 
 class Scanner:
-    """The detectors compiled once (about 50 ms). Immutable; share it across requests and threads."""
+    """The detectors compiled once (about 0.2 s). Immutable; share it across requests and threads."""
 
     def __init__(self, detectors: Sequence[Detector] = DETECTORS) -> None:
         self.detectors = tuple(detectors)

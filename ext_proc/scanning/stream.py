@@ -11,15 +11,17 @@ and holds the rest. In prose that is the last, unfinished word (it might be the 
 address); after a space, nothing. Inside a key, a JWT or ``password="...`` it is the whole value so
 far, until it ends. The hold is bounded by the longest possible match (``Detector.max_len``).
 
-Why ``regex`` partial matching and not hyperscan's streaming mode: hyperscan reports matches once
-they are complete, but cannot say whether the text at the end *could still become* a match, which
-is exactly what the holdback needs (and a hyperscan stream would also have to rewind when the
-emitted text is cut before a match it already reported). ``regex``'s ``partial=True`` answers that
-question: a search for ``(?:any detector)[\\s\\S](?!)`` can never complete, so it reports the
-leftmost position whose match attempt runs into the end of the text. Deltas are a few characters,
-so one such search over the held text costs a few microseconds; confirming matches on the text
-that is about to be emitted uses the same exact patterns as block scanning (and hyperscan, when a
-single delta is large).
+How the live point is found, and why not with hyperscan's streaming mode: hyperscan reports
+matches once they are complete, but cannot say whether the text at the end *could still become*
+a match, which is exactly what the holdback needs (a hyperscan stream would also have to rewind
+when the emitted text is cut before a match it already reported). ``regex``'s ``partial=True``
+answers it: a search for ``(?:detector)[\\s\\S](?!)`` can never complete, so it reports the
+leftmost position whose match attempt runs into the end of the text. Hyperscan still does the
+bulk of the work: one block scan of each delta with every detector's ``live`` pattern (a
+superset of the prefixes of its matches, anchored at the end) picks the few detectors to check
+exactly, and from where; live points only move forward, so a detector that was not live is only
+looked for in the new text. Matches on the text about to be emitted are confirmed as in block
+scanning (hyperscan anchors, then the exact patterns). About 15 us per 4-20 character delta.
 
 Settling. A match that starts before the live point is final: no attempt from its start reaches
 the end, so no later text can change it. The emitted prefix must not cut a match, so the cut moves
