@@ -13,11 +13,13 @@ OPA_ORACLE := opa-golib-python-bindings>=0.4.4,<0.5
 RUN_STAMP := $(VENV)/.run-deps
 TEST_STAMP := $(VENV)/.test-deps
 
-.PHONY: run test lint bench venv clean help
+.PHONY: run test k8s-check envoy-configs lint bench venv clean help
 
 help:
 	@echo "make run    start Envoy (127.0.0.1:10000), Chaperone and a demo upstream"
 	@echo "make test   run the test suite (unit, Rego, and integration through real Envoy)"
+	@echo "make k8s-check  render and validate the Kubernetes manifests, their Envoy configs and policies"
+	@echo "make envoy-configs  write the shipped Envoy configs again (chaperone envoy-config)"
 	@echo "make lint   ruff and mypy --strict"
 	@echo "make bench  load-test Envoy alone vs Envoy + Chaperone"
 
@@ -39,9 +41,21 @@ venv: $(TEST_STAMP)
 run: $(RUN_STAMP)
 	$(PY) -m ext_proc.demo.run
 
-test: $(TEST_STAMP)
+test: k8s-check
 	$(BIN)/chaperone policy test policies
 	$(BIN)/pytest
+
+k8s-check: $(TEST_STAMP)
+	$(PY) -m tests.k8s.check
+
+# Every shipped Envoy config names the command that wrote it on a line of its header.
+ENVOY_CONFIGS := envoy/chaperone.yaml $(wildcard k8s/overlays/*/envoy.yaml)
+
+envoy-configs: $(RUN_STAMP)
+	@for file in $(ENVOY_CONFIGS); do \
+		command=$$(sed -n 's/^#   chaperone envoy-config /envoy-config /p' $$file); \
+		echo "chaperone $$command"; $(BIN)/chaperone $$command || exit 1; \
+	done
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check ext_proc tests

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,17 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--dir", default="policies", help="policy directory (default: policies)")
     evaluate.add_argument("--decision", default=DEFAULT_DECISION_PATH, help="decision path")
     evaluate.set_defaults(handler=_policy_eval)
+
+    envoy = commands.add_parser(
+        "envoy-config", help="write the Envoy configuration for the upstreams of a Chaperone config file"
+    )
+    envoy.add_argument("--config", help=f"YAML config file (default: ${ENV_CONFIG_FILE})")
+    envoy.add_argument("--admin-address", help="Envoy's admin interface (default: 127.0.0.1:9901)")
+    envoy.add_argument(
+        "--ready-address", help="also listen here for readiness probes (only GET /ready of the admin)"
+    )
+    envoy.add_argument("-o", "--output", help="write to this file (default: standard output)")
+    envoy.set_defaults(handler=_envoy_config)
     return parser
 
 
@@ -67,6 +79,38 @@ def _serve(args: argparse.Namespace) -> int:
     config = load_config(args.config or os.environ.get(ENV_CONFIG_FILE))
     configure_logging(config.logging.level, config.logging.format)
     return serve(config)
+
+
+def _envoy_config(args: argparse.Namespace) -> int:
+    # Imported here: the typed Envoy models take a second to load, and `serve` never needs them.
+    from ext_proc.envoy_bootstrap.bootstrap import (  # noqa: PLC0415 (see above)
+        DEFAULT_ADMIN_ADDRESS,
+        EnvoyConfigError,
+        EnvoyOptions,
+        render_yaml,
+    )
+
+    config_file = args.config or os.environ.get(ENV_CONFIG_FILE)
+    config = load_config(config_file)
+    options = EnvoyOptions(args.admin_address or DEFAULT_ADMIN_ADDRESS, args.ready_address)
+    command = ["chaperone", "envoy-config"]
+    for flag, value in (
+        ("--config", config_file),
+        ("--admin-address", args.admin_address),
+        ("--ready-address", args.ready_address),
+        ("--output", args.output),
+    ):
+        command += [flag, value] if value else []
+    try:
+        text = render_yaml(config, options, shlex.join(command))
+    except (EnvoyConfigError, ValueError) as exc:
+        print(f"chaperone: {exc}", file=sys.stderr)
+        return 1
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _policy_test(args: argparse.Namespace) -> int:

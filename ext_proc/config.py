@@ -10,10 +10,13 @@ sets ``policy.dry_run``. Values are read as YAML scalars, so ``true``, ``5`` and
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 import yaml
@@ -32,6 +35,15 @@ DEFAULT_OPA_URL = "http://127.0.0.1:8181"
 DEFAULT_OPA_TIMEOUT_MS = 100
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_DENY_STATUS = 403
+# Streamed LLM responses can run for minutes: the route timeout of an upstream.
+DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 300.0
+# The CA bundle of Debian and Ubuntu images, the official Envoy image included.
+DEFAULT_UPSTREAM_CA_FILE = "/etc/ssl/certs/ca-certificates.crt"
+DEFAULT_CREDENTIAL_HEADER = "authorization"
+# Upstream names become Envoy cluster, listener and stat names, and the policy sees them.
+UPSTREAM_NAME = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,48}[a-z0-9])?$")
+# Cluster names the Envoy configuration uses for itself.
+RESERVED_UPSTREAM_NAMES = frozenset({"chaperone", "envoy_admin"})
 
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
@@ -80,6 +92,14 @@ class InspectionConfig(_Section, frozen=True):
     max_body_bytes: PositiveInt = DEFAULT_MAX_BODY_BYTES
     # Status of a deny whose policy gave none, and of fail-closed errors.
     deny_status: HttpStatus = DEFAULT_DENY_STATUS
+    # Recognize LLM API, MCP and A2A traffic and inspect its bodies without being asked: the
+    # action, sensitive data and prompt injection reach the policy, and responses are scanned.
+    protocols: bool = True
+    # What to do with sensitive data when no decision says otherwise (finding type or category
+    # to action: allow, redact, block, end_stream); decisions' `sensitive_data` override it.
+    sensitive_data: dict[str, Literal["allow", "redact", "block", "end_stream"]] = msgspec.field(
+        default_factory=lambda: {"default": "redact"}
+    )
 
 
 class LoggingConfig(_Section, frozen=True):
@@ -87,11 +107,33 @@ class LoggingConfig(_Section, frozen=True):
     format: Literal["json", "console"] = "json"
 
 
+class CredentialConfig(_Section, frozen=True):
+    # A file holding the credential (a mounted Secret); Envoy reads it, the agent never sees it.
+    file: str
+    header: str = DEFAULT_CREDENTIAL_HEADER
+    # Put before the file's content, e.g. "Bearer ".
+    prefix: str = ""
+
+
+class UpstreamConfig(_Section, frozen=True):
+    """One service the agent calls through Envoy; read by `chaperone envoy-config`, not by `serve`."""
+
+    name: str
+    # scheme://host[:port] only: https means Envoy originates TLS (SNI and Host set to the host).
+    url: str
+    # host:port of the Envoy listener in front of this upstream (what the agent's base URL names).
+    listen: str
+    timeout_seconds: PositiveFloat = DEFAULT_UPSTREAM_TIMEOUT_SECONDS
+    ca_file: str = DEFAULT_UPSTREAM_CA_FILE
+    credential: CredentialConfig | None = None
+
+
 class Config(_Section, frozen=True):
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     policy: PolicyConfig = msgspec.field(default_factory=PolicyConfig)
     inspection: InspectionConfig = msgspec.field(default_factory=InspectionConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+    upstreams: tuple[UpstreamConfig, ...] = ()
 
 
 def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
@@ -170,13 +212,79 @@ def _check_semantics(config: Config) -> None:
         if not address.removeprefix("unix:").lstrip("/"):
             raise ConfigError("config error at server.address: a unix socket address needs a path")
     else:
-        host, sep, port = address.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ConfigError(
-                f"config error at server.address: expected host:port or unix:/path, got {address!r}"
-            )
+        _check_host_port(address, "server.address", "host:port or unix:/path")
+    _check_upstreams(config.upstreams)
     if not config.policy.decision.strip("/"):
         raise ConfigError("config error at policy.decision: the decision path is empty")
     url = config.policy.opa.url
     if config.policy.engine == "opa" and not url.startswith(("http://", "https://")):
         raise ConfigError(f"config error at policy.opa.url: expected an http:// or https:// URL, got {url!r}")
+
+
+def split_host_port(address: str) -> tuple[str, int]:
+    """``host:port`` (IPv6 hosts in brackets) as a pair; ValueError when it is not one."""
+    host, sep, port = address.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]") if host.startswith("[") else host
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(address)
+    return host, int(port)
+
+
+def _check_host_port(address: str, key: str, expected: str = "host:port") -> None:
+    try:
+        split_host_port(address)
+    except ValueError:
+        raise ConfigError(f"config error at {key}: expected {expected}, got {address!r}") from None
+
+
+def _check_upstreams(upstreams: tuple[UpstreamConfig, ...]) -> None:
+    names: set[str] = set()
+    listeners: set[str] = set()
+    for index, upstream in enumerate(upstreams):
+        key = f"upstreams[{index}]"
+        if not UPSTREAM_NAME.match(upstream.name) or upstream.name in RESERVED_UPSTREAM_NAMES:
+            raise ConfigError(
+                f"config error at {key}.name: expected lower-case letters, digits, '-' and '_' "
+                f"(not {sorted(RESERVED_UPSTREAM_NAMES)}), got {upstream.name!r}"
+            )
+        if upstream.name in names:
+            raise ConfigError(f"config error at {key}.name: {upstream.name!r} is used twice")
+        names.add(upstream.name)
+        _check_upstream_url(upstream.url, f"{key}.url")
+        _check_host_port(upstream.listen, f"{key}.listen")
+        if upstream.listen in listeners:
+            raise ConfigError(f"config error at {key}.listen: {upstream.listen!r} is used twice")
+        listeners.add(upstream.listen)
+        if upstream.credential is not None and not upstream.credential.file:
+            raise ConfigError(f"config error at {key}.credential.file: the file name is empty")
+
+
+def _check_upstream_url(url: str, key: str) -> None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"config error at {key}: expected http(s)://host[:port], got {url!r}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or port == 0:
+        raise ConfigError(
+            f"config error at {key}: only scheme, host and port are allowed (the agent sends the path), "
+            f"got {url!r}"
+        )
+
+
+def upstream_origin(upstream: UpstreamConfig) -> tuple[str, str, int]:
+    """The upstream's scheme, host and port (the scheme's default port when none is given)."""
+    parts = urlsplit(upstream.url)
+    assert parts.hostname is not None  # checked at load
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme, parts.hostname, port
+
+
+def is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

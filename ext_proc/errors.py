@@ -29,6 +29,12 @@ class ErrorCode(StrEnum):
     BODY_TOO_LARGE = "body_too_large"
     UNSUPPORTED_CONTENT_ENCODING = "unsupported_content_encoding"
     PROTOCOL_ERROR = "protocol_error"
+    SENSITIVE_DATA_BLOCKED = "sensitive_data_blocked"
+    JSONRPC_INVALID = "jsonrpc_invalid"
+    # LLM API traffic (ext_proc/protocols)
+    SSE_DECODE_ERROR = "sse_decode_error"
+    LLM_REQUEST_INVALID = "llm_request_invalid"
+    LLM_RESPONSE_INVALID = "llm_response_invalid"
     INTERNAL_ERROR = "internal_error"
 
 

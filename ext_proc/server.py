@@ -89,7 +89,10 @@ class Service:
         audit = AuditLog()
         inspection = self.config.inspection
         settings = StreamSettings(
-            max_body_bytes=inspection.max_body_bytes, deny_status=inspection.deny_status
+            max_body_bytes=inspection.max_body_bytes,
+            deny_status=inspection.deny_status,
+            protocols=inspection.protocols,
+            sensitive_data=dict(inspection.sensitive_data),
         )
         external_auth_pb2_grpc.add_AuthorizationServicer_to_server(
             AuthorizationServicer(self.evaluator, audit, inspection.deny_status), server

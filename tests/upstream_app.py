@@ -37,9 +37,9 @@ def test_upstream_app(gates: Gates) -> web.Application:
         await response.prepare(request)
         await response.write(b"first part: the secret is here\n")
         opened = await asyncio.to_thread(gates.get(name).wait, 20)
+        gates.finished[name] = opened  # before the last write: the client may be done right after it
         await response.write(b"last part: another secret\n" if opened else b"gate timeout\n")
         await response.write_eof()
-        gates.finished[name] = opened
         return response
 
     async def chunks(request: web.Request) -> web.StreamResponse:
@@ -68,6 +68,23 @@ def test_upstream_app(gates: Gates) -> web.Application:
             {"status": int(request.match_info["code"])}, status=int(request.match_info["code"])
         )
 
+    async def a2a_agent(request: web.Request) -> web.Response:
+        """An A2A agent (JSON-RPC, protocol 0.3): answers message/send with a completed task."""
+        call = await request.json()
+        said = " ".join(
+            p.get("text", "") for p in call["params"]["message"]["parts"] if p.get("kind") == "text"
+        )
+        answer = f"Done. I looked up the account of {said}: it belongs to grace.hopper@example.com."
+        task = {
+            "kind": "task",
+            "id": "task-1",
+            "contextId": "ctx-1",
+            "status": {"state": "completed"},
+            "artifacts": [{"artifactId": "a1", "parts": [{"kind": "text", "text": answer}]}],
+        }
+        return web.json_response({"jsonrpc": "2.0", "id": call["id"], "result": task})
+
+    app.router.add_post("/a2a", a2a_agent)
     app.router.add_get("/stream/gated/{name}", gated_stream)
     app.router.add_post("/stream/chunks", chunks)
     app.router.add_get("/stream/gzipped", gzipped)

@@ -9,6 +9,7 @@ id and inspection plan under the ``chaperone`` key for the ext_proc filter that 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from envoy.config.core.v3 import base_pb2
@@ -18,13 +19,14 @@ from google.rpc import code_pb2, status_pb2
 
 from ext_proc.policy.decision import Decision, Headers
 from ext_proc.policy.evaluator import DenyResponse
-from ext_proc.processing.protocol import CHECK_METADATA_KEY
+from ext_proc.processing.protocol import CHECK_METADATA_KEY, CONTEXT_EXTENSIONS_KEY, SENSITIVE_DATA_KEY
 
 _OK = status_pb2.Status(code=code_pb2.OK)
 _PERMISSION_DENIED = status_pb2.Status(code=code_pb2.PERMISSION_DENIED)
 
 
-def allowed_response(decision: Decision, decision_id: str) -> Any:
+def allowed_response(decision: Decision, decision_id: str, context: Mapping[str, str] | None = None) -> Any:
+    """``context``: the route's ext_authz context extensions, handed to ext_proc's later phases."""
     ok = pb.OkHttpResponse(
         headers=_options(decision.headers),
         headers_to_remove=list(decision.request_headers_to_remove),
@@ -36,6 +38,10 @@ def allowed_response(decision: Decision, decision_id: str) -> Any:
     )
     response = pb.CheckResponse(status=_OK, ok_response=ok)
     _set_metadata(response.dynamic_metadata, decision, decision_id)
+    if context:
+        extensions = response.dynamic_metadata.fields[CHECK_METADATA_KEY].struct_value.fields
+        for key, value in context.items():
+            extensions[CONTEXT_EXTENSIONS_KEY].struct_value.fields[key].string_value = value
     return response
 
 
@@ -65,3 +71,7 @@ def _set_metadata(struct: Any, decision: Decision, decision_id: str) -> None:
     inspect["request_body"].string_value = decision.inspect.request_body.value
     inspect["response_headers"].bool_value = decision.inspect.response_headers
     inspect["response_body"].string_value = decision.inspect.response_body.value
+    if decision.sensitive_data:
+        table = hand_off[SENSITIVE_DATA_KEY].struct_value.fields
+        for key, action in decision.sensitive_data.items():
+            table[key].string_value = action

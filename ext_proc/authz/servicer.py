@@ -32,7 +32,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
             self._audit.decision(
                 decision_id=decision_id, phase=PHASE_CHECK, request=summary, outcome=outcome, status=None
             )
-            return allowed_response(decision, decision_id)
+            return allowed_response(decision, decision_id, request.attributes.context_extensions)
         deny = deny_response(outcome, decision_id, self._deny_status)
         self._audit.decision(
             decision_id=decision_id, phase=PHASE_CHECK, request=summary, outcome=outcome, status=deny.status

@@ -19,6 +19,8 @@ from ext_proc.demo.envoy_config import LocalPorts, local_envoy_config
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
+# The demo upstream list (envoy/chaperone.yaml is written from it); the flags below move the ports.
+DEMO_CONFIG = Path(__file__).with_name("chaperone.yaml")
 
 TRY = """
 Chaperone is running.
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                     "demo upstream",
                     [sys.executable, "-m", "ext_proc.demo.upstream", "--port", str(ports.upstream)],
                 ),
-                ("chaperone", [sys.executable, "-m", "ext_proc", "serve"]),
+                ("chaperone", [sys.executable, "-m", "ext_proc", "serve", "--config", str(DEMO_CONFIG)]),
                 ("envoy", [envoy, "-c", str(envoy_config), "--disable-hot-restart", "-l", "warning"]),
             ]
             for (name, command), port in zip(

@@ -1,7 +1,10 @@
-"""A small local upstream: an OpenAI-compatible chat endpoint (JSON or SSE) and an echo endpoint.
+"""A small local upstream standing in for paid LLM APIs: OpenAI Chat Completions, OpenAI
+Responses and Anthropic Messages (JSON or streamed as SSE), plus an echo endpoint.
 
-It stands in for a paid LLM API in the demo and in tests. The chat answer is synthetic: a fixed
-greeting plus the last user message, streamed word by word when the request asks for it.
+The answer is synthetic: a greeting and the last user message. Tests steer it with headers
+(Chaperone forwards them): `x-demo-reply` sets the answer text, `x-demo-tool-call: NAME {json}`
+makes the model call a tool, `x-demo-delta-chars` sets the size of streamed text pieces and
+`x-demo-delay-ms` the pause between stream events.
 """
 
 from __future__ import annotations
@@ -9,13 +12,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from ext_proc.demo import providers
+from ext_proc.demo.providers import Reply
+
 DEFAULT_PORT = 8080
-STREAM_DELAY_SECONDS = 0.02
+DEFAULT_DELAY_MS = 20
 
 
 def create_app() -> web.Application:
@@ -23,6 +30,8 @@ def create_app() -> web.Application:
     app.router.add_get("/health", _health)
     app.router.add_get("/v1/models", _models)
     app.router.add_post("/v1/chat/completions", _chat_completions)
+    app.router.add_post("/v1/responses", _responses)
+    app.router.add_post("/v1/messages", _messages)
     app.router.add_route("*", "/echo/{tail:.*}", _echo)
     return app
 
@@ -50,76 +59,134 @@ async def _echo(request: web.Request) -> web.Response:
     )
 
 
-def answer_text(payload: dict[str, Any]) -> str:
-    said = ""
-    for message in reversed(payload.get("messages") or []):
+def _text_of(content: Any) -> str:
+    """The text of a message content: a string, or a list of text parts / blocks."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(
+            part.get("text", "")
+            for part in content
+            if isinstance(part, dict) and isinstance(part.get("text"), str)
+        )
+    return ""
+
+
+def last_user_text(payload: dict[str, Any]) -> str:
+    messages = payload.get("messages")
+    if messages is None:  # Responses API
+        messages = payload.get("input")
+        if isinstance(messages, str):
+            return messages
+    for message in reversed(messages if isinstance(messages, list) else []):
         if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content")
-            said = content if isinstance(content, str) else ""
-            break
-    return f"Hello from the demo upstream ({payload.get('model', 'unknown')}). You said: {said}"
+            return _text_of(message.get("content"))
+    return ""
 
 
-async def _chat_completions(request: web.Request) -> web.StreamResponse:
+def reply_for(request: web.Request, payload: dict[str, Any]) -> Reply:
+    model = str(payload.get("model") or "demo-model")
+    text = request.headers.get("x-demo-reply")
+    if text is None:
+        text = f"Hello from the demo upstream ({model}). You said: {last_user_text(payload)}"
+    tool_name, tool_arguments = None, "{}"
+    if "x-demo-tool-call" in request.headers:
+        tool_name, _, tool_arguments = request.headers["x-demo-tool-call"].partition(" ")
+        tool_arguments = tool_arguments or "{}"
+    return Reply(
+        model=model,
+        text=text,
+        tool_name=tool_name,
+        tool_arguments=tool_arguments,
+        delta_chars=int(request.headers.get("x-demo-delta-chars", "0")),
+    )
+
+
+async def _payload(request: web.Request) -> dict[str, Any] | web.Response:
     try:
         payload = orjson.loads(await request.read())
     except orjson.JSONDecodeError:
         return web.json_response(
             {"error": {"message": "invalid JSON", "type": "invalid_request_error"}}, status=400
         )
-    text = answer_text(payload)
-    model = payload.get("model", "demo-model")
-    completion_id = f"chatcmpl-demo-{time.monotonic_ns()}"
-    usage = {
-        "prompt_tokens": 12,
-        "completion_tokens": len(text.split()),
-        "total_tokens": 12 + len(text.split()),
-    }
-    if not payload.get("stream"):
+    if not isinstance(payload, dict):
         return web.json_response(
-            {
-                "id": completion_id,
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": model,
-                "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-                ],
-                "usage": usage,
-            }
+            {"error": {"message": "expected an object", "type": "invalid_request_error"}}, status=400
         )
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    return payload
+
+
+def received_headers(payload: dict[str, Any]) -> dict[str, str]:
+    """What the upstream received, in response headers: lets a demo (or a test) see rewrites."""
+    tools = payload.get("tools") or []
+    names = [
+        str(t.get("name") or (t.get("function") or {}).get("name") or "")
+        for t in tools
+        if isinstance(t, dict)
+    ]
+    limit = (
+        payload.get("max_completion_tokens") or payload.get("max_tokens") or payload.get("max_output_tokens")
+    )
+    return {
+        "x-demo-received-model": str(payload.get("model", "")),
+        "x-demo-received-max-tokens": str(limit or ""),
+        "x-demo-received-tools": ",".join(names),
+    }
+
+
+async def _stream(
+    request: web.Request, events: Iterator[bytes], headers: dict[str, str]
+) -> web.StreamResponse:
+    delay = int(request.headers.get("x-demo-delay-ms", DEFAULT_DELAY_MS)) / 1000
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **headers}
+    )
     await response.prepare(request)
-
-    async def send(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> None:
-        chunk = {
-            "id": completion_id,
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-            **extra,
-        }
-        await response.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
-
-    await send({"role": "assistant", "content": ""})
-    words = text.split(" ")
-    for i, word in enumerate(words):
-        await asyncio.sleep(STREAM_DELAY_SECONDS)
-        await send({"content": word if i == 0 else " " + word})
-    await send({}, "stop")
-    if (payload.get("stream_options") or {}).get("include_usage"):
-        chunk = {
-            "id": completion_id,
-            "object": "chat.completion.chunk",
-            "model": model,
-            "choices": [],
-            "usage": usage,
-        }
-        await response.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
-    await response.write(b"data: [DONE]\n\n")
+    for event in events:
+        await response.write(event)
+        if delay:
+            await asyncio.sleep(delay)
     await response.write_eof()
     return response
+
+
+def _handler(
+    answer: Callable[[Reply, dict[str, Any]], dict[str, Any]],
+    stream: Callable[[Reply, dict[str, Any]], Iterator[bytes]],
+) -> Callable[[web.Request], Any]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        payload = await _payload(request)
+        if isinstance(payload, web.Response):
+            return payload
+        reply = reply_for(request, payload)
+        headers = received_headers(payload)
+        if payload.get("stream"):
+            return await _stream(request, stream(reply, payload), headers)
+        return web.json_response(
+            answer(reply, payload), headers=headers, dumps=lambda v: orjson.dumps(v).decode()
+        )
+
+    return handle
+
+
+def _id(prefix: str) -> str:
+    return f"{prefix}{time.monotonic_ns()}"
+
+
+_chat_completions = _handler(
+    lambda reply, _p: providers.openai_chat_json(reply, _id("chatcmpl-demo-")),
+    lambda reply, p: providers.openai_chat_stream(
+        reply, _id("chatcmpl-demo-"), bool((p.get("stream_options") or {}).get("include_usage"))
+    ),
+)
+_responses = _handler(
+    lambda reply, _p: providers.openai_response_json(reply, _id("resp_demo_")),
+    lambda reply, _p: providers.openai_response_stream(reply, _id("resp_demo_")),
+)
+_messages = _handler(
+    lambda reply, _p: providers.anthropic_json(reply, _id("msg_demo_")),
+    lambda reply, _p: providers.anthropic_stream(reply, _id("msg_demo_")),
+)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,7 +3,8 @@
 A decision is a boolean or an object with opa-envoy-plugin's fields (``allowed``, ``headers``,
 ``request_headers_to_remove``, ``response_headers_to_add``, ``http_status``, ``body``,
 ``dynamic_metadata``, ``query_parameters_to_set``, ``query_parameters_to_remove``) plus
-Chaperone's own (``reasons``, ``response_headers_to_remove``, ``inspect``, ``replace_body``).
+Chaperone's own (``reasons``, ``response_headers_to_remove``, ``inspect``, ``replace_body``, and
+``sensitive_data``, ``rewrite`` and ``injection``, see directives.py).
 Every shape error names the field, the expected type and the actual one; the caller turns it into
 a deny with the ``decision_invalid`` code, never into an allow.
 """
@@ -20,6 +21,13 @@ from typing import Any
 import orjson
 
 from ext_proc.errors import ChaperoneError, ErrorCode
+from ext_proc.policy.directives import (
+    NO_REWRITE,
+    Rewrite,
+    parse_injection,
+    parse_rewrite,
+    parse_sensitive_data,
+)
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -75,6 +83,9 @@ class Decision:
     reasons: tuple[str, ...] = ()
     inspect: Inspection = NO_INSPECTION
     replace_body: bytes | None = None
+    sensitive_data: Mapping[str, str] | None = None
+    rewrite: Rewrite = NO_REWRITE
+    injection: str = "keep"
     # The value the policy returned, for the audit trail and `chaperone policy eval`.
     raw: Any = field(default=None, compare=False, repr=False)
 
@@ -110,6 +121,9 @@ def parse_decision(value: Any) -> Decision:
         reasons=_reasons(value.get("reasons")),
         inspect=parse_inspection(value.get("inspect")),
         replace_body=_body(value, "replace_body"),
+        sensitive_data=parse_sensitive_data(value.get("sensitive_data")),
+        rewrite=parse_rewrite(value.get("rewrite")),
+        injection=parse_injection(value.get("injection")),
         raw=value,
     )
 

@@ -88,6 +88,7 @@ class DenyResponse:
     status: int
     headers: tuple[tuple[str, str], ...]
     body: bytes
+    policy_body: bool = False  # the policy wrote the body itself
 
 
 def deny_response(outcome: Outcome, decision_id: str, default_status: int) -> DenyResponse:
@@ -99,7 +100,7 @@ def deny_response(outcome: Outcome, decision_id: str, default_status: int) -> De
     decision = outcome.decision
     status = decision.http_status or default_status
     if decision.body is not None:
-        return DenyResponse(status, decision.headers, decision.body)
+        return DenyResponse(status, decision.headers, decision.body, policy_body=True)
     error: dict[str, Any] = {
         "code": outcome.error.code.value if outcome.error else "denied",
         "decision_id": decision_id,

@@ -26,6 +26,10 @@ class CheckSummary:
 
     decision_id: str
     inspect: Inspection
+    # The route's ext_authz context extensions, so that every phase's input has them.
+    context_extensions: dict[str, str] = field(default_factory=dict)
+    # The check decision's sensitive-data table, applied to this request's bodies.
+    sensitive_data: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,30 +1,37 @@
 """The per-stream state machine of ext_proc: one object per HTTP request, no I/O.
 
 Envoy opens one ext_proc stream per HTTP request and sends the phases it was told to send:
-request headers always (the filter's static mode), then whatever the decision at the request
-headers asked for through a mode override (DESIGN §4: overrides are only honoured in a headers
-response). The policy is evaluated at each phase it asked to see; the answer is a Continue
-(possibly with header and body changes) or a Reject (an immediate response).
+request headers always (the filter's static mode), then whatever the request headers' answer
+asked for through a mode override (DESIGN §4: overrides are only honoured in a headers
+response). Two things ask for body phases:
 
-When the ext_authz filter ran first, its decision reaches us in dynamic metadata (decision id
-and the phases to inspect) and the request-headers phase is not evaluated again: one policy
-evaluation per request on the common path.
+- the policy, through ``inspect``: it then sees the body (buffered) or each chunk (streamed) and
+  decides at each, as in ``policies/README.md``;
+- Chaperone itself, for traffic it recognizes (LLM API calls, MCP, A2A; ``inspection.protocols``):
+  the request body is read whole and the policy decides on the recognized action with the
+  findings and injection signals, and the response is relayed through the protocol flow
+  (``protocol_bodies.py``): redacted as it streams, MCP/A2A messages judged one by one.
+
+When the ext_authz filter ran first, its decision reaches us in dynamic metadata (decision id,
+phases to inspect, context extensions, sensitive-data table) and the request headers are not
+evaluated again: one policy evaluation per request on the common path.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ext_proc.audit import AuditLog, RequestSummary
 from ext_proc.config import DEFAULT_DENY_STATUS, DEFAULT_MAX_BODY_BYTES
 from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.policy.decision import NO_INSPECTION, BodyMode, Decision, Inspection
-from ext_proc.policy.evaluator import Evaluator, Outcome, deny_response, new_decision_id
+from ext_proc.policy.evaluator import DenyResponse, Evaluator, Outcome, deny_response, new_decision_id
 from ext_proc.policy_input.extproc import phase_document, request_document, with_request_body
 from ext_proc.policy_input.http import decode_utf8, parse_body
-from ext_proc.processing.chunks import Utf8Chunks
+from ext_proc.processing.body_state import BodyState
+from ext_proc.processing.codecs import decoder_for
 from ext_proc.processing.events import (
     CONTINUE,
     NO_HEADER_CHANGES,
@@ -39,6 +46,7 @@ from ext_proc.processing.events import (
     Reject,
     TrailersEvent,
 )
+from ext_proc.processing.protocol_bodies import ProtocolBodies, is_candidate
 
 PHASE_REQUEST_HEADERS = "request_headers"
 PHASE_REQUEST_BODY = "request_body"
@@ -46,22 +54,14 @@ PHASE_RESPONSE_HEADERS = "response_headers"
 PHASE_RESPONSE_BODY = "response_body"
 
 NO_OVERRIDE = ProcessingMode()
-IDENTITY_ENCODINGS = frozenset({"", "identity"})
 
 
 @dataclass(frozen=True, slots=True)
 class StreamSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     deny_status: int = DEFAULT_DENY_STATUS
-
-
-@dataclass(slots=True)
-class _Body:
-    """What one direction's body inspection has seen so far."""
-
-    mode: BodyMode
-    chunks: Utf8Chunks = dataclasses.field(default_factory=Utf8Chunks)
-    replaced: int = 0
+    protocols: bool = True
+    sensitive_data: dict[str, str] = field(default_factory=lambda: {"default": "redact"})
 
 
 class StreamProcessor:
@@ -71,11 +71,13 @@ class StreamProcessor:
         self._settings = settings
         self.decision_id = new_decision_id()
         self._summary = RequestSummary("", "", "")
-        self._request_doc: dict[str, Any] = {}
+        self.request_document: dict[str, Any] = {}
+        self._headers: dict[str, str] = {}
         self._inspect = NO_INSPECTION
         self._pending_response_changes = NO_HEADER_CHANGES
-        self._response: dict[str, Any] = {}
-        self._bodies: dict[Direction, _Body] = {}
+        self.response: dict[str, Any] = {}
+        self._bodies: dict[Direction, BodyState] = {}
+        self._protocol: ProtocolBodies | None = None
         self._chunk_evaluations = 0
         self.rejected = False
 
@@ -89,67 +91,95 @@ class StreamProcessor:
                 return await self._on_response_headers(event)
             if isinstance(event, BodyEvent):
                 return await self._on_body(event)
-            return self._on_trailers(event)
+            return await self._on_trailers(event)
         except ChaperoneError as exc:
-            return self._reject(_phase_of(event), self._evaluator.failure(exc))
+            return self.reject(_phase_of(event), self._evaluator.failure(exc))
 
     def close(self) -> None:
-        """End of the ext_proc stream: summarise the chunk decisions that were not logged one by one."""
+        """End of the ext_proc stream: one summary event for what was not logged one by one."""
+        fields: dict[str, Any] = {}
         if self._chunk_evaluations:
+            fields["chunk_decisions"] = self._chunk_evaluations
+            fields["chunks_replaced"] = {d.value: b.replaced for d, b in self._bodies.items() if b.replaced}
+        if self._protocol is not None:
+            fields.update(self._protocol.finish_summary())
+        if fields:
             self._audit.event(
-                "stream_summary",
-                decision_id=self.decision_id,
-                path=self._summary.path,
-                chunk_decisions=self._chunk_evaluations,
-                chunks_replaced={d.value: b.replaced for d, b in self._bodies.items()},
-                body_bytes={d.value: b.chunks.total_bytes for d, b in self._bodies.items()},
+                "stream_summary", decision_id=self.decision_id, path=self._summary.path, **fields
             )
 
     # -- headers --------------------------------------------------------------------------
 
     async def _on_request_headers(self, event: HeadersEvent) -> Action:
         headers = event.headers
+        self._headers = headers
         self._summary = RequestSummary.of(
             headers.get(":method", ""), headers.get(":path", ""), headers.get(":authority", "")
         )
-        self._request_doc = request_document(headers, event.attributes)
+        self.request_document = request_document(headers, event.attributes)
+        check_table = None
         if event.check is not None:
             # ext_authz already decided on these headers; take its verdict instead of re-evaluating.
             self.decision_id = event.check.decision_id
-            return self._continue_request(event, NO_HEADER_CHANGES, event.check.inspect)
-        outcome = await self._decide(
-            PHASE_REQUEST_HEADERS, phase_document(self._request_doc, PHASE_REQUEST_HEADERS)
+            if event.check.context_extensions:
+                self.request_document["attributes"]["contextExtensions"] = event.check.context_extensions
+            check_table = event.check.sensitive_data
+            return self._continue_request(event, NO_HEADER_CHANGES, event.check.inspect, check_table)
+        outcome = await self.decide(
+            PHASE_REQUEST_HEADERS, phase_document(self.request_document, PHASE_REQUEST_HEADERS)
         )
         if not outcome.decision.allowed:
-            return self._reject(PHASE_REQUEST_HEADERS, outcome)
+            return self.reject(PHASE_REQUEST_HEADERS, outcome)
         decision = outcome.decision
         self._pending_response_changes = _response_changes(decision)
-        return self._continue_request(event, _request_changes(decision), decision.inspect)
+        return self._continue_request(
+            event, _request_changes(decision), decision.inspect, decision.sensitive_data
+        )
 
-    def _continue_request(self, event: HeadersEvent, changes: HeaderChanges, inspect: Inspection) -> Action:
-        self._inspect = inspect
+    def _continue_request(
+        self, event: HeadersEvent, changes: HeaderChanges, inspect: Inspection, check_table: Any
+    ) -> Action:
         has_body = not event.end_of_stream
+        if self._settings.protocols and is_candidate(event.headers):
+            self._protocol = ProtocolBodies(self, self._settings.sensitive_data, check_table)
+            if not has_body:
+                self._protocol.expect_headers_only(event.headers)
+            elif inspect.request_body is BodyMode.NONE:
+                inspect = dataclasses.replace(inspect, request_body=BodyMode.BUFFERED)
+        self._inspect = inspect
         if inspect.request_body is not BodyMode.NONE and has_body:
-            _require_identity_encoding(event.headers, http_status=415)
             if inspect.request_body is BodyMode.BUFFERED:
                 self._check_declared_length(event.headers)
-            self._bodies[Direction.REQUEST] = _Body(inspect.request_body)
+            body = self._new_body(inspect.request_body, event.headers, unsupported_status=415)
+            self._bodies[Direction.REQUEST] = body
+            if body.decoder is not None:
+                changes = changes.merged(HeaderChanges(remove=("content-encoding",)))
             # The body may be rewritten, so its length is unknown until the body phase; Envoy
             # refuses a body mutation that disagrees with content-length (and ignores a
             # content-length mutation), so the upstream gets a chunked body instead.
             changes = changes.merged(HeaderChanges(remove=("content-length",)))
-        if inspect.response_body is not BodyMode.NONE:
+        if inspect.response_body is not BodyMode.NONE or self._protocol is not None:
             # The response body will be read as text: ask the upstream not to compress it.
             changes = changes.merged(HeaderChanges(set=(("accept-encoding", "identity"),)))
         mode = ProcessingMode(
             response_headers=bool(inspect.response_headers or inspect.response_body is not BodyMode.NONE)
-            or bool(self._pending_response_changes),
+            or bool(self._pending_response_changes)
+            or self._protocol is not None,
             request_body=inspect.request_body if has_body else BodyMode.NONE,
             response_body=inspect.response_body,
             request_trailers=has_body and inspect.request_body is BodyMode.STREAMED,
             response_trailers=inspect.response_body is BodyMode.STREAMED,
         )
         return Continue(headers=changes, mode=None if mode == NO_OVERRIDE else mode)
+
+    def _new_body(self, mode: BodyMode, headers: dict[str, str], *, unsupported_status: int) -> BodyState:
+        """Body state; a compressed body is decoded for inspection and forwarded decoded."""
+        try:
+            decoder = decoder_for(headers.get("content-encoding"), max_output=self._settings.max_body_bytes)
+        except ChaperoneError as exc:
+            exc.http_status = unsupported_status
+            raise
+        return BodyState(mode, decoder)
 
     def _check_declared_length(self, headers: dict[str, str]) -> None:
         # Refuse at the headers what cannot be buffered: a body over Envoy's buffer limit that
@@ -159,101 +189,136 @@ class StreamProcessor:
             raise _too_large(self._settings.max_body_bytes)
 
     async def _on_response_headers(self, event: HeadersEvent) -> Action:
-        status = event.headers.get(":status", "")
-        self._response = {"status": int(status) if status.isdigit() else 0, "headers": event.headers}
+        status_text = event.headers.get(":status", "")
+        status = int(status_text) if status_text.isdigit() else 0
+        self.response = {"status": status, "headers": event.headers}
         changes = self._pending_response_changes
         inspect = self._inspect
         if inspect.response_headers:
-            outcome = await self._decide(
+            outcome = await self.decide(
                 PHASE_RESPONSE_HEADERS,
-                phase_document(self._request_doc, PHASE_RESPONSE_HEADERS, response=self._response),
+                phase_document(self.request_document, PHASE_RESPONSE_HEADERS, response=self.response),
             )
             if not outcome.decision.allowed:
-                return self._reject(PHASE_RESPONSE_HEADERS, outcome)
+                return self.reject(PHASE_RESPONSE_HEADERS, outcome)
             changes = changes.merged(_response_changes(outcome.decision))
             if outcome.decision.inspect.response_body is not BodyMode.NONE:
                 inspect = dataclasses.replace(inspect, response_body=outcome.decision.inspect.response_body)
         self._inspect = inspect
-        if inspect.response_body is BodyMode.NONE or event.end_of_stream:
+        mode = inspect.response_body
+        by_protocol = False
+        if mode is BodyMode.NONE and self._protocol is not None and not event.end_of_stream:
+            # Nobody asked for this body: the protocol flow reads it if it is one it knows.
+            mode = self._protocol.response_mode(status, event.headers)
+            by_protocol = mode is not BodyMode.NONE
+        if mode is BodyMode.NONE or event.end_of_stream:
             return Continue(headers=changes)
-        _require_identity_encoding(event.headers, http_status=502)
-        self._bodies[Direction.RESPONSE] = _Body(inspect.response_body)
-        streamed = inspect.response_body is BodyMode.STREAMED
-        if streamed:
-            changes = changes.merged(HeaderChanges(remove=("content-length",)))
-        mode = ProcessingMode(
-            response_headers=True, response_body=inspect.response_body, response_trailers=streamed
+        body = self._new_body(mode, event.headers, unsupported_status=502)
+        body.by_protocol = by_protocol
+        self._bodies[Direction.RESPONSE] = body
+        # Inspected bodies may change size: their length is unknown until they end.
+        changes = changes.merged(HeaderChanges(remove=("content-length",)))
+        if body.decoder is not None:
+            changes = changes.merged(HeaderChanges(remove=("content-encoding",)))
+        streamed = mode is BodyMode.STREAMED
+        return Continue(
+            headers=changes,
+            mode=ProcessingMode(response_headers=True, response_body=mode, response_trailers=streamed),
         )
-        return Continue(headers=changes, mode=mode)
 
     # -- bodies ---------------------------------------------------------------------------
 
     async def _on_body(self, event: BodyEvent) -> Action:
         body = self._bodies.get(event.direction)
         if body is None:
-            return CONTINUE  # a phase the policy did not ask for (static filter config): untouched
+            return CONTINUE  # a phase nobody asked for (static filter config): untouched
         if body.mode is BodyMode.BUFFERED:
-            return await self._on_buffered_body(event)
+            return await self._on_buffered_body(event, body)
+        if event.direction is Direction.RESPONSE and body.by_protocol and self._protocol is not None:
+            data = body.decode(event.data, end=event.end_of_stream)
+            return Continue(body=await self._protocol.response_chunk(data, end=event.end_of_stream))
         return await self._on_streamed_chunk(event, body)
 
-    async def _on_buffered_body(self, event: BodyEvent) -> Action:
+    async def _on_buffered_body(self, event: BodyEvent, body: BodyState) -> Action:
         # Buffered inspection runs in Envoy's BUFFERED_PARTIAL mode: a body over Envoy's buffer
         # limit arrives cut short (no end of stream) instead of stalling the request.
         if len(event.data) > self._settings.max_body_bytes or not event.end_of_stream:
             raise _too_large(self._settings.max_body_bytes)
-        text = decode_utf8(event.data)
-        if event.direction is Direction.REQUEST:
-            phase = PHASE_REQUEST_BODY
-            parsed = parse_body(
-                self._request_doc["attributes"]["request"]["http"]["headers"].get("content-type"), event.data
-            )
-            document = with_request_body(self._request_doc, text, parsed)
-        else:
-            phase = PHASE_RESPONSE_BODY
-            parsed = parse_body(self._response["headers"].get("content-type"), event.data)
-            response = {**self._response, "body": text, "parsed_body": parsed}
-            document = phase_document(self._request_doc, phase, response=response)
-        outcome = await self._decide(phase, document)
-        if not outcome.decision.allowed:
-            return self._reject(phase, outcome)
-        decision = outcome.decision
-        changes = (
-            _request_changes(decision)
-            if event.direction is Direction.REQUEST
-            else _response_changes(decision)
-        )
-        return Continue(headers=changes, body=decision.replace_body)
+        data = body.decode(event.data, end=True)
+        text = decode_utf8(data)
+        action = await self._buffered_action(event.direction, body, data, text)
+        if isinstance(action, Continue) and action.body is None and body.decoder is not None:
+            return dataclasses.replace(
+                action, body=data
+            )  # forwarded decoded: its encoding header was removed
+        return action
 
-    async def _on_streamed_chunk(self, event: BodyEvent, body: _Body) -> Action:
+    async def _buffered_action(self, direction: Direction, body: BodyState, data: bytes, text: str) -> Action:
+        protocol = self._protocol
+        if direction is Direction.REQUEST:
+            if protocol is not None:
+                asked = self._inspect.request_body is not BodyMode.NONE
+                return await protocol.request_body(self._headers, data, text, asked=asked)
+            parsed = parse_body(self._headers.get("content-type"), data)
+            document = with_request_body(self.request_document, text, parsed)
+            return await self._policy_body(PHASE_REQUEST_BODY, document, _request_changes)
+        if body.by_protocol and protocol is not None:
+            return await protocol.response_whole(data)
+        parsed = parse_body(self.response["headers"].get("content-type"), data)
+        response = {**self.response, "body": text, "parsed_body": parsed}
+        document = phase_document(self.request_document, PHASE_RESPONSE_BODY, response=response)
+        return await self._policy_body(PHASE_RESPONSE_BODY, document, _response_changes)
+
+    async def _policy_body(self, phase: str, document: dict[str, Any], changes_of: Any) -> Action:
+        outcome = await self.decide(phase, document)
+        if not outcome.decision.allowed:
+            return self.reject(phase, outcome)
+        return Continue(headers=changes_of(outcome.decision), body=outcome.decision.replace_body)
+
+    async def _on_streamed_chunk(self, event: BodyEvent, body: BodyState) -> Action:
         index = body.chunks.index
         carried = body.chunks.carrying
-        text = body.chunks.feed(event.data, final=event.end_of_stream)
+        data = body.decode(event.data, end=event.end_of_stream)
+        text = body.chunks.feed(data, final=event.end_of_stream)
         phase = PHASE_REQUEST_BODY if event.direction is Direction.REQUEST else PHASE_RESPONSE_BODY
         chunk = {"index": index, "text": text, "end_of_stream": event.end_of_stream}
         extra: dict[str, Any] = {"chunk": chunk}
         if event.direction is Direction.RESPONSE:
-            extra["response"] = self._response
-        outcome = await self._decide(phase, phase_document(self._request_doc, phase, **extra), quiet=True)
+            extra["response"] = self.response
+        outcome = await self.decide(phase, phase_document(self.request_document, phase, **extra), quiet=True)
         if not outcome.decision.allowed:
-            return self._reject(phase, outcome)
+            return self.reject(phase, outcome)
         replacement = outcome.decision.replace_body
         if replacement is not None:
             body.replaced += 1
-        elif carried or body.chunks.carrying:
-            # A character straddles chunks: send whole characters only, so that a later
-            # rewritten chunk never follows half a character.
+        elif carried or body.chunks.carrying or body.decoder is not None:
+            # Send whole characters only, so that a later rewritten chunk never follows half a
+            # character; and a compressed body goes out decoded.
             replacement = text.encode("utf-8")
         return Continue(body=replacement)
 
-    def _on_trailers(self, event: TrailersEvent) -> Action:
+    async def _on_trailers(self, event: TrailersEvent) -> Action:
         body = self._bodies.get(event.direction)
-        if body is not None and body.mode is BodyMode.STREAMED:
-            body.chunks.feed(b"", final=True)  # the stream ended: a dangling partial character is an error
+        if body is None or body.mode is not BodyMode.STREAMED:
+            return CONTINUE
+        # The stream ended with trailers: a truncated compressed body or a dangling partial
+        # character is an error. What a relay still holds cannot follow the trailers, and
+        # ending without it would pass text that was never judged: the stream is cut.
+        rest = body.decode(b"", end=True)
+        if body.by_protocol and self._protocol is not None:
+            if await self._protocol.response_chunk(rest, end=True):
+                raise ChaperoneError(
+                    ErrorCode.PROTOCOL_ERROR,
+                    "the stream ended with trailers while text was held",
+                    http_status=502,
+                )
+            return CONTINUE
+        body.chunks.feed(rest, final=True)
         return CONTINUE
 
-    # -- decisions ------------------------------------------------------------------------
+    # -- decisions (also the protocol flow's host interface) -----------------------------------
 
-    async def _decide(self, phase: str, document: dict[str, Any], *, quiet: bool = False) -> Outcome:
+    async def decide(self, phase: str, document: dict[str, Any], *, quiet: bool = False) -> Outcome:
         outcome = await self._evaluator.decide(document)
         if quiet:
             self._chunk_evaluations += 1
@@ -265,9 +330,15 @@ class StreamProcessor:
             )
         return outcome
 
-    def _reject(self, phase: str, outcome: Outcome) -> Reject:
+    def deny_of(self, outcome: Outcome) -> DenyResponse:
+        return deny_response(outcome, self.decision_id, self._settings.deny_status)
+
+    def failure(self, error: ChaperoneError) -> Outcome:
+        return self._evaluator.failure(error)
+
+    def reject(self, phase: str, outcome: Outcome, deny: DenyResponse | None = None) -> Reject:
         self.rejected = True
-        deny = deny_response(outcome, self.decision_id, self._settings.deny_status)
+        deny = deny or self.deny_of(outcome)
         self._audit.decision(
             decision_id=self.decision_id,
             phase=phase,
@@ -291,16 +362,6 @@ def _too_large(limit: int) -> ChaperoneError:
     return ChaperoneError(
         ErrorCode.BODY_TOO_LARGE, f"the body exceeds the inspection limit of {limit} bytes", http_status=413
     )
-
-
-def _require_identity_encoding(headers: dict[str, str], *, http_status: int) -> None:
-    encoding = headers.get("content-encoding", "").strip().lower()
-    if encoding not in IDENTITY_ENCODINGS:
-        raise ChaperoneError(
-            ErrorCode.UNSUPPORTED_CONTENT_ENCODING,
-            f"a body with content-encoding {encoding!r} cannot be inspected",
-            http_status=http_status,
-        )
 
 
 def _phase_of(event: Event) -> str:

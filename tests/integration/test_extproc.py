@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import threading
 import time
 
@@ -47,15 +48,33 @@ def test_broken_utf8_body_is_refused(rewrite_stack: Stack) -> None:
     assert response.json()["error"]["code"] == "body_decode_error"
 
 
-def test_compressed_request_body_is_refused_not_passed_uninspected(rewrite_stack: Stack) -> None:
+def test_compressed_request_body_is_inspected_and_forwarded_decoded(rewrite_stack: Stack) -> None:
     with rewrite_stack.client() as client:
         response = client.post(
             "/echo/rewrite",
-            content=b"\x1f\x8b\x08\x00",
+            content=gzip.compress(b'{"action": "read"}'),
             headers={"content-type": "application/json", "content-encoding": "gzip"},
         )
-    assert response.status_code == 415
-    assert response.json()["error"]["code"] == "unsupported_content_encoding"
+    assert response.status_code == 200
+    echoed = response.json()
+    assert orjson.loads(echoed["body"]) == {"action": "read", "rewritten": True}
+    assert "content-encoding" not in {k.lower() for k in echoed["headers"]}
+
+
+def test_corrupt_or_unknown_request_encodings_are_refused(rewrite_stack: Stack) -> None:
+    with rewrite_stack.client() as client:
+        corrupt = client.post(
+            "/echo/rewrite",
+            content=b"\x1f\x8b\x08\x00 not really gzip",
+            headers={"content-type": "application/json", "content-encoding": "gzip"},
+        )
+        unknown = client.post(
+            "/echo/rewrite",
+            content=b"(\xb5/\xfd",
+            headers={"content-type": "application/json", "content-encoding": "zstd"},
+        )
+    assert (corrupt.status_code, corrupt.json()["error"]["code"]) == (400, "body_decode_error")
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (415, "unsupported_content_encoding")
 
 
 def test_body_above_the_buffer_limit_is_refused(rewrite_stack: Stack) -> None:
@@ -121,11 +140,13 @@ def test_response_headers_phase_can_replace_the_response(rewrite_stack: Stack) -
     assert response.json()["error"]["reasons"] == ["upstream failed"]
 
 
-def test_compressed_response_is_refused_when_its_body_must_be_inspected(rewrite_stack: Stack) -> None:
+def test_compressed_response_is_decoded_inspected_and_forwarded_decoded(rewrite_stack: Stack) -> None:
+    # The upstream compresses although it was asked not to; the body is still inspected.
     with rewrite_stack.client() as client:
-        response = client.get("/stream/gzipped")
-    assert response.status_code == 502
-    assert response.json()["error"]["code"] == "unsupported_content_encoding"
+        response = client.get("/stream/gzipped", headers={"accept-encoding": "gzip"})
+    assert response.status_code == 200
+    assert "content-encoding" not in response.headers
+    assert response.content == b"compressed [hidden]"
 
 
 def test_undecodable_streamed_response_is_cut_not_passed(rewrite_stack: Stack) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from ext_proc.config import (
     DEFAULT_DECISION_PATH,
     DEFAULT_GRPC_ADDRESS,
+    DEFAULT_UPSTREAM_CA_FILE,
+    DEFAULT_UPSTREAM_TIMEOUT_SECONDS,
     ConfigError,
     load_config,
 )
@@ -106,3 +109,51 @@ def test_unknown_environment_keys_are_errors(name: str, message: str) -> None:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_config(tmp_path / "absent.yaml", environ={})
+
+
+# -- upstreams (read by `chaperone envoy-config`) -------------------------------------------------
+
+
+def test_upstreams_with_defaults(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "upstreams:\n"
+        "  - {name: openai, url: 'https://api.openai.com', listen: '127.0.0.1:10000'}\n"
+        "  - name: mcp\n    url: 'http://127.0.0.1:8000'\n    listen: '0.0.0.0:8080'\n"
+        "    credential: {file: /run/secrets/mcp, prefix: 'Bearer '}\n",
+    )
+    openai, mcp = load_config(path, environ={}).upstreams
+    assert (openai.name, openai.timeout_seconds, openai.ca_file) == (
+        "openai",
+        DEFAULT_UPSTREAM_TIMEOUT_SECONDS,
+        DEFAULT_UPSTREAM_CA_FILE,
+    )
+    assert openai.credential is None
+    assert mcp.credential is not None and mcp.credential.header == "authorization"
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("{name: Open, url: 'https://a.b', listen: 'h:1'}", "upstreams[0].name"),
+        ("{name: chaperone, url: 'https://a.b', listen: 'h:1'}", "upstreams[0].name"),
+        ("{url: 'https://a.b', listen: 'h:1'}", "upstreams[0]: Object missing required field `name`"),
+        ("{name: a, url: 'ftp://a.b', listen: 'h:1'}", "upstreams[0].url"),
+        ("{name: a, url: 'https://a.b/v1', listen: 'h:1'}", "upstreams[0].url: only scheme, host and port"),
+        ("{name: a, url: 'https://a.b', listen: 'nowhere'}", "upstreams[0].listen"),
+        ("{name: a, url: 'https://a.b', listen: 'h:1', credential: {header: x}}", "upstreams[0].credential"),
+        ("{name: a, url: 'https://a.b', listen: 'h:1', tls: true}", "unknown field `tls`"),
+    ],
+)
+def test_invalid_upstreams_name_the_key(tmp_path: Path, entry: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(write(tmp_path, f"upstreams:\n  - {entry}\n"), environ={})
+
+
+def test_upstream_names_and_listeners_are_unique(tmp_path: Path) -> None:
+    first = "{name: a, url: 'https://a.b', listen: 'h:1'}"
+    with pytest.raises(ConfigError, match=r"upstreams\[1\]\.name: 'a' is used twice"):
+        load_config(write(tmp_path, f"upstreams:\n  - {first}\n  - {first}\n"), environ={})
+    other = "{name: b, url: 'https://a.b', listen: 'h:1'}"
+    with pytest.raises(ConfigError, match=r"upstreams\[1\]\.listen: 'h:1' is used twice"):
+        load_config(write(tmp_path, f"upstreams:\n  - {first}\n  - {other}\n"), environ={})

@@ -12,9 +12,13 @@ from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc
 
 from ext_proc.audit import AuditLog
+from ext_proc.authz.response import allowed_response
 from ext_proc.policy.bundle import load_bundle
+from ext_proc.policy.decision import parse_decision
 from ext_proc.policy.evaluator import Evaluator
 from ext_proc.policy.regorus_engine import RegorusEngine
+from ext_proc.processing.events import HeadersEvent
+from ext_proc.processing.protocol import event_from_request
 from ext_proc.processing.servicer import ExternalProcessorServicer
 from ext_proc.processing.stream import StreamProcessor, StreamSettings
 from ext_proc.protoconv import dict_to_struct
@@ -107,3 +111,20 @@ async def test_malformed_hand_off_metadata_fails_closed(stub: Any) -> None:
     replies = await process(stub, [request_headers("/echo/plain", authz={"decision_id": 7})])
     assert replies[0].immediate_response.status.code == 500
     assert b"protocol_error" in replies[0].immediate_response.body
+
+
+def test_context_extensions_travel_from_the_check_to_ext_proc() -> None:
+    decision = parse_decision({"allowed": True, "inspect": {"request_body": "streamed"}})
+    check = allowed_response(decision, "d-1", {"upstream": "openai"})
+    message = request_headers("/x")
+    message.metadata_context.filter_metadata["envoy.filters.http.ext_authz"].CopyFrom(check.dynamic_metadata)
+    _, event = event_from_request(message)
+    assert isinstance(event, HeadersEvent) and event.check is not None
+    assert (event.check.decision_id, event.check.context_extensions) == ("d-1", {"upstream": "openai"})
+
+
+async def test_malformed_context_extensions_fail_closed(stub: Any) -> None:
+    inspect = {"request_body": "none", "response_headers": False, "response_body": "none"}
+    authz = {"decision_id": "x", "inspect": inspect, "context_extensions": {"upstream": 7}}
+    replies = await process(stub, [request_headers("/echo/plain", authz=authz)])
+    assert replies[0].immediate_response.status.code == 500

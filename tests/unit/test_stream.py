@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 from typing import Any
 
+import brotli
 import orjson
 import pytest
 
@@ -60,6 +62,11 @@ allow := {"allowed": false, "reasons": ["model"]} if {
 	input.phase == "request_body"
 	path == "/buffered"
 	input.parsed_body.model == "forbidden"
+}
+
+allow := {"allowed": true, "replace_body": input.attributes.contextExtensions.upstream} if {
+	input.phase == "request_body"
+	path == "/context"
 }
 
 allow := {"allowed": true, "replace_body": upper(input.chunk.text)} if {
@@ -190,11 +197,24 @@ async def test_request_headers_deny_is_an_immediate_response(
     assert audit.decisions[0]["status"] == 451
 
 
-async def test_compressed_request_body_is_refused_before_buffering(
+async def test_compressed_request_body_is_inspected_decoded(
     evaluator: Evaluator, audit: RecordingAudit
 ) -> None:
-    action = await stream(evaluator, audit).handle(request_headers("/buffered", **{"content-encoding": "br"}))
+    processor = stream(evaluator, audit)
+    headers = {"content-type": "application/json", "content-encoding": "br"}
+    first = await processor.handle(request_headers("/buffered", **headers))
+    assert isinstance(first, Continue) and "content-encoding" in first.headers.remove
+    action = await processor.handle(body(brotli.compress(b'{"model": "gpt"}'), True))
+    assert isinstance(action, Continue)
+    assert orjson.loads(action.body or b"") == {"model": "pinned", "was": "gpt"}
+
+
+async def test_unknown_request_encoding_is_refused(evaluator: Evaluator, audit: RecordingAudit) -> None:
+    action = await stream(evaluator, audit).handle(
+        request_headers("/buffered", **{"content-encoding": "zstd"})
+    )
     assert isinstance(action, Reject) and action.status == 415
+    assert orjson.loads(action.body)["error"]["code"] == "unsupported_content_encoding"
 
 
 async def test_declared_length_over_the_limit_is_refused_at_the_headers(
@@ -350,14 +370,41 @@ async def test_response_headers_decision_can_replace_the_response(
     assert isinstance(action, Reject) and action.status == 502
 
 
-async def test_compressed_response_is_refused_when_its_body_is_inspected(
+async def test_compressed_streamed_response_is_forwarded_decoded(
     evaluator: Evaluator, audit: RecordingAudit
 ) -> None:
     processor = stream(evaluator, audit)
+    check = CheckSummary("d", Inspection(response_body=BodyMode.STREAMED))
+    await processor.handle(request_headers("/upper", eos=True, check=check))
+    headers = await processor.handle(response_headers(200, **{"content-encoding": "gzip"}))
+    assert isinstance(headers, Continue)
+    assert {"content-encoding", "content-length"} <= set(headers.headers.remove)
+    encoded = gzip.compress("stream ✓ text".encode())
+    out = []
+    for i in range(len(encoded)):
+        action = await processor.handle(body(encoded[i : i + 1], i == len(encoded) - 1, Direction.RESPONSE))
+        assert isinstance(action, Continue) and action.body is not None
+        out.append(action.body)
+    assert b"".join(out).decode() == "STREAM ✓ TEXT"
+
+
+async def test_unknown_response_encoding_is_refused(evaluator: Evaluator, audit: RecordingAudit) -> None:
+    processor = stream(evaluator, audit)
     await processor.handle(request_headers("/late", eos=True))
-    action = await processor.handle(response_headers(200, **{"content-encoding": "gzip"}))
+    action = await processor.handle(response_headers(200, **{"content-encoding": "compress"}))
     assert isinstance(action, Reject) and action.status == 502
     assert orjson.loads(action.body)["error"]["code"] == "unsupported_content_encoding"
+
+
+async def test_truncated_compressed_stream_is_cut(evaluator: Evaluator, audit: RecordingAudit) -> None:
+    processor = stream(evaluator, audit)
+    check = CheckSummary("d", Inspection(response_body=BodyMode.STREAMED))
+    await processor.handle(request_headers("/upper", eos=True, check=check))
+    await processor.handle(response_headers(200, **{"content-encoding": "gzip"}))
+    encoded = gzip.compress(b"some text that will be cut")
+    await processor.handle(body(encoded[:10], False, Direction.RESPONSE))
+    action = await processor.handle(TrailersEvent(Direction.RESPONSE))
+    assert isinstance(action, Reject) and orjson.loads(action.body)["error"]["code"] == "body_decode_error"
 
 
 @pytest.mark.parametrize(("payload", "allowed"), [(b'{"ok": true}', True), (b'{"ok": false}', False)])
@@ -391,3 +438,13 @@ allow if {
     assert action.mode.response_body is BodyMode.BUFFERED
     final = await processor.handle(body(payload, True, Direction.RESPONSE))
     assert isinstance(final, Continue) is allowed
+
+
+async def test_context_extensions_of_the_check_reach_the_body_phases(
+    evaluator: Evaluator, audit: RecordingAudit
+) -> None:
+    processor = stream(evaluator, audit)
+    check = CheckSummary("d", Inspection(request_body=BodyMode.STREAMED), {"upstream": "openai"})
+    await processor.handle(request_headers("/context", check=check))
+    action = await processor.handle(body(b"anything", True))
+    assert isinstance(action, Continue) and action.body == b"openai"

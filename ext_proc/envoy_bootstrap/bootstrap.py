@@ -1,0 +1,122 @@
+"""The whole Envoy bootstrap for a Chaperone configuration, and its YAML text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import betterproto2
+import yaml
+from envoy_data_plane.envoy.config.bootstrap.v3 import Admin, Bootstrap, BootstrapStaticResources
+from envoy_data_plane.envoy.extensions.filters.http.ext_authz.v3 import ExtAuthz
+from envoy_data_plane.envoy.extensions.filters.http.ext_proc.v3 import ExternalProcessor
+from envoy_data_plane.envoy.extensions.filters.network.http_connection_manager.v3 import (
+    HttpConnectionManager,
+)
+from envoy_data_plane.message_pool import default_message_pool
+
+from ext_proc.config import Config, upstream_origin
+from ext_proc.envoy_bootstrap import clusters, listeners
+from ext_proc.envoy_bootstrap.addresses import address
+
+DEFAULT_ADMIN_ADDRESS = "127.0.0.1:9901"
+
+# Fields written out even at their protobuf default, because whoever reads the file must see them:
+# fail-closed is Envoy's default, but a security setting that is not written down gets "fixed".
+EXPLICIT_DEFAULTS: dict[type[betterproto2.Message], tuple[str, ...]] = {
+    ExtAuthz: ("failure_mode_allow",),
+    ExternalProcessor: (
+        "failure_mode_allow",
+        "processing_mode.request_body_mode",
+        "processing_mode.response_body_mode",
+    ),
+    HttpConnectionManager: ("codec_type",),
+}
+
+
+class EnvoyConfigError(ValueError):
+    """The configuration cannot be turned into an Envoy bootstrap; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class EnvoyOptions:
+    admin_address: str = DEFAULT_ADMIN_ADDRESS
+    # host:port of a listener that answers the kubelet's readiness probe with the admin's /ready.
+    ready_address: str | None = None
+
+
+def build_bootstrap(config: Config, options: EnvoyOptions) -> Bootstrap:
+    if not config.upstreams:
+        raise EnvoyConfigError("the configuration lists no upstreams (the `upstreams` section)")
+    upstream_listeners = [
+        listeners.upstream_listener(upstream, config.inspection.max_body_bytes)
+        for upstream in config.upstreams
+    ]
+    all_clusters = [clusters.service_cluster(config.server.address)]
+    all_clusters += [clusters.upstream_cluster(upstream) for upstream in config.upstreams]
+    if options.ready_address is not None:
+        upstream_listeners.append(listeners.readiness_listener(options.ready_address))
+        all_clusters.append(clusters.admin_cluster(options.admin_address))
+    secrets = [clusters.credential_secret(u) for u in config.upstreams if u.credential is not None]
+    return Bootstrap(
+        admin=Admin(address=address(options.admin_address)),
+        static_resources=BootstrapStaticResources(
+            listeners=upstream_listeners, clusters=all_clusters, secrets=secrets
+        ),
+    )
+
+
+def render_yaml(config: Config, options: EnvoyOptions, command: str) -> str:
+    """The bootstrap as YAML, under a header that says how to write it again."""
+    document = _with_explicit_defaults(
+        build_bootstrap(config, options).to_dict(casing=betterproto2.Casing.SNAKE)
+    )
+    # Admin first, as people read it; the rest in the protobuf's field order.
+    ordered = {"admin": document.pop("admin"), **document}
+    return _header(config, command) + yaml.safe_dump(ordered, sort_keys=False, default_flow_style=False)
+
+
+def _header(config: Config, command: str) -> str:
+    lines = [
+        "# Envoy in front of Chaperone's upstreams: one listener per upstream, each with the filter",
+        "# chain ext_authz -> ext_proc -> router, both Chaperone filters fail-closed.",
+        "#",
+    ]
+    for upstream in config.upstreams:
+        scheme, host, port = upstream_origin(upstream)
+        tls = ", TLS with SNI" if scheme == "https" else ""
+        credential = ", credential injected" if upstream.credential is not None else ""
+        lines.append(f"#   {upstream.listen} -> {scheme}://{host}:{port} ({upstream.name}{tls}{credential})")
+    lines += [
+        f"#   Chaperone's gRPC service: {config.server.address}",
+        "#",
+        "# Do not edit: change the configuration and run again:",
+        f"#   {command}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _with_explicit_defaults(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_with_explicit_defaults(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    result = {key: _with_explicit_defaults(value) for key, value in node.items()}
+    message_type = default_message_pool.url_to_type.get(result.get("@type", ""))
+    if message_type is not None:
+        for dotted in EXPLICIT_DEFAULTS.get(message_type, ()):
+            _set_default(result, message_type, dotted.split("."))
+    return result
+
+
+def _set_default(target: dict[str, Any], message_type: type[betterproto2.Message], path: list[str]) -> None:
+    for part in path[:-1]:
+        target = target.setdefault(part, {})
+        message_type = _field_type(message_type, part)
+    value = getattr(message_type(), path[-1])
+    target.setdefault(path[-1], value.name if isinstance(value, betterproto2.Enum) else value)
+
+
+def _field_type(message_type: type[betterproto2.Message], field: str) -> type[betterproto2.Message]:
+    field_type: type[betterproto2.Message] = message_type._betterproto.cls_by_field[field]  # type: ignore[arg-type]
+    return field_type

@@ -1,0 +1,197 @@
+"""A streamed LLM response, relayed event by event with its texts redacted as they stream.
+
+Each channel (a choice's content, a tool call's arguments, a content block) has its own
+``StreamRedactor``: a value split across any number of chunks and events is still found, and only
+the tail that could still grow into a match is held back (about one token in prose). Held text
+goes out with the channel's next delta, or in a synthetic delta just before the event that
+closes the channel. The complete texts some providers repeat (the Responses API's ``*.done`` and
+``response.completed`` events) are rewritten to what was actually sent on their channel.
+
+A finding whose action is block or end_stream ends the stream there with the provider's own
+error event (the SDK raises it); everything after is swallowed. Bytes are forwarded unchanged
+whenever an event's texts are unchanged.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ext_proc.errors import ChaperoneError
+from ext_proc.protocols.llm import Provider, StreamEventView, StreamInterpreter, stream_interpreter
+from ext_proc.protocols.llm.model import Usage
+from ext_proc.protocols.sse import SseEvent, SseParser
+from ext_proc.scanning.actions import ActionTable
+from ext_proc.scanning.redaction import default_scanner, redact_text
+from ext_proc.scanning.scanner import Scanner
+from ext_proc.scanning.stream import Step, StreamRedactor
+
+STOP_CODE = "chaperone_sensitive_data"
+
+
+@dataclass(slots=True)
+class Stopped:
+    """Why the stream was ended early (for the audit event; no value, only the type)."""
+
+    reason: str  # "sensitive_data" or an error code
+    finding_type: str | None = None
+
+
+@dataclass(slots=True)
+class RelayStats:
+    findings: Counter[str] = field(default_factory=Counter)
+    redacted: Counter[str] = field(default_factory=Counter)
+    events: int = 0
+    rewritten: int = 0
+    usage: Usage | None = None
+    model: str | None = None
+
+
+class LlmStreamRelay:
+    def __init__(self, provider: Provider, table: ActionTable, *, scanner: Scanner | None = None) -> None:
+        self._parser = SseParser()
+        self._interpreter: StreamInterpreter = stream_interpreter(provider)
+        self._table = table
+        self._scanner = scanner or default_scanner()
+        self._redactors: dict[str, StreamRedactor] = {}
+        self._sent: dict[str, str] = {}
+        self._last_event = SseEvent(data="{}")
+        self.stopped: Stopped | None = None
+        self.stats = RelayStats()
+
+    def feed(self, data: bytes) -> bytes:
+        """The bytes to forward for this chunk of the upstream's stream."""
+        if self.stopped is not None:
+            return b""
+        out = bytearray()
+        try:
+            for event in self._parser.feed(data):
+                out += self._event(event)
+                if self.stopped is not None:
+                    return bytes(out)
+            out += self._parser.take_idle()  # keep-alive comments pass at once
+        except ChaperoneError as exc:
+            # An event we cannot read is not passed on unread: the stream ends with an error.
+            out += self._stop(
+                Stopped(exc.code.value), "the upstream stream could not be inspected", exc.code.value
+            )
+        return bytes(out)
+
+    def finish(self) -> bytes:
+        """The end of the upstream's stream: what is still held goes out; a cut-off event does not."""
+        if self.stopped is not None:
+            return b""
+        self._parser.close()  # an incomplete last event is not dispatched by clients (WHATWG)
+        out = bytearray()
+        for channel in self._interpreter.open_channels:
+            step = self._redactor(channel).finish()
+            out += self._after_step(channel, step, like=None)
+        return bytes(out)
+
+    def error_events(self, message: str, code: str) -> bytes:
+        return self._interpreter.error_events(message, code)
+
+    # -- one event ------------------------------------------------------------------------------
+
+    def _event(self, event: SseEvent) -> bytes:
+        view = self._interpreter.interpret(event)
+        self._last_event = event
+        self.stats.events += 1
+        if view.usage is not None:
+            self.stats.usage = view.usage
+        if view.model:
+            self.stats.model = view.model
+        before = bytearray()
+        texts: list[str] = []
+        for piece in view.texts:
+            if piece.complete:
+                texts.append(self._complete(piece.channel, piece.text))
+            else:
+                step = self._redactor(piece.channel).feed(piece.text)
+                if piece.channel in view.closed:
+                    step = _join(step, self._redactor(piece.channel).finish())
+                texts.append(self._record(piece.channel, step))
+            if self.stopped is not None:
+                return self._stopped_in(view, texts)
+        for channel in view.closed:
+            if channel not in {piece.channel for piece in view.texts if not piece.complete}:
+                before += self._after_step(channel, self._redactor(channel).finish(), like=view.event)
+                if self.stopped is not None:
+                    return bytes(before)
+        return bytes(before) + self._encoded(view, texts)
+
+    def _complete(self, channel: str, text: str) -> str:
+        if channel in self._sent:
+            return self._sent[channel]
+        # A text that never streamed as deltas (a complete item only): judged as a whole.
+        redaction = redact_text(text, self._table, scanner=self._scanner)
+        self._count(redaction.findings)
+        if redaction.verdict is not None and redaction.stopped_by is not None:
+            self.stopped = Stopped("sensitive_data", redaction.stopped_by.type)
+            return ""
+        self._sent[channel] = redaction.text
+        return redaction.text
+
+    def _record(self, channel: str, step: Step) -> str:
+        self._count(step.findings)
+        if step.verdict is not None:
+            self.stopped = Stopped("sensitive_data", step.stopped_by.type if step.stopped_by else None)
+        self._sent[channel] = self._sent.get(channel, "") + step.emit
+        return step.emit
+
+    def _after_step(self, channel: str, step: Step, like: SseEvent | None) -> bytes:
+        """Text released for a channel outside any delta of its own: a synthetic delta."""
+        emit = self._record(channel, step)
+        out = b""
+        if emit:
+            out = self._interpreter.extra_delta(channel, emit, like=like or self._last_event).raw
+        if self.stopped is not None:
+            out += self._error_for_stop()
+        return out
+
+    def _stopped_in(self, view: StreamEventView, texts: list[str]) -> bytes:
+        """The stream stops inside this event: send what was released of it, then the error."""
+        out = bytearray()
+        for piece, text in zip(view.texts, texts, strict=False):
+            if text and not piece.complete:
+                out += self._interpreter.extra_delta(piece.channel, text, like=view.event).raw
+        return bytes(out) + self._error_for_stop()
+
+    def _encoded(self, view: StreamEventView, texts: list[str]) -> bytes:
+        if view.unchanged(texts):
+            return view.event.raw
+        self.stats.rewritten += 1
+        return self._interpreter.rewrite(view, texts).raw
+
+    def _error_for_stop(self) -> bytes:
+        assert self.stopped is not None
+        kind = self.stopped.finding_type or "sensitive data"
+        return self._interpreter.error_events(
+            f"the response was stopped by policy: it contained {kind}", STOP_CODE
+        )
+
+    def _stop(self, stopped: Stopped, message: str, code: str) -> bytes:
+        self.stopped = stopped
+        return self._interpreter.error_events(message, code)
+
+    def _redactor(self, channel: str) -> StreamRedactor:
+        redactor = self._redactors.get(channel)
+        if redactor is None:
+            redactor = self._redactors[channel] = StreamRedactor(self._table, scanner=self._scanner)
+        return redactor
+
+    def _count(self, findings: tuple[object, ...] | list[object]) -> None:
+        for finding in findings:
+            kind = finding.type  # type: ignore[attr-defined]
+            self.stats.findings[kind] += 1
+            if self._table.action_for(kind, finding.category) == "redact":  # type: ignore[attr-defined]
+                self.stats.redacted[kind] += 1
+
+
+def _join(first: Step, second: Step) -> Step:
+    return Step(
+        emit=first.emit + second.emit,
+        findings=first.findings + second.findings,
+        verdict=second.verdict or first.verdict,
+        stopped_by=first.stopped_by or second.stopped_by,
+    )

@@ -1,0 +1,320 @@
+"""The protocol-aware bodies of one HTTP request (LLM API calls, MCP, A2A).
+
+Request: the body is recognized (``inspection.request``), its texts scanned for sensitive data
+and prompt injection, and the policy decides at ``request_body`` with ``input.action``,
+``input.findings`` and ``input.injection``. The decision's sensitive-data table is then applied
+(redact in place, or refuse), hidden content stripped if it asks, and its ``rewrite`` applied
+(model, max tokens, tools, pinned tool arguments). A deny reaches the client in its protocol.
+
+Response: a relay reads the body as it streams (SSE) or whole (JSON): LLM texts are redacted
+per channel with adaptive holdback; MCP and A2A messages are judged one by one and a
+``tools/list`` result is filtered by the rule that gates ``tools/call``.
+
+No I/O here: the stream processor (the host) evaluates the policy and writes the audit trail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import orjson
+
+from ext_proc.errors import ChaperoneError, ErrorCode
+from ext_proc.inspection import guard
+from ext_proc.inspection.denial import protocol_denial
+from ext_proc.inspection.jsonrpc_responses import JsonRpcResponses, Judgement
+from ext_proc.inspection.llm_json import inspect_llm_json
+from ext_proc.inspection.llm_stream import LlmStreamRelay
+from ext_proc.inspection.request import LLM, MCP, InspectedRequest, inspect_request
+from ext_proc.inspection.rewrite import apply_rewrite
+from ext_proc.policy.decision import BodyMode, Decision
+from ext_proc.policy.evaluator import DenyResponse, Outcome
+from ext_proc.policy_input.extproc import phase_document, with_request_body
+from ext_proc.policy_input.http import media_type
+from ext_proc.processing.events import Action, Continue, HeaderChanges, Reject
+from ext_proc.protocols import mcp
+from ext_proc.protocols.llm import detect_provider, replace_at
+from ext_proc.scanning.actions import ActionTable
+
+PHASE_REQUEST_BODY = "request_body"
+PHASE_RESPONSE_BODY = "response_body"
+JSON_TYPES = ("application/json",)
+SSE_TYPE = "text/event-stream"
+
+
+class Host(Protocol):
+    """What the stream processor lends the protocol flow."""
+
+    decision_id: str
+    request_document: dict[str, Any]
+    response: dict[str, Any]
+
+    async def decide(self, phase: str, document: dict[str, Any], *, quiet: bool = False) -> Outcome: ...
+
+    def reject(self, phase: str, outcome: Outcome, deny: DenyResponse | None = None) -> Reject: ...
+
+    def deny_of(self, outcome: Outcome) -> DenyResponse: ...
+
+    def failure(self, error: ChaperoneError) -> Outcome: ...
+
+
+def is_candidate(headers: Mapping[str, str]) -> bool:
+    """Should a request be inspected without the policy asking? (decided at the headers)"""
+    method = headers.get(":method", "")
+    path = headers.get(":path", "").split("?", 1)[0]
+    if detect_provider(method, path) is not None:
+        return True
+    if any(name in headers for name in (mcp.SESSION_HEADER, mcp.PROTOCOL_VERSION_HEADER, "a2a-version")):
+        return True
+    content_type = media_type(headers.get("content-type"))
+    return method == "POST" and (content_type in JSON_TYPES or content_type.endswith("+json"))
+
+
+class ProtocolBodies:
+    def __init__(
+        self, host: Host, default_table: Mapping[str, str], check_table: Mapping[str, str] | None
+    ) -> None:
+        self._host = host
+        self._layers: list[Mapping[str, str]] = [default_table, *([check_table] if check_table else [])]
+        self.request: InspectedRequest | None = None
+        self.relay: LlmStreamRelay | JsonRpcResponses | None = None
+        self.summary: dict[str, Any] = {}
+
+    # -- request ----------------------------------------------------------------------------------
+
+    def expect_headers_only(self, headers: Mapping[str, str]) -> None:
+        """A request without a body (an MCP GET stream, say): recognized by its headers alone."""
+        if any(name in headers for name in (mcp.SESSION_HEADER, mcp.PROTOCOL_VERSION_HEADER)):
+            self.request = InspectedRequest(MCP, None, None, None, ())
+
+    async def request_body(
+        self, headers: Mapping[str, str], data: bytes, text: str, *, asked: bool
+    ) -> Action:
+        method = headers.get(":method", "")
+        path = headers.get(":path", "").split("?", 1)[0]
+        request = inspect_request(method, path, headers, data, text)
+        self.request = request
+        scans = guard.scan(request.texts)
+        findings = guard.findings_input(scans)
+        injection = guard.injection_input(scans)
+        self._note_request(request, findings, injection)
+        if not (asked or request.protocol or findings["count"] or injection["signals"]):
+            return Continue()  # plain traffic with nothing found: nothing to decide
+        document = with_request_body(self._host.request_document, text, request.document)
+        document.update(action=request.action, findings=findings, injection=injection)
+        outcome = await self._host.decide(PHASE_REQUEST_BODY, document)
+        if not outcome.decision.allowed:
+            return self._reject_request(
+                outcome, _message(outcome.decision, "the request was denied by policy")
+            )
+        decision = outcome.decision
+        self._layers.append(decision.sensitive_data or {})
+        applied = guard.apply(scans, self.table(), strip=decision.injection == "strip")
+        self.summary["request_redactions"] = applied.redacted
+        if applied.blocked_by is not None:
+            denied = _refusal(outcome, f"the request contained {applied.blocked_by}")
+            return self._reject_request(
+                denied, f"the request contained sensitive data ({applied.blocked_by})"
+            )
+        body = self._new_request_body(request, applied.replacements, decision)
+        changes = HeaderChanges(decision.headers, decision.request_headers_to_remove)
+        return Continue(headers=changes, body=body)
+
+    def _new_request_body(
+        self, request: InspectedRequest, replacements: tuple[Any, ...], decision: Decision
+    ) -> bytes | None:
+        if decision.replace_body is not None:
+            return decision.replace_body
+        if request.document is None:
+            # A text body: one text, the whole body.
+            return replacements[0][1].encode() if replacements else None
+        document = request.document
+        if replacements:
+            document = replace_at(document, [(text.path, _value(text, new)) for text, new in replacements])
+        rewritten = apply_rewrite(_with_document(request, document), decision.rewrite)
+        if rewritten is request.document:
+            return None
+        return orjson.dumps(rewritten)
+
+    def _reject_request(self, outcome: Outcome, message: str) -> Reject:
+        deny = self._host.deny_of(outcome)
+        data: dict[str, Any] = {"decision_id": self._host.decision_id}
+        if outcome.verdict.reasons:
+            data["reasons"] = list(outcome.verdict.reasons)
+        return self._host.reject(
+            PHASE_REQUEST_BODY, outcome, protocol_denial(self.request, deny, message, data)
+        )
+
+    def _note_request(
+        self, request: InspectedRequest, findings: dict[str, Any], injection: dict[str, Any]
+    ) -> None:
+        self.summary["protocol"] = request.protocol
+        if findings["count"]:
+            self.summary["request_findings"] = findings["types"]
+        if injection["signals"]:
+            self.summary["injection_score"] = injection["score"]
+
+    def table(self) -> ActionTable:
+        merged: dict[str, str] = {}
+        for layer in self._layers:
+            merged.update(layer)
+        return ActionTable.from_decision(merged)
+
+    # -- response ---------------------------------------------------------------------------------
+
+    def response_mode(self, status: int, headers: Mapping[str, str]) -> BodyMode:
+        """How to read the response body, and the relay that will; NONE when not ours to read."""
+        request = self.request
+        if request is None or request.protocol is None or not 200 <= status < 300:
+            return BodyMode.NONE
+        content_type = media_type(headers.get("content-type"))
+        streamed = content_type == SSE_TYPE
+        if not streamed and content_type not in JSON_TYPES:
+            return BodyMode.NONE
+        if request.protocol == LLM and request.provider is not None:
+            self.relay = LlmStreamRelay(request.provider, self.table()) if streamed else None
+        else:
+            self.relay = JsonRpcResponses(request, _Judge(self))
+        return BodyMode.STREAMED if streamed else BodyMode.BUFFERED
+
+    async def response_chunk(self, data: bytes, *, end: bool) -> bytes:
+        relay = self.relay
+        if isinstance(relay, LlmStreamRelay):
+            out = relay.feed(data) + (relay.finish() if end else b"")
+            if relay.stopped is not None:
+                self.summary["stopped"] = {"reason": relay.stopped.reason, "type": relay.stopped.finding_type}
+            return out
+        if isinstance(relay, JsonRpcResponses):
+            return await relay.feed(data) + (relay.finish() if end else b"")
+        return data
+
+    async def response_whole(self, data: bytes) -> Action:
+        """A complete JSON response (buffered)."""
+        request = self.request
+        if request is not None and request.protocol == LLM and request.provider is not None:
+            outcome = inspect_llm_json(request.provider, data, self.table())
+            self.summary["response_findings"] = dict(outcome.findings)
+            self.summary["response_redactions"] = dict(outcome.redacted)
+            if outcome.usage is not None:
+                self.summary["usage"] = {
+                    "input_tokens": outcome.usage.input_tokens,
+                    "output_tokens": outcome.usage.output_tokens,
+                }
+            if outcome.blocked_by is not None:
+                return self._block_response(f"the response contained {outcome.blocked_by}")
+            return Continue(body=outcome.body)
+        if isinstance(self.relay, JsonRpcResponses):
+            return Continue(body=await self.relay.json_body(data))
+        return Continue()
+
+    def _block_response(self, message: str) -> Reject:
+        outcome = self._host_failure(message)
+        deny = self._host.deny_of(outcome)
+        data = {"decision_id": self._host.decision_id, "code": "chaperone_sensitive_data"}
+        return self._host.reject(
+            PHASE_RESPONSE_BODY, outcome, protocol_denial(self.request, deny, message, data)
+        )
+
+    def _host_failure(self, message: str) -> Outcome:
+        return self._host.failure(ChaperoneError(ErrorCode.SENSITIVE_DATA_BLOCKED, message, http_status=403))
+
+    def finish_summary(self) -> dict[str, Any]:
+        relay = self.relay
+        if isinstance(relay, LlmStreamRelay):
+            llm = relay.stats
+            self.summary["response_findings"] = dict(llm.findings)
+            self.summary["response_redactions"] = dict(llm.redacted)
+            if llm.usage is not None:
+                self.summary["usage"] = {
+                    "input_tokens": llm.usage.input_tokens,
+                    "output_tokens": llm.usage.output_tokens,
+                }
+        elif isinstance(relay, JsonRpcResponses):
+            rpc = relay.stats
+            self.summary.update(
+                response_messages=rpc.messages,
+                response_denied=rpc.denied,
+                tools_hidden=rpc.tools_hidden,
+                response_findings=rpc.findings,
+                response_redactions=rpc.redacted,
+            )
+        return {key: value for key, value in self.summary.items() if value not in (None, {}, 0)}
+
+    # -- judging JSON-RPC responses ---------------------------------------------------------------
+
+    async def listed_tool_allowed(self, tool: dict[str, Any]) -> bool:
+        session = (
+            self.request.action.get("session_id")
+            if self.request and isinstance(self.request.action, dict)
+            else None
+        )
+        document = phase_document(self._host.request_document, PHASE_REQUEST_BODY)
+        document["action"] = mcp.listing_action(tool, session)
+        outcome = await self._host.decide(PHASE_REQUEST_BODY, document, quiet=True)
+        return outcome.decision.allowed
+
+    async def judge(
+        self, action: Any, findings: dict[str, Any], injection: dict[str, Any], is_error: bool
+    ) -> Judgement:
+        document = phase_document(
+            self._host.request_document, PHASE_RESPONSE_BODY, response=self._host.response
+        )
+        document.update(action=action, findings=findings, injection=injection, result={"is_error": is_error})
+        quiet = not (findings["count"] or injection["signals"])
+        outcome = await self._host.decide(PHASE_RESPONSE_BODY, document, quiet=quiet)
+        decision = outcome.decision
+        layers = [*self._layers, decision.sensitive_data or {}]
+        merged: dict[str, str] = {}
+        for layer in layers:
+            merged.update(layer)
+        data: dict[str, Any] = {"decision_id": self._host.decision_id}
+        if outcome.verdict.reasons:
+            data["reasons"] = list(outcome.verdict.reasons)
+        return Judgement(
+            allowed=decision.allowed,
+            table=ActionTable.from_decision(merged),
+            strip=decision.injection == "strip",
+            message=_message(outcome.verdict, "the response was denied by policy"),
+            data=data,
+        )
+
+
+class _Judge:
+    """Adapts ProtocolBodies to the JSON-RPC relay's judge interface."""
+
+    def __init__(self, flow: ProtocolBodies) -> None:
+        self._flow = flow
+
+    async def listed_tool_allowed(self, tool: dict[str, Any]) -> bool:
+        return await self._flow.listed_tool_allowed(tool)
+
+    async def judge(
+        self, action: Any, findings: dict[str, Any], injection: dict[str, Any], is_error: bool
+    ) -> Judgement:
+        return await self._flow.judge(action, findings, injection, is_error)
+
+
+def _message(decision: Decision, default: str) -> str:
+    return "; ".join(decision.reasons) if decision.reasons else default
+
+
+def _value(text: Any, new: str) -> Any:
+    # A JSON-valued text (Anthropic tool_use.input) is written back parsed; if redaction made it
+    # invalid JSON, the placeholder text stands in for the whole value.
+    if not text.json_value:
+        return new
+    try:
+        return orjson.loads(new)
+    except orjson.JSONDecodeError:
+        return new
+
+
+def _with_document(request: InspectedRequest, document: Any) -> InspectedRequest:
+    return dataclasses.replace(request, document=document)
+
+
+def _refusal(outcome: Outcome, reason: str) -> Outcome:
+    denied = Decision(allowed=False, http_status=outcome.decision.http_status, reasons=(reason,), raw=None)
+    return Outcome(denied, denied, None, outcome.revision, outcome.eval_ms)

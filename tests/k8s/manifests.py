@@ -1,0 +1,170 @@
+"""Rendered Kubernetes manifests, and a pod's containers laid out on this machine as the kubelet would.
+
+`render()` runs `kubectl kustomize` on an overlay. `PodLayout` materializes a pod's ConfigMap and
+Secret volumes into a directory the way the kubelet does (each volume a directory whose visible
+file names are symlinks into ``..data``, itself a symlink to a timestamped generation, swapped
+atomically on update), and maps the container paths of a container's mounts to those
+directories, so the container's own command, arguments and environment can run here.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+OVERLAYS = ROOT / "k8s" / "overlays"
+BIN = Path(sys.executable).parent
+
+
+def kubectl() -> str:
+    return str(BIN / "kubectl") if (BIN / "kubectl").exists() else shutil.which("kubectl") or "kubectl"
+
+
+def overlays() -> list[Path]:
+    return sorted(p for p in OVERLAYS.iterdir() if (p / "kustomization.yaml").exists())
+
+
+def render(overlay: Path) -> list[dict[str, Any]]:
+    result = subprocess.run(
+        [kubectl(), "kustomize", str(overlay)], capture_output=True, text=True, timeout=60, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"kubectl kustomize {overlay} failed:\n{result.stderr}")
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def find(objects: list[dict[str, Any]], kind: str, name: str | None = None) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] == kind and name in (None, o["metadata"]["name"])]
+
+
+def pod_spec(objects: list[dict[str, Any]], deployment: str) -> dict[str, Any]:
+    (item,) = find(objects, "Deployment", deployment)
+    spec: dict[str, Any] = item["spec"]["template"]["spec"]
+    return spec
+
+
+def all_containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*spec.get("initContainers", []), *spec["containers"]]
+
+
+def container(spec: dict[str, Any], name: str) -> dict[str, Any]:
+    (found,) = [c for c in all_containers(spec) if c["name"] == name]
+    return found
+
+
+def volume_files(
+    volume: dict[str, Any], objects: list[dict[str, Any]], secrets: Mapping[str, Mapping[str, str]]
+) -> dict[str, bytes]:
+    """The files a ConfigMap or Secret volume shows (its items, or every key), by relative path."""
+    if "configMap" in volume:
+        source, name = volume["configMap"], volume["configMap"]["name"]
+        (config_map,) = find(objects, "ConfigMap", name)
+        data = {k: v.encode() for k, v in config_map.get("data", {}).items()}
+    elif "secret" in volume:
+        source, name = volume["secret"], volume["secret"]["secretName"]
+        found = find(objects, "Secret", name)
+        if found:
+            data = {k: base64.b64decode(v) for k, v in found[0].get("data", {}).items()}
+        elif name in secrets:  # created by the user beside the manifests
+            data = {k: v.encode() for k, v in secrets[name].items()}
+        else:
+            raise KeyError(f"secret {name!r} is neither in the manifests nor given")
+    else:
+        return {}
+    items = source.get("items")
+    if not items:
+        return data
+    return {item["path"]: data[item["key"]] for item in items}
+
+
+@dataclass
+class PodLayout:
+    """A pod's volumes under ``root``, and the container paths that lead there."""
+
+    root: Path
+    spec: dict[str, Any]
+    objects: list[dict[str, Any]]
+    secrets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Files of the container image that the test replaces (container path -> host path).
+    image_files: Mapping[str, Path] = field(default_factory=dict)
+    generation: int = 0
+
+    def materialize(self) -> PodLayout:
+        for volume in self.spec.get("volumes", []):
+            directory = self.volume_dir(volume["name"])
+            directory.mkdir(parents=True)
+            if "emptyDir" not in volume:
+                self.publish(volume["name"], volume_files(volume, self.objects, self.secrets))
+        return self
+
+    def volume_dir(self, name: str) -> Path:
+        return self.root / "volumes" / name
+
+    def publish(self, volume: str, files: Mapping[str, bytes]) -> None:
+        """Write a new generation of a volume's files and swap ``..data`` to it atomically."""
+        self.generation += 1
+        directory = self.volume_dir(volume)
+        stamp = time.strftime("..%Y_%m_%d_%H_%M_%S.", time.gmtime()) + str(self.generation)
+        for relative, content in files.items():
+            target = directory / stamp / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        temporary = directory / "..data_tmp"
+        temporary.symlink_to(stamp)
+        old = os.readlink(directory / "..data") if (directory / "..data").is_symlink() else None
+        os.replace(temporary, directory / "..data")
+        for top in {Path(relative).parts[0] for relative in files}:
+            link = directory / top
+            if not link.is_symlink():
+                link.symlink_to(Path("..data") / top)
+        if old is not None:
+            shutil.rmtree(directory / old)
+
+    def current_files(self, volume: str) -> dict[str, bytes]:
+        data = self.volume_dir(volume) / "..data"
+        return {
+            p.relative_to(data).as_posix(): p.read_bytes() for p in sorted(data.rglob("*")) if p.is_file()
+        }
+
+    def mounts(self, container: dict[str, Any]) -> dict[str, Path]:
+        paths = {m["mountPath"]: self.volume_dir(m["name"]) for m in container.get("volumeMounts", [])}
+        return {**paths, **self.image_files}
+
+    def map_text(self, container: dict[str, Any], text: str) -> str:
+        """Container paths under a mount point become paths under the volume's directory (one pass)."""
+        mounts = self.mounts(container)
+        if not mounts:
+            return text
+        alternatives = "|".join(re.escape(p) for p in sorted(mounts, key=len, reverse=True))
+        pattern = re.compile(rf"(?<![\w./-])({alternatives})(?=/|$|[^\w.-])")
+        return pattern.sub(lambda match: str(mounts[match.group(1)]), text)
+
+    def command(self, container: dict[str, Any]) -> list[str]:
+        """The container's command and arguments, its executables taken from this virtualenv."""
+        argv = [*container["command"], *container.get("args", [])]
+        executable = BIN / argv[0]
+        argv[0] = str(executable) if executable.exists() else argv[0]
+        return [argv[0], *(self.map_text(container, arg) for arg in argv[1:])]
+
+    def environment(self, container: dict[str, Any]) -> dict[str, str]:
+        return {e["name"]: self.map_text(container, e["value"]) for e in container.get("env", [])}
+
+    def map_config_files(self, container: dict[str, Any]) -> None:
+        """Files named in the arguments (config files) get the mapped paths too, in place."""
+        for arg in self.command(container)[1:]:
+            path = Path(arg)
+            if path.is_absolute() and path.is_file() and str(path).startswith(str(self.root)):
+                real = path.resolve()
+                real.write_text(self.map_text(container, real.read_text()))

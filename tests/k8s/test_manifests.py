@@ -1,0 +1,126 @@
+"""The rendered manifests carry the production settings, and the image is built as `make` installs."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness import envoy_binary
+from tests.k8s import check
+from tests.k8s.manifests import ROOT, all_containers, container, find, overlays, pod_spec, render
+
+RENDERED = {overlay.name: render(overlay) for overlay in overlays()}
+DEPLOYMENTS = {"egress": "agent", "ingress": "mcp-server"}
+
+
+@pytest.fixture(params=sorted(RENDERED))
+def rendered(request: pytest.FixtureRequest) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
+    name: str = request.param
+    return name, RENDERED[name], pod_spec(RENDERED[name], DEPLOYMENTS[name])
+
+
+def test_make_k8s_check_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert check.main() == 0, capsys.readouterr().out
+
+
+def test_pods_and_containers_are_locked_down(rendered: tuple[str, list[Any], dict[str, Any]]) -> None:
+    _, _, spec = rendered
+    assert spec["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    assert spec["automountServiceAccountToken"] is False
+    for item in all_containers(spec):
+        security = item["securityContext"]
+        assert security["readOnlyRootFilesystem"] is True, item["name"]
+        assert security["allowPrivilegeEscalation"] is False, item["name"]
+        assert security["capabilities"] == {"drop": ["ALL"]}, item["name"]
+        assert security["runAsUser"] > 0, item["name"]
+        assert set(item["resources"]) == {"requests", "limits"}, item["name"]
+
+
+def test_sidecars_start_in_order_and_are_probed(rendered: tuple[str, list[Any], dict[str, Any]]) -> None:
+    _, _, spec = rendered
+    assert [c["name"] for c in spec["initContainers"]] == ["chaperone", "envoy"]
+    assert all(c["restartPolicy"] == "Always" for c in spec["initContainers"]), "native sidecars"
+    chaperone, envoy = spec["initContainers"]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert chaperone[probe]["grpc"] == {"port": 9001}
+        assert envoy[probe]["httpGet"] == {"path": "/ready", "port": 9902}
+
+
+def test_policies_configmap_keeps_its_name_for_hot_reload(
+    rendered: tuple[str, list[Any], dict[str, Any]],
+) -> None:
+    _, objects, spec = rendered
+    (policies,) = [v for v in spec["volumes"] if v["name"] == "chaperone-policies"]
+    assert policies["configMap"]["name"] == "chaperone-policies"
+    assert find(objects, "ConfigMap", "chaperone-policies")
+
+
+def test_envoy_image_is_the_tested_version(rendered: tuple[str, list[Any], dict[str, Any]]) -> None:
+    _, _, spec = rendered
+    version = subprocess.run([envoy_binary(), "--version"], capture_output=True, text=True).stdout
+    tested = re.search(r"/(\d+\.\d+\.\d+)/", version)
+    assert tested is not None
+    assert container(spec, "envoy")["image"] == f"envoyproxy/envoy:v{tested.group(1)}"
+
+
+def test_only_envoy_holds_the_upstream_credentials() -> None:
+    spec = pod_spec(RENDERED["egress"], "agent")
+    holders = [
+        c["name"]
+        for c in all_containers(spec)
+        if any(m["name"] == "upstream-credentials" for m in c.get("volumeMounts", []))
+    ]
+    assert holders == ["envoy"]
+    agent = container(spec, "agent")
+    assert not agent.get("envFrom") and all("valueFrom" not in e for e in agent["env"])
+
+
+def test_egress_network_policy_allows_only_dns_and_public_https() -> None:
+    (policy,) = find(RENDERED["egress"], "NetworkPolicy")
+    assert policy["spec"]["ingress"] == []
+    dns, https = policy["spec"]["egress"]
+    assert {p["port"] for p in dns["ports"]} == {53}
+    assert https["ports"] == [{"protocol": "TCP", "port": 443}]
+    assert "169.254.0.0/16" in https["to"][0]["ipBlock"]["except"], "no cloud metadata endpoint"
+
+
+def test_ingress_has_a_disruption_budget() -> None:
+    (budget,) = find(RENDERED["ingress"], "PodDisruptionBudget")
+    (deployment,) = find(RENDERED["ingress"], "Deployment")
+    assert deployment["spec"]["replicas"] > budget["spec"]["minAvailable"]
+
+
+# -- the image ------------------------------------------------------------------------------------
+
+
+def dockerfile() -> list[tuple[str, str]]:
+    """The Dockerfile's instructions as (INSTRUCTION, arguments), continuation lines joined."""
+    text = re.sub(r"\\\n\s*", " ", (ROOT / "Dockerfile").read_text())
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines]
+
+
+def test_image_installs_the_package_as_make_does_and_runs_as_non_root() -> None:
+    instructions = dockerfile()
+    runs = [args for kind, args in instructions if kind == "RUN"]
+    assert any(re.search(r"\bpip install \.(\s|$)", run) for run in runs)
+    makefile = (ROOT / "Makefile").read_text()
+    assert "$(PIP) install -e ." in makefile, "make installs with pip from the project's files too"
+    copied = [args.split()[0] for kind, args in instructions if kind == "COPY"]
+    assert {"pyproject.toml", "ext_proc"} <= set(copied)
+    (user,) = [args for kind, args in instructions if kind == "USER"]
+    assert user.split(":")[0] not in ("root", "0")
+    assert dict(instructions)["ENTRYPOINT"] == '["chaperone"]'
+    assert dict(instructions)["CMD"] == '["serve"]'
+    chaperone = container(pod_spec(RENDERED["egress"], "agent"), "chaperone")
+    assert str(chaperone["securityContext"]["runAsUser"]) == user.split(":")[0]
+
+
+def test_image_python_matches_the_project() -> None:
+    (base,) = [args for kind, args in dockerfile() if kind == "FROM"]
+    assert re.match(r"python:3\.11-", base)
+    assert 'requires-python = ">=3.11"' in Path(ROOT / "pyproject.toml").read_text()

@@ -1,0 +1,119 @@
+"""Streamed LLM responses relayed with redaction: a value split anywhere is still redacted, the
+stream stays valid for the official SDKs, and a blocked value ends it with an error they raise."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import anthropic
+import openai
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ext_proc.demo import providers
+from ext_proc.demo.providers import Reply
+from ext_proc.inspection.llm_stream import LlmStreamRelay
+from ext_proc.protocols.llm import Provider
+from ext_proc.scanning.actions import ActionTable
+from ext_proc.scanning.redaction import redact_text
+from tests.unit.protocols.support import anthropic_client, openai_client
+
+TEXT = (
+    "Sure. Write to ada.lovelace@example.com or call +1 415 555 0100. "
+    "Card 4111 1111 1111 1111, key sk-proj-7f3kQ9vX2mN8pL4rT6yW1zB5cD0eF9gH. Thanks!"
+)
+SECRETS = ("ada.lovelace@example.com", "4111 1111 1111 1111", "sk-proj-7f3kQ9vX2mN8pL4rT6yW1zB5cD0eF9gH")
+PROVIDERS: tuple[Provider, ...] = ("openai.chat", "openai.responses", "anthropic.messages")
+
+
+def upstream_stream(provider: Provider, text: str = TEXT, delta_chars: int = 3) -> bytes:
+    reply = Reply(model="demo-model", text=text, delta_chars=delta_chars)
+    if provider == "openai.chat":
+        events: Iterator[bytes] = providers.openai_chat_stream(reply, "chatcmpl-1", include_usage=True)
+    elif provider == "openai.responses":
+        events = providers.openai_response_stream(reply, "resp_1")
+    else:
+        events = providers.anthropic_stream(reply, "msg_1")
+    return b"".join(events)
+
+
+def relay(
+    provider: Provider, data: bytes, cuts: list[int], table: ActionTable | None = None
+) -> tuple[bytes, LlmStreamRelay]:
+    relay = LlmStreamRelay(provider, table or ActionTable())
+    points = sorted({min(c, len(data)) for c in cuts})
+    pieces = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
+    out = b"".join(relay.feed(piece) for piece in pieces) + relay.finish()
+    return out, relay
+
+
+def sdk_text(provider: Provider, body: bytes) -> str:
+    """The text the provider's own SDK reads from the relayed stream."""
+    if provider == "openai.chat":
+        stream = openai_client(body).chat.completions.create(model="m", messages=[], stream=True)
+        return "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    if provider == "openai.responses":
+        with openai_client(body).responses.stream(model="m", input="x") as events:
+            final = events.get_final_response()
+        return final.output_text
+    with anthropic_client(body).messages.stream(
+        model="claude-haiku-4-5", max_tokens=10, messages=[]
+    ) as stream:
+        return "".join(stream.text_stream)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("delta_chars", [1, 3, 11])
+def test_values_split_across_deltas_are_redacted_and_the_sdk_reads_the_result(
+    provider: Provider, delta_chars: int
+) -> None:
+    out, used = relay(provider, upstream_stream(provider, delta_chars=delta_chars), cuts=[])
+    assert sdk_text(provider, out) == redact_text(TEXT).text
+    for value in SECRETS:
+        assert value.encode() not in out
+    assert used.stats.redacted["EMAIL"] >= 1 and used.stats.redacted["CREDIT_CARD"] >= 1
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(PROVIDERS), st.integers(1, 9), st.lists(st.integers(0, 6000), max_size=25))
+def test_any_chunking_of_the_wire_gives_the_same_redacted_text(
+    provider: Provider, delta_chars: int, cuts: list[int]
+) -> None:
+    out, _ = relay(provider, upstream_stream(provider, delta_chars=delta_chars), cuts)
+    assert sdk_text(provider, out) == redact_text(TEXT).text
+    for value in SECRETS:
+        assert value.encode() not in out
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_unchanged_events_pass_byte_for_byte(provider: Provider) -> None:
+    data = upstream_stream(provider, text="Nothing sensitive here, just a friendly answer.", delta_chars=5)
+    out, used = relay(provider, data, cuts=[7, 100, 333])
+    assert sdk_text(provider, out) == "Nothing sensitive here, just a friendly answer."
+    assert used.stats.findings == {}
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_blocked_value_ends_the_stream_with_an_error_the_sdk_raises(provider: Provider) -> None:
+    table = ActionTable.from_decision({"default": "redact", "secret": "block"})
+    out, used = relay(provider, upstream_stream(provider), cuts=[50, 51, 52], table=table)
+    assert used.stopped is not None and used.stopped.finding_type == "OPENAI_API_KEY"
+    assert b"sk-proj-" not in out
+    with pytest.raises((openai.APIError, anthropic.APIError)) as error:
+        sdk_text(provider, out)
+    assert "OPENAI_API_KEY" in str(error.value)
+    assert used.feed(b"data: more\n\n") == b"", "nothing passes after the stream was stopped"
+
+
+def test_usage_and_model_are_read_from_the_stream() -> None:
+    _, used = relay("anthropic.messages", upstream_stream("anthropic.messages"), cuts=[])
+    assert used.stats.usage is not None and used.stats.usage.input_tokens == 12
+    assert used.stats.usage.output_tokens > 0
+
+
+def test_an_unreadable_event_ends_the_stream_rather_than_passing_it() -> None:
+    used = LlmStreamRelay("openai.chat", ActionTable())
+    out = used.feed(b'data: {"choices": [{"index": 0, "delta": {"content": 5}}]}\n\n')
+    assert used.stopped is not None
+    assert b"error" in out and b'"content": 5' not in out
