@@ -10,7 +10,6 @@ over the text of one choice, content block or tool-argument stream at a time.
   the policy's choice per finding type (type > category > default; actions ``allow``,
   ``redact``, ``block``, ``end_stream``).
 - ``detect_injection(text) -> InjectionResult`` and ``strip_hidden(text) -> str``.
-- ``findings_input`` / ``injection_input``: the results as policy-input data.
 
 Finding types (``FINDING_TYPES``, stable: added to, never renamed), by category:
 secret: PRIVATE_KEY, JWT, AWS_ACCESS_KEY, AWS_SECRET_KEY, GITHUB_TOKEN, GITLAB_TOKEN, SLACK_TOKEN,
@@ -31,7 +30,6 @@ from ext_proc.scanning.hidden import strip_hidden
 from ext_proc.scanning.injection import INJECTION_THRESHOLD, InjectionResult, Signal, detect_injection
 from ext_proc.scanning.redaction import Redaction, Verdict, default_scanner, redact_text
 from ext_proc.scanning.scanner import Scanner
-from ext_proc.scanning.shapes import findings_input, injection_input
 from ext_proc.scanning.stream import Step, StreamRedactor
 
 
@@ -59,8 +57,6 @@ __all__ = [
     "Verdict",
     "default_scanner",
     "detect_injection",
-    "findings_input",
-    "injection_input",
     "placeholder",
     "prepare",
     "redact_text",
