@@ -1,0 +1,64 @@
+"""Sensitive-data detection and redaction (whole texts and streams), and prompt-injection signals.
+
+Pure functions and per-stream objects over decoded text: no gRPC, no I/O. Protocol parsers hand
+over the text of one choice, content block or tool-argument stream at a time.
+
+- ``redact_text(text, table) -> Redaction``: block mode (a request body, a whole response).
+- ``StreamRedactor(table)``: one text stream; ``feed(delta) -> Step``, ``finish() -> Step``. The
+  concatenated ``emit`` strings equal ``redact_text(whole).text`` however the text is cut.
+- ``ActionTable.from_decision({"default": "redact", "EMAIL": "allow", "secret": "block"})``:
+  the policy's choice per finding type (type > category > default; actions ``allow``,
+  ``redact``, ``block``, ``end_stream``).
+- ``detect_injection(text) -> InjectionResult`` and ``strip_hidden(text) -> str``.
+
+Finding types (``FINDING_TYPES``, stable: added to, never renamed), by category:
+secret: PRIVATE_KEY, JWT, AWS_ACCESS_KEY, AWS_SECRET_KEY, GITHUB_TOKEN, GITLAB_TOKEN, SLACK_TOKEN,
+STRIPE_KEY, GOOGLE_API_KEY, ANTHROPIC_API_KEY, OPENAI_API_KEY, URL_CREDENTIALS, PASSWORD;
+pii: EMAIL, CREDIT_CARD, US_SSN, IBAN, PHONE, IP_ADDRESS.
+
+Threads: a ``Scanner`` (``default_scanner()``) is shared and immutable; hyperscan scratch space is
+allocated per thread on first use. A ``StreamRedactor`` belongs to one stream.
+
+Start-up: the pattern databases compile on first use (about 0.35 s together); call ``prepare()``
+when the service starts so that no request pays for it.
+"""
+
+from ext_proc.scanning.actions import ACTIONS, REDACT_ALL, Action, ActionTable, placeholder
+from ext_proc.scanning.detectors import FINDING_TYPES
+from ext_proc.scanning.findings import Category, Finding
+from ext_proc.scanning.hidden import strip_hidden
+from ext_proc.scanning.injection import INJECTION_THRESHOLD, InjectionResult, Signal, detect_injection
+from ext_proc.scanning.redaction import Redaction, Verdict, default_scanner, redact_text
+from ext_proc.scanning.scanner import Scanner
+from ext_proc.scanning.stream import Step, StreamRedactor
+
+
+def prepare() -> None:
+    """Compile the scanner's and the injection detector's pattern databases now."""
+    default_scanner()
+    detect_injection("")
+
+
+__all__ = [
+    "ACTIONS",
+    "FINDING_TYPES",
+    "INJECTION_THRESHOLD",
+    "REDACT_ALL",
+    "Action",
+    "ActionTable",
+    "Category",
+    "Finding",
+    "InjectionResult",
+    "Redaction",
+    "Scanner",
+    "Signal",
+    "Step",
+    "StreamRedactor",
+    "Verdict",
+    "default_scanner",
+    "detect_injection",
+    "placeholder",
+    "prepare",
+    "redact_text",
+    "strip_hidden",
+]

@@ -42,6 +42,8 @@ _MIXED_WORD = re.compile(r"\b(?=\w*[A-Za-z])(?=\w*[" + _LETTERS + r"])\w+")
 
 def fold(text: str) -> str:
     """NFKC, look-alikes to ASCII, lower case."""
+    if text.isascii():
+        return text.lower()
     normalized = unicodedata.normalize("NFKC", text)
     if _LOOKALIKE.search(normalized):
         normalized = normalized.translate(_TABLE)
@@ -50,6 +52,6 @@ def fold(text: str) -> str:
 
 def mixed_script_words(text: str) -> int:
     """How many words mix ASCII letters with look-alike letters of another script."""
-    if not _LOOKALIKE.search(text):
+    if text.isascii() or not _LOOKALIKE.search(text):
         return 0
     return sum(1 for _ in _MIXED_WORD.finditer(text))

@@ -11,7 +11,6 @@ Each detector has three patterns:
   rule every detector keeps: wherever ``pattern`` matches starting at ``s`` (validated or not),
   ``anchor`` also matches starting at ``s`` (or, for ``anchor_start=False``, ending within
   ``max_len`` after ``s``). Anchors are written to end at few offsets (hyperscan reports each).
-
 - ``live`` (hyperscan syntax) matches, at least, every text that is a prefix of a match of
   ``pattern``, a whole match included (look-around ignored, so it matches more). Streaming looks
   for it at the end of the held text: a detector whose ``live`` pattern does not reach the end
@@ -102,19 +101,25 @@ def _words(*spellings: str, then: str = "") -> str:
 
 # --- Secrets ---------------------------------------------------------------------------------
 
+# Runs followed only by a look-ahead that their own characters fail (or by nothing, or by a
+# character they exclude) are possessive (``{m,n}+``): giving characters back could never lead to
+# a match, and without backtracking a partial match, which explores every path, stays linear.
+
 # Line breaks inside a PEM block: real ones, or the two-character escapes of a JSON string.
-_PEM_BREAK = r"(?:[ \t\r\n]|\\[rn]){1,8}"
+_PEM_BREAK = r"(?:[ \t\r\n]|\\[rn]){1,8}+"
 _PEM_LABEL = r"-----{0}[A-Z0-9 ]{{0,40}}PRIVATE KEY(?: BLOCK)?-----"
 # Header, optional RFC 1421 headers (encrypted keys), base64 lines of 16+ characters, then a short
 # last line and the footer. The footer is optional so that a truncated key is still caught; prose
-# after a truncated key stops it because prose words are shorter than a base64 line.
+# after a truncated key stops it because prose words are shorter than a base64 line. The runs and
+# loops are possessive: what they give back could never match what follows (a line break is not
+# base64), and without backtracking a partial match over a long key stays linear.
 PRIVATE_KEY = detector(
     "PRIVATE_KEY",
     "secret",
     _PEM_LABEL.format("BEGIN")
-    + rf"(?:{_PEM_BREAK}(?:Proc-Type|DEK-Info):[ A-Za-z0-9,-]{{0,200}}){{0,4}}"
-    + rf"(?:{_PEM_BREAK}[A-Za-z0-9+/=]{{16,100}}){{0,120}}"
-    + rf"(?:(?:{_PEM_BREAK}[A-Za-z0-9+/=]{{1,15}})?{_PEM_BREAK}{_PEM_LABEL.format('END')})?",
+    + rf"(?:{_PEM_BREAK}(?:Proc-Type|DEK-Info):[ A-Za-z0-9,-]{{0,200}}+){{0,4}}+"
+    + rf"(?:{_PEM_BREAK}[A-Za-z0-9+/=]{{16,100}}+){{0,120}}+"
+    + rf"(?:(?:{_PEM_BREAK}[A-Za-z0-9+/=]{{1,15}}+)?{_PEM_BREAK}{_PEM_LABEL.format('END')})?",
     r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY( BLOCK)?-----",
     26,
     16_000,
@@ -137,8 +142,8 @@ _B64URL = r"[A-Za-z0-9_-]"
 JWT = detector(
     "JWT",
     "secret",
-    rf"(?<!{_B64URL})eyJ{_B64URL}{{5,1000}}\.{_B64URL}{{1,6000}}\.{_B64URL}{{0,1000}}"
-    rf"(?:\.{_B64URL}{{0,6000}}\.{_B64URL}{{0,1000}})?(?!{_B64URL})",
+    rf"(?<!{_B64URL})eyJ{_B64URL}{{5,1000}}+\.{_B64URL}{{1,6000}}+\.{_B64URL}{{0,1000}}+"
+    rf"(?:\.{_B64URL}{{0,6000}}+\.{_B64URL}{{0,1000}}+)?(?!{_B64URL})",
     r"eyJ[A-Za-z0-9_-]{5}",
     8,
     16_000,
@@ -182,7 +187,7 @@ AWS_SECRET_KEY = detector(
 GITHUB_TOKEN = detector(
     "GITHUB_TOKEN",
     "secret",
-    r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,244})(?![A-Za-z0-9_])",
+    r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,251}+|github_pat_[A-Za-z0-9_]{22,244}+)(?![A-Za-z0-9_])",
     r"gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22}",
     33,
     260,
@@ -192,7 +197,7 @@ GITHUB_TOKEN = detector(
 GITLAB_TOKEN = detector(
     "GITLAB_TOKEN",
     "secret",
-    r"(?<![A-Za-z0-9_-])glpat-[A-Za-z0-9_-]{20,300}(?:\.[A-Za-z0-9_-]{1,300}){0,3}(?![A-Za-z0-9_-])",
+    r"(?<![A-Za-z0-9_-])glpat-[A-Za-z0-9_-]{20,300}+(?:\.[A-Za-z0-9_-]{1,300}+){0,3}(?![A-Za-z0-9_-])",
     r"glpat-[A-Za-z0-9_-]{20}",
     26,
     1_220,
@@ -202,7 +207,7 @@ GITLAB_TOKEN = detector(
 SLACK_TOKEN = detector(
     "SLACK_TOKEN",
     "secret",
-    r"(?<![A-Za-z0-9_-])xox[abprs]-[0-9]{1,20}-[A-Za-z0-9-]{8,250}(?![A-Za-z0-9_-])",
+    r"(?<![A-Za-z0-9_-])xox[abprs]-[0-9]{1,20}+-[A-Za-z0-9-]{8,250}+(?![A-Za-z0-9_-])",
     r"xox[abprs]-[0-9]{1,20}-",
     7,
     280,
@@ -212,7 +217,7 @@ SLACK_TOKEN = detector(
 STRIPE_KEY = detector(
     "STRIPE_KEY",
     "secret",
-    r"(?<![A-Za-z0-9_])(?:sk|rk)_live_[A-Za-z0-9]{16,247}(?![A-Za-z0-9_])",
+    r"(?<![A-Za-z0-9_])(?:sk|rk)_live_[A-Za-z0-9]{16,247}+(?![A-Za-z0-9_])",
     r"(sk|rk)_live_[A-Za-z0-9]{16}",
     24,
     260,
@@ -232,7 +237,7 @@ GOOGLE_API_KEY = detector(
 ANTHROPIC_API_KEY = detector(
     "ANTHROPIC_API_KEY",
     "secret",
-    r"(?<![A-Za-z0-9_-])sk-ant-[A-Za-z0-9_-]{20,250}(?![A-Za-z0-9_-])",
+    r"(?<![A-Za-z0-9_-])sk-ant-[A-Za-z0-9_-]{20,250}+(?![A-Za-z0-9_-])",
     r"sk-ant-[A-Za-z0-9_-]{20}",
     27,
     260,
@@ -243,7 +248,7 @@ ANTHROPIC_API_KEY = detector(
 OPENAI_API_KEY = detector(
     "OPENAI_API_KEY",
     "secret",
-    r"(?<![A-Za-z0-9_-])sk-(?!ant-)[A-Za-z0-9_-]{20,260}(?![A-Za-z0-9_-])",
+    r"(?<![A-Za-z0-9_-])sk-(?!ant-)[A-Za-z0-9_-]{20,260}+(?![A-Za-z0-9_-])",
     r"sk-[A-Za-z0-9_-]{20}",
     23,
     270,
@@ -257,7 +262,7 @@ URL_CREDENTIALS = detector(
     "URL_CREDENTIALS",
     "secret",
     r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,20}://"
-    r"(?P<v>[^\s:/?#@\"'<>\[\]]{0,128}:[^\s/?#\"'<>]{1,256})@(?=[A-Za-z0-9\[])",
+    r"(?P<v>[^\s:/?#@\"'<>\[\]]{0,128}+:[^\s/?#\"'<>]{1,256})@(?=[A-Za-z0-9\[])",
     r"://[^\s:/?#@\"'<>\[\]]*:[^\s/?#\"'<>]+@",
     6,
     420,
@@ -289,8 +294,8 @@ PASSWORD = detector(
     "secret",
     rf"(?:(?<![A-Za-z0-9])(?i:{_SECRET_NAMES})|(?<=[a-z0-9])(?:{_SECRET_NAMES_CAMEL}))"
     + _ASSIGN
-    + r"(?|\"(?P<v>(?:[^\"\\\r\n]|\\[^\r\n]){1,512})\"|'(?P<v>[^'\r\n]{1,512})'"
-    + r"|(?P<v>[^\s\"'&,;|<>(){}\[\]]{1,512}))",
+    + r"(?|\"(?P<v>(?:[^\"\\\r\n]|\\[^\r\n]){1,512}+)\"|'(?P<v>[^'\r\n]{1,512}+)'"
+    + r"|(?P<v>[^\s\"'&,;|<>(){}\[\]]{1,512}+))",
     rf"({_SECRET_NAMES})[\"']?[ \t]{{0,4}}(:=|=>|[:=])",
     4,
     1_100,
@@ -309,7 +314,7 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 EMAIL = detector(
     "EMAIL",
     "pii",
-    rf"(?<!{_LOCAL}){_LOCAL}{{1,64}}@(?:{_LABEL}\.){{1,6}}[A-Za-z]{{2,24}}(?![A-Za-z0-9-])",
+    rf"(?<!{_LOCAL}){_LOCAL}{{1,64}}+@(?:{_LABEL}\.){{1,6}}[A-Za-z]{{2,24}}(?![A-Za-z0-9-])",
     r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9]",
     3,
     480,
@@ -323,7 +328,7 @@ CREDIT_CARD = detector(
     "CREDIT_CARD",
     "pii",
     r"(?<![0-9A-Za-z_])(?<![0-9][ -])"
-    r"(?:[0-9]{13,19}|[0-9]{4}(?P<card_sep>[ -])[0-9]{4}(?P=card_sep)[0-9]{4}(?P=card_sep)[0-9]{1,7}"
+    r"(?:[0-9]{13,19}+|[0-9]{4}(?P<card_sep>[ -])[0-9]{4}(?P=card_sep)[0-9]{4}(?P=card_sep)[0-9]{1,7}"
     r"|[0-9]{4}(?P<amex_sep>[ -])[0-9]{6}(?P=amex_sep)[0-9]{4,5})"
     r"(?![0-9A-Za-z_]|[ -][0-9])",
     r"[0-9][0-9 -]{11,22}[0-9]([^0-9]|$)",

@@ -208,14 +208,19 @@ _PHRASES: tuple[_Phrase, ...] = (
     ),
 )
 
-# Words that mark a text as one discussing prompt injection (documentation, a security ticket).
-_DISCUSSION = re.compile(
-    r"prompt[\s-]injection|jailbreak|\battack(?:er|s)?\b|for example|examples (?:of|are|include)|e\.g\."
-    r"|such as|for instance|phrases? like|\bdetect|\bclassifier|red[\s-]team|owasp|llm01",
-    re.IGNORECASE,
+# Scanned in the same hyperscan pass as the phrases, under these ids:
+# words that mark a text as one discussing prompt injection (documentation, a security ticket),
+_DISCUSSION_ID = len(_PHRASES)
+_DISCUSSION = (
+    r"prompt[\s-]injection|jailbreak|\battack(?:er|s)?\b|for\s+example|examples\s+(?:of|are|include)|e\.g\."
+    r"|such\s+as|for\s+instance|phrases?\s+like|\bdetect|\bclassifier|red[\s-]team|owasp|llm01"
 )
-_BASE64_RUN = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{24,}={0,2}")
-_MARKDOWN_URL = re.compile(r"(!?)\[[^\]\n]{0,200}\]\(\s*<?(https?://[^\s)>]{1,2048})")
+# and the 24th character of a run of base64 (or base64url) characters, which may carry a payload.
+_BASE64_ID = len(_PHRASES) + 1
+_BASE64_START = r"(?:^|[^a-z0-9+/_-])[a-z0-9+/_-]{24}"
+_BASE64_LENGTH = 24
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
+_MARKDOWN_URL = re.compile(r"\[[^\]\n]{0,200}\]\(\s*<?(https?://[^\s)>]{1,2048})")
 _PLACEHOLDER = re.compile(r"[{}<>$\[\]]|%7b|%7d|%3c|%3e", re.IGNORECASE)
 _ENCODED_VALUE = re.compile(r"^[A-Za-z0-9+/_=%-]{40,}$")
 
@@ -224,16 +229,16 @@ def detect_injection(text: str) -> InjectionResult:
     signals: list[Signal] = []
     visible = strip_hidden(text)
     folded = fold(visible)
-    discussion = bool(_DISCUSSION.search(folded))
-    plain = {name for name, _ in _phrase_hits(visible.lower())}
-    for name, end in _phrase_hits(folded):
+    scan = _scan(folded)
+    plain = scan if folded == visible.lower() else _scan(visible.lower())
+    for name, end in scan.phrases:
         phrase = _phrase(name)
-        weight = phrase.weight * _context_discount(folded, end, discussion)
+        weight = phrase.weight * _context_discount(folded, end, scan.discussion)
         signals.append(Signal(phrase.kind, name, round(weight, 3)))
-        if name not in plain:
+        if name not in dict(plain.phrases):
             signals.append(Signal("homoglyph_obfuscation", name, 0.7))
     signals += _hidden_signals(text)
-    signals += _encoded_signals(visible)
+    signals += (Signal("encoded_instruction", name, 0.7) for name in _encoded_instructions(visible, scan))
     signals += _character_signals(text)
     signals += _markdown_signals(visible)
     return _result(signals)
@@ -250,13 +255,30 @@ def _result(signals: list[Signal]) -> InjectionResult:
     return InjectionResult(round(1.0 - remaining, 4), unique)
 
 
-def _phrase_hits(folded: str) -> list[tuple[str, int]]:
-    """(phrase name, end offset) for each phrase found, the first occurrence of each."""
-    seen: dict[str, int] = {}
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    phrases: list[tuple[str, int]]  # (phrase name, end offset), the first occurrence of each
+    discussion: bool
+    base64_starts: list[int]
+
+
+def _scan(folded: str) -> _Scan:
+    phrases: dict[str, int] = {}
+    discussion = False
+    base64_starts: list[int] = []
     for index, _, end in _phrase_database().scan(scan_bytes(folded)):
-        name = _PHRASES[index].name
-        seen[name] = min(seen.get(name, end), end)
-    return sorted(seen.items(), key=lambda item: item[1])
+        if index == _DISCUSSION_ID:
+            discussion = True
+        elif index == _BASE64_ID:
+            base64_starts.append(end - _BASE64_LENGTH)
+        else:
+            name = _PHRASES[index].name
+            phrases[name] = min(phrases.get(name, end), end)
+    return _Scan(sorted(phrases.items(), key=lambda item: item[1]), discussion, sorted(base64_starts))
+
+
+def _phrase_names(text: str) -> list[str]:
+    return [name for name, _ in _scan(fold(text)).phrases]
 
 
 def _context_discount(folded: str, end: int, discussion: bool) -> float:
@@ -284,22 +306,24 @@ def _hidden_signals(text: str) -> Iterable[Signal]:
 
 def _instructions_in(text: str) -> list[str]:
     """Phrase names found in ``text`` as written or in the base64 payloads it carries."""
-    names = [name for name, _ in _phrase_hits(fold(text))]
-    return names or [name.removeprefix("base64:") for name in _encoded_instructions(text)]
+    folded = fold(text)
+    scan = _scan(folded)
+    names = [name for name, _ in scan.phrases]
+    return names or [name.removeprefix("base64:") for name in _encoded_instructions(text, scan)]
 
 
-def _encoded_signals(visible: str) -> Iterable[Signal]:
-    for name in _encoded_instructions(visible):
-        yield Signal("encoded_instruction", name, 0.7)
-
-
-def _encoded_instructions(text: str) -> Iterable[str]:
-    for count, match in enumerate(_BASE64_RUN.finditer(text)):
-        if count >= _MAX_ENCODED_PAYLOADS:
-            return
-        decoded = _decode_base64(match.group()[:_MAX_ENCODED_CHARS])
+def _encoded_instructions(text: str, scan: _Scan) -> Iterable[str]:
+    """Phrase names in the base64 runs of ``text``. ``scan`` is that of the folded text, whose
+    offsets are those of ``text`` when it is ASCII (folding is then only lower-casing)."""
+    if not text.isascii():
+        scan = _scan(text)
+    for start in scan.base64_starts[:_MAX_ENCODED_PAYLOADS]:
+        run = _BASE64_RUN.match(text, start)
+        if run is None:
+            continue
+        decoded = _decode_base64(run.group()[:_MAX_ENCODED_CHARS])
         if decoded is not None:
-            for name, _ in _phrase_hits(fold(decoded))[:1]:
+            for name in _phrase_names(decoded)[:1]:
                 yield f"base64:{name}"
 
 
@@ -329,8 +353,8 @@ def _character_signals(text: str) -> Iterable[Signal]:
 
 def _markdown_signals(visible: str) -> Iterable[Signal]:
     for match in _MARKDOWN_URL.finditer(visible):
-        image = match.group(1) == "!"
-        url = match.group(2)
+        image = visible[match.start() - 1 : match.start()] == "!"
+        url = match.group(1)
         reason = _exfiltration_reason(url)
         if reason is not None:
             kind = "image" if image else "link"
@@ -354,6 +378,8 @@ def _exfiltration_reason(url: str) -> str | None:
 @cache
 def _phrase_database() -> BlockDatabase:
     patterns = [HsPattern(index, p.expression, start=False) for index, p in enumerate(_PHRASES)]
+    patterns.append(HsPattern(_DISCUSSION_ID, _DISCUSSION, start=False))
+    patterns.append(HsPattern(_BASE64_ID, _BASE64_START, caseless=True, start=False))
     return BlockDatabase(patterns)
 
 

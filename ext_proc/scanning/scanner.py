@@ -8,10 +8,10 @@ same detector ended, the result is the same as ``finditer`` over the whole text,
 speed for the text in between.
 
 Streaming (``stream.py``) also needs the *live point* of a partial text: the leftmost position
-from which more text could still produce or extend a match. ``step`` answers it with the same
-hyperscan pass, which also runs every detector's ``live`` pattern anchored at the end of the text;
-only detectors whose ``live`` pattern reaches the end are checked exactly, with ``regex`` partial
-matching, from where it starts.
+from which more text could still produce or extend a match. ``step`` finds it with a hyperscan
+pass of every detector's ``live`` pattern anchored at the end of the new text; only detectors
+whose ``live`` pattern reaches the end are checked exactly, with ``regex`` partial matching, from
+where it starts.
 """
 
 from __future__ import annotations
@@ -27,6 +27,21 @@ from ext_proc.scanning.hyperscan_db import BlockDatabase, HsPattern, scan_bytes
 
 # Up to this many possible starts, exact matches are tried one position at a time.
 _FEW_STARTS = 12
+# Held text up to this long is rescanned by the live gate; longer holds are checked exactly.
+_GATE_SPAN = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """What the previous ``step`` over the same growing text left open: how much text it saw, and
+    for each detector with an attempt running into the end, where the leftmost such attempt
+    starts. Offsets are into the text given to ``step``."""
+
+    seen: int = 0
+    live: tuple[tuple[int, int], ...] = ()  # (detector rank, start)
+
+    def shifted(self, by: int) -> Pending:
+        return Pending(self.seen + by, tuple((rank, start + by) for rank, start in self.live))
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +55,7 @@ class Match:
 
 
 class Scanner:
-    """The detectors compiled once (about 50 ms). Immutable; share it across requests and threads."""
+    """The detectors compiled once (about 0.2 s). Immutable; share it across requests and threads."""
 
     def __init__(self, detectors: Sequence[Detector] = DETECTORS) -> None:
         self.detectors = tuple(detectors)
@@ -49,11 +64,12 @@ class Scanner:
             for rank, d in enumerate(self.detectors)
         ]
         lives = [
-            HsPattern(len(anchors) + rank, rf"(?:{d.live})\z", caseless=d.caseless)
-            for rank, d in enumerate(self.detectors)
+            HsPattern(rank, rf"(?:{d.live})\z", caseless=d.caseless) for rank, d in enumerate(self.detectors)
         ]
         self._anchors = BlockDatabase(anchors)
-        self._anchors_and_lives = BlockDatabase(anchors + lives)
+        self._lives = BlockDatabase(lives)
+        # How far past a position an anchor for a match starting there can end.
+        self._anchor_reach = max([128] + [d.max_len for d in self.detectors if not d.anchor_start])
         # A detector's pattern followed by one more character and a certain failure: it never
         # matches completely, so a partial search reports the leftmost position whose match
         # attempt runs into the end of the text (a complete match ending there included).
@@ -76,16 +92,35 @@ class Scanner:
         found = self._anchors.scan(scan_bytes(text[pos:]))
         return list(self._confirm_all(text, pos, len(text), found))
 
-    def step(self, text: str, pos: int) -> tuple[int, list[Match]]:
-        """For a text that may go on: its live point (``len(text)`` when nothing is pending), and
-        the matches that start in ``[pos, live point)``, which no further text can change."""
-        found = self._anchors_and_lives.scan(scan_bytes(text[pos:]))
-        count = len(self.detectors)
-        live = len(text)
-        for rank, start, _ in found:
-            if rank >= count:
-                live = min(live, self._live_point(text, rank - count, start + pos))
-        return live, list(self._confirm_all(text, pos, live, found))
+    def step(self, text: str, pos: int, pending: Pending = Pending()) -> tuple[int, list[Match], Pending]:
+        """For a text that may go on: its live point (``len(text)`` when nothing is pending), the
+        matches that start in ``[pos, live point)``, which no further text can change, and what
+        to pass to the next step once more text has been appended.
+
+        A position whose attempt did not reach the end of the text never will, so live points
+        only move forward as text is added: a detector live before is re-checked from where it
+        was, and the others only in the new text, gated by their ``live`` patterns."""
+        end = len(text)
+        fresh = max(pos, pending.seen)
+        previous = dict(pending.live)
+        earliest = min(previous.values(), default=fresh)
+        # The gate rescans the text of short holds; a long hold (inside a key) is checked exactly.
+        gate_from = earliest if fresh - earliest <= _GATE_SPAN else fresh
+        lives = {
+            rank: self._live_point(text, rank, max(start, pos))
+            for rank, start in pending.live
+            if start < gate_from
+        }
+        for rank, start, _ in self._lives.scan(scan_bytes(text[gate_from:])):
+            if rank not in lives:
+                floor = previous.get(rank, fresh)
+                lives[rank] = self._live_point(text, rank, max(start + gate_from, floor))
+        still = tuple((rank, start) for rank, start in sorted(lives.items()) if start < end)
+        live = min([end] + [start for _, start in still])
+        if live == pos:
+            return live, [], Pending(end, still)
+        found = self._anchors.scan(scan_bytes(text[pos : live + self._anchor_reach]))
+        return live, list(self._confirm_all(text, pos, live, found)), Pending(end, still)
 
     def _live_point(self, text: str, rank: int, candidate: int) -> int:
         # An attempt that reaches the end reads at most max_len characters, plus the probe.
@@ -97,13 +132,12 @@ class Scanner:
         self, text: str, pos: int, limit: int, found: list[tuple[int, int, int]]
     ) -> Iterator[Match]:
         """Exact matches starting in ``[pos, limit)``, from anchor spans found in ``text[pos:]``."""
-        starts: list[list[tuple[int, int]]] = [[] for _ in self.detectors]
+        starts: dict[int, list[tuple[int, int]]] = {}
         for rank, start, end in found:
-            if rank < len(starts):
-                first, last = _possible_starts(self.detectors[rank], start + pos, end + pos)
-                if first < limit:
-                    starts[rank].append((max(first, pos), min(last, limit)))
-        for rank, rank_starts in enumerate(starts):
+            first, last = _possible_starts(self.detectors[rank], start + pos, end + pos)
+            if first < limit:
+                starts.setdefault(rank, []).append((max(first, pos), min(last, limit)))
+        for rank, rank_starts in sorted(starts.items()):
             last_end = pos
             for region_start, region_end in _merged(rank_starts):
                 for match in self._confirm(text, rank, max(region_start, last_end), region_end):

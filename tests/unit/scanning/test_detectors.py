@@ -106,3 +106,15 @@ def test_a_private_key_in_a_json_string_is_found() -> None:
 def test_every_detector_bounds_its_matches() -> None:
     for detector in DETECTORS:
         assert 0 < detector.anchor_min_len <= detector.max_len <= 16_000
+
+
+def test_anchor_lengths_are_what_the_scanner_assumes() -> None:
+    # Python's own pattern parser reads hyperscan's subset; it gives the shortest and longest
+    # text an anchor can match (its private module is fine in a test: a change fails loudly).
+    import re._parser as sre_parser  # noqa: PLC0415
+
+    for detector in DETECTORS:
+        shortest, longest = sre_parser.parse(detector.anchor).getwidth()
+        assert shortest == detector.anchor_min_len, detector.type
+        if detector.anchor_start:
+            assert longest <= 128, detector.type  # the reach of a stream's anchor scan

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from ext_proc.scanning.findings import Finding, settle_overlaps
 from ext_proc.scanning.hyperscan_db import BlockDatabase, HsPattern, scan_bytes
 from ext_proc.scanning.redaction import default_scanner
-from ext_proc.scanning.scanner import Scanner, _validated
+from ext_proc.scanning.scanner import Pending, Scanner, _validated
 from tests.unit.scanning.samples import FRAGMENTS, POSITIVES
 
 SCANNER = default_scanner()
@@ -47,7 +47,7 @@ def test_block_scan_equals_finditer_over_the_whole_text(text: str) -> None:
 @given(texts, st.integers(min_value=0, max_value=60))
 def test_live_point_equals_a_partial_search_of_every_detector(text: str, pos: int) -> None:
     pos = min(pos, len(text))
-    live, matches = SCANNER.step(text, pos)
+    live, matches, _ = SCANNER.step(text, pos)
     assert live == reference_live_point(text, pos)
     assert all(pos <= m.start < live for m in matches)
 
@@ -109,3 +109,15 @@ def test_a_scanner_with_some_detectors_reports_only_those() -> None:
     scanner = Scanner([d for d in SCANNER.detectors if d.type == "EMAIL"])
     text = "john.doe@example.com AKIAIOSFODNN7EXAMPLE"
     assert [f.type for f in scanner.scan(text)] == ["EMAIL"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts, st.lists(st.integers(min_value=1, max_value=30), min_size=1, max_size=12))
+def test_stepping_through_a_growing_text_finds_the_same_live_points(text: str, sizes: list[int]) -> None:
+    pending = Pending()
+    pos = end = 0
+    for size in [*sizes, len(text)]:
+        end = min(len(text), end + size)
+        live, _, pending = SCANNER.step(text[:end], pos, pending)
+        assert live == reference_live_point(text[:end], pos)
+        pos = live
