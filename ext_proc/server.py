@@ -30,6 +30,7 @@ from envoy.service.auth.v3 import external_auth_pb2_grpc
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from ext_proc import scanning
 from ext_proc.audit import AuditLog
 from ext_proc.authz.servicer import AuthorizationServicer
 from ext_proc.config import Config
@@ -103,6 +104,8 @@ class Service:
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         address = self._bind(server, server_config.address)
         self._warm_engine()
+        if self.config.inspection.protocols:
+            scanning.prepare()  # compile the detectors now, not on the first request's time
         await server.start()
         for service in ("", AUTHZ_SERVICE, EXTPROC_SERVICE):
             await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)

@@ -71,9 +71,7 @@ def main() -> None:
     print(f"SSE parse only                      {base:8.1f} us/chunk")
     print(f"relay, nothing to find              {plain:8.1f} us/chunk   ({plain / base:.1f}x parse)")
     print(f"relay, PII redacted in the stream   {found:8.1f} us/chunk   ({found / base:.1f}x parse)")
-    print(
-        f"holdback after each delta: median {median_held:.0f} chars, max {max_held} chars (a token is ~4 chars)"
-    )
+    print(f"holdback after each delta: median {median_held:.0f} chars, max {max_held} (a token: ~4 chars)")
 
 
 if __name__ == "__main__":
