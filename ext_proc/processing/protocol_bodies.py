@@ -51,7 +51,14 @@ class Host(Protocol):
     request_document: dict[str, Any]
     response: dict[str, Any]
 
-    async def decide(self, phase: str, document: dict[str, Any], *, quiet: bool = False) -> Outcome: ...
+    async def decide(
+        self,
+        phase: str,
+        document: dict[str, Any],
+        *,
+        quiet: bool = False,
+        audit: dict[str, Any] | None = None,
+    ) -> Outcome: ...
 
     def reject(self, phase: str, outcome: Outcome, deny: DenyResponse | None = None) -> Reject: ...
 
@@ -104,7 +111,8 @@ class ProtocolBodies:
             return Continue()  # plain traffic with nothing found: nothing to decide
         document = with_request_body(self._host.request_document, text, request.document)
         document.update(action=request.action, findings=findings, injection=injection)
-        outcome = await self._host.decide(PHASE_REQUEST_BODY, document)
+        audit = _audit_fields(request.action, findings, injection)
+        outcome = await self._host.decide(PHASE_REQUEST_BODY, document, audit=audit)
         if not outcome.decision.allowed:
             return self._reject_request(
                 outcome, _message(outcome.decision, "the request was denied by policy")
@@ -263,7 +271,8 @@ class ProtocolBodies:
         )
         document.update(action=action, findings=findings, injection=injection, result={"is_error": is_error})
         quiet = not (findings["count"] or injection["signals"])
-        outcome = await self._host.decide(PHASE_RESPONSE_BODY, document, quiet=quiet)
+        audit = _audit_fields(action, findings, injection)
+        outcome = await self._host.decide(PHASE_RESPONSE_BODY, document, quiet=quiet, audit=audit)
         decision = outcome.decision
         layers = [*self._layers, decision.sensitive_data or {}]
         merged: dict[str, str] = {}
@@ -294,6 +303,24 @@ class _Judge:
         self, action: Any, findings: dict[str, Any], injection: dict[str, Any], is_error: bool
     ) -> Judgement:
         return await self._flow.judge(action, findings, injection, is_error)
+
+
+def _audit_fields(action: Any, findings: dict[str, Any], injection: dict[str, Any]) -> dict[str, Any]:
+    """What the audit event says of the action: its kind and target, never its content."""
+    fields: dict[str, Any] = {}
+    if isinstance(action, dict):
+        summary = {key: action[key] for key in _ACTION_SUMMARY if action.get(key) is not None}
+        if summary:
+            fields["action"] = summary
+    if findings["count"]:
+        fields["findings"] = findings["types"]
+    if injection["signals"]:
+        fields["injection_score"] = injection["score"]
+        fields["injection_signals"] = sorted({signal["kind"] for signal in injection["signals"]})
+    return fields
+
+
+_ACTION_SUMMARY = ("protocol", "provider", "model", "stream", "method", "tool", "uri", "prompt", "agent")
 
 
 def _message(decision: Decision, default: str) -> str:

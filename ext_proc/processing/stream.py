@@ -79,6 +79,7 @@ class StreamProcessor:
         self._bodies: dict[Direction, BodyState] = {}
         self._protocol: ProtocolBodies | None = None
         self._chunk_evaluations = 0
+        self._audit_extra: dict[str, Any] = {}
         self.rejected = False
 
     # -- entry points ---------------------------------------------------------------------
@@ -318,15 +319,29 @@ class StreamProcessor:
 
     # -- decisions (also the protocol flow's host interface) -----------------------------------
 
-    async def decide(self, phase: str, document: dict[str, Any], *, quiet: bool = False) -> Outcome:
+    async def decide(
+        self,
+        phase: str,
+        document: dict[str, Any],
+        *,
+        quiet: bool = False,
+        audit: dict[str, Any] | None = None,
+    ) -> Outcome:
+        """Evaluate; ``audit`` adds fields (the action, what was found) to this decision's event."""
         outcome = await self._evaluator.decide(document)
+        self._audit_extra = audit or {}
         if quiet:
             self._chunk_evaluations += 1
             if outcome.decision.allowed and outcome.decision.replace_body is None and outcome.error is None:
                 return outcome  # summarised at the end of the stream instead of one event per chunk
         if outcome.decision.allowed:
             self._audit.decision(
-                decision_id=self.decision_id, phase=phase, request=self._summary, outcome=outcome, status=None
+                decision_id=self.decision_id,
+                phase=phase,
+                request=self._summary,
+                outcome=outcome,
+                status=None,
+                **self._audit_extra,
             )
         return outcome
 
@@ -345,7 +360,9 @@ class StreamProcessor:
             request=self._summary,
             outcome=outcome,
             status=deny.status,
+            **self._audit_extra,
         )
+        self._audit_extra = {}
         code = outcome.error.code.value if outcome.error else "denied"
         return Reject(status=deny.status, headers=deny.headers, body=deny.body, details=f"chaperone_{code}")
 

@@ -14,6 +14,7 @@ from typing import Any
 import anthropic
 import httpx
 import openai
+import orjson
 import pytest
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
@@ -279,10 +280,36 @@ def test_a2a_answers_are_scanned_and_methods_gated(agents: Stack) -> None:
     assert "tasks/cancel is not allowed" in refused.json()["error"]["message"]
 
 
+def test_a2a_streams_are_scanned_event_by_event(agents: Stack) -> None:
+    body = {"jsonrpc": "2.0", "id": 5, "method": "message/stream", "params": a2a_message("deploy")}
+    with agents.client() as client, client.stream("POST", "/a2a", json=body) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        lines = [line for line in response.iter_lines() if line.startswith("data: ")]
+    texts = [orjson.loads(line[6:]) for line in lines]
+    assert [t["result"]["kind"] for t in texts] == ["status-update", "artifact-update", "status-update"]
+    assert texts[1]["result"]["artifact"]["parts"][0]["text"] == "The key is [REDACTED:AWS_ACCESS_KEY]."
+
+
+def test_openai_responses_json_is_redacted(agents: Stack) -> None:
+    response = openai_client(agents, **{"x-demo-reply": PII_REPLY}).responses.create(
+        model="gpt-4o", input="hi"
+    )
+    assert response.output_text == REDACTED_REPLY
+
+
 def test_the_request_audit_names_the_action_and_findings(agents: Stack) -> None:
     messages = [{"role": "user", "content": "write to carol@example.com"}]
     openai_client(agents).chat.completions.create(model="gpt-4o-mini", messages=messages)  # type: ignore[arg-type]
     summary = logged(agents, lambda e: e.get("request_findings") == {"EMAIL": 1})
     assert summary["protocol"] == "llm"
     assert summary["request_redactions"] == {"EMAIL": 1}
+    decision = logged(
+        agents, lambda e: e.get("phase") == "request_body" and e.get("findings") == {"EMAIL": 1}
+    )
+    assert decision["action"] == {
+        "protocol": "llm",
+        "provider": "openai.chat",
+        "model": "gpt-4o-mini",
+        "stream": False,
+    }
     assert "carol@example.com" not in agents.service.log_path.read_text()
