@@ -13,20 +13,18 @@ call(upstream, method, path) := {
 	"parsed_path": split(trim_prefix(path, "/"), "/"),
 }
 
-body(upstream, path, document) := object.union(call(upstream, "POST", path), {
+body(upstream, path, action) := object.union(call(upstream, "POST", path), {
 	"phase": "request_body",
-	"parsed_body": document,
+	"action": action,
+	"injection": {"score": 0, "signals": []},
 })
 
-chunk(text) := object.union(call("openai", "POST", "/v1/chat/completions"), {
-	"phase": "response_body",
-	"chunk": {"index": 0, "text": text, "end_of_stream": false},
-})
+llm(model) := {"protocol": "llm", "provider": "openai.chat", "model": model}
 
-test_chat_is_allowed_and_inspected if {
+test_chat_is_allowed_with_the_sensitive_data_table if {
 	d := authz.allow with input as call("openai", "POST", "/v1/chat/completions")
 	d.allowed
-	d.inspect == {"request_body": "buffered", "response_body": "streamed"}
+	d.sensitive_data.secret == "block"
 }
 
 test_the_route_must_belong_to_the_upstream if {
@@ -43,28 +41,26 @@ test_other_calls_are_denied if {
 	not authz.allow.allowed with input as call("openai", "DELETE", "/v1/models")
 }
 
-test_allowed_model_passes if {
-	authz.allow.allowed with input as body("openai", "/v1/chat/completions", {"model": "gpt-4o-mini"})
+test_allowed_model_passes_with_a_token_cap if {
+	d := authz.allow with input as body("openai", "/v1/chat/completions", llm("gpt-4o-mini"))
+	d.allowed
+	d.rewrite.max_tokens == 4096
 }
 
 test_models_are_per_upstream if {
-	d := authz.allow with input as body("openai", "/v1/chat/completions", {"model": "llama-3"})
+	d := authz.allow with input as body("openai", "/v1/chat/completions", llm("llama-3"))
 	d.allowed == false
 	d.reasons == ["model \"llama-3\" is not allowed"]
-	authz.allow.allowed with input as body("anthropic", "/v1/messages", {"model": "llama-3"})
+	authz.allow.allowed with input as body("anthropic", "/v1/messages", llm("llama-3"))
 }
 
-test_missing_model_and_large_max_tokens_are_denied if {
-	d := authz.allow with input as body("openai", "/v1/chat/completions", {"max_tokens": 100000})
-	d.reasons == ["max_tokens above 4096", "the request names no model"]
+test_missing_model_is_denied if {
+	d := authz.allow with input as body("openai", "/v1/chat/completions", llm(null))
+	d.reasons == ["the request names no model"]
 }
 
-test_emails_are_redacted_in_streamed_chunks if {
-	d := authz.allow with input as chunk(`data: {"delta":{"content":" write to alice@example.com"}}`)
-	d.replace_body == `data: {"delta":{"content":" write to [redacted email]"}}`
-}
-
-test_clean_chunks_pass_unchanged if {
-	d := authz.allow with input as chunk(`data: {"delta":{"content":" hello"}}`)
-	d == {"allowed": true}
+test_prompt_injection_is_denied if {
+	attempt := object.union(body("openai", "/v1/chat/completions", llm("gpt-4o")), {"injection": {"score": 0.9, "signals": []}})
+	d := authz.allow with input as attempt
+	d.reasons == ["prompt injection"]
 }

@@ -1,5 +1,7 @@
-# The MCP server's ingress policy: the streamable HTTP endpoint only, and of its JSON-RPC calls
-# only the allow-listed methods and tools.
+# The MCP server's ingress policy: the Streamable HTTP endpoint only, and of its calls only the
+# allow-listed methods and tools. Chaperone recognizes MCP and hands the policy the action
+# (input.action); the same rule that refuses a tools/call hides the tool from tools/list, and a
+# refused call is answered with a JSON-RPC error the client reads as that call's error.
 package envoy.authz
 
 import rego.v1
@@ -8,18 +10,11 @@ default allow := {"allowed": false, "reasons": ["not an allowed MCP call"]}
 
 request_path := concat("/", ["", concat("/", input.parsed_path)])
 
-# POST carries JSON-RPC: read the body before it reaches the server.
-allow := {"allowed": true, "inspect": {"request_body": "buffered"}} if {
+# POST carries JSON-RPC; GET opens the server's event stream; DELETE ends a session.
+allow := {"allowed": true, "sensitive_data": data.chaperone.sensitive_data} if {
 	input.phase in {"check", "request_headers"}
 	request_path == data.chaperone.mcp.path
-	input.attributes.request.http.method == "POST"
-}
-
-# GET opens the server's event stream; DELETE ends a session.
-allow := {"allowed": true} if {
-	input.phase in {"check", "request_headers"}
-	request_path == data.chaperone.mcp.path
-	input.attributes.request.http.method in {"GET", "DELETE"}
+	input.attributes.request.http.method in {"POST", "GET", "DELETE"}
 }
 
 allow := {"allowed": true} if {
@@ -27,41 +22,35 @@ allow := {"allowed": true} if {
 	count(refusals) == 0
 }
 
-allow := {
-	"allowed": false,
-	"http_status": 403,
-	"headers": {"content-type": "application/json"},
-	"body": json.marshal({
-		"jsonrpc": "2.0",
-		"id": request_id,
-		"error": {"code": -32001, "message": concat("; ", sort(refusals))},
-	}),
-	"reasons": sort(refusals),
-} if {
+allow := {"allowed": false, "reasons": sort(refusals)} if {
 	input.phase == "request_body"
 	count(refusals) > 0
 }
 
-method := input.parsed_body.method
-
-request_id := object.get(input.parsed_body, "id", null) if is_object(input.parsed_body) else := null
-
-allowed_method if method in data.chaperone.mcp.methods
-
-allowed_method if {
-	method == "tools/call"
-	input.parsed_body.params.name in data.chaperone.mcp.tools
+# Results going back to the caller: refused when they carry a prompt injection.
+allow := {"allowed": true} if {
+	input.phase == "response_body"
+	input.injection.score < data.chaperone.injection_threshold
 }
 
-refusals contains "a batch or a non-object body is not accepted" if not is_object(input.parsed_body)
-
-refusals contains sprintf("method %q is not allowed", [method]) if {
-	is_string(method)
-	method != "tools/call"
-	not allowed_method
+allow := {"allowed": false, "reasons": ["the result carried a prompt injection"]} if {
+	input.phase == "response_body"
+	input.injection.score >= data.chaperone.injection_threshold
 }
 
-refusals contains sprintf("tool %q is not allowed", [input.parsed_body.params.name]) if {
-	method == "tools/call"
-	not allowed_method
+refusals contains "not an MCP message" if not is_mcp
+
+is_mcp if input.action.protocol == "mcp"
+
+refusals contains "a batch is not accepted" if is_array(input.action)
+
+refusals contains sprintf("method %q is not allowed", [input.action.method]) if {
+	is_string(input.action.method)
+	input.action.method != "tools/call"
+	not input.action.method in data.chaperone.mcp.methods
+}
+
+refusals contains sprintf("tool %q is not allowed", [input.action.tool]) if {
+	input.action.method == "tools/call"
+	not input.action.tool in data.chaperone.mcp.tools
 }

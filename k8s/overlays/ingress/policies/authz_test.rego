@@ -10,14 +10,22 @@ request(method) := {
 	"parsed_path": ["mcp"],
 }
 
-rpc(document) := object.union(request("POST"), {"phase": "request_body", "parsed_body": document})
+rpc(action) := object.union(request("POST"), {"phase": "request_body", "action": action})
 
-test_post_is_inspected if {
+mcp(method) := {"protocol": "mcp", "kind": "request", "method": method, "id": 1, "batch": false}
+
+tool(name) := object.union(mcp("tools/call"), {"tool": name, "arguments": {}, "listing": false})
+
+result(score) := object.union(request("POST"), {
+	"phase": "response_body",
+	"action": tool("search_docs"),
+	"injection": {"score": score, "signals": []},
+})
+
+test_the_endpoint_is_allowed_with_the_sensitive_data_table if {
 	d := authz.allow with input as request("POST")
-	d == {"allowed": true, "inspect": {"request_body": "buffered"}}
-}
-
-test_stream_and_session_end_are_allowed if {
+	d.allowed
+	d.sensitive_data.default == "redact"
 	authz.allow.allowed with input as request("GET")
 	authz.allow.allowed with input as request("DELETE")
 }
@@ -27,30 +35,32 @@ test_other_paths_are_denied if {
 }
 
 test_discovery_is_allowed if {
-	authz.allow.allowed with input as rpc({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+	authz.allow.allowed with input as rpc(mcp("tools/list"))
 }
 
 test_allowed_tool_is_allowed if {
-	call := {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "search_docs"}}
-	authz.allow.allowed with input as rpc(call)
+	authz.allow.allowed with input as rpc(tool("search_docs"))
 }
 
-test_other_tool_is_refused_as_json_rpc if {
-	call := {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "delete_repo"}}
-	d := authz.allow with input as rpc(call)
-	d.allowed == false
-	json.unmarshal(d.body) == {
-		"jsonrpc": "2.0",
-		"id": 3,
-		"error": {"code": -32001, "message": "tool \"delete_repo\" is not allowed"},
-	}
+test_other_tool_is_refused_and_hidden if {
+	d := authz.allow with input as rpc(tool("delete_repo"))
+	d.reasons == ["tool \"delete_repo\" is not allowed"]
+	listing := object.union(tool("delete_repo"), {"listing": true})
+	not authz.allow.allowed with input as rpc(listing)
 }
 
 test_other_method_is_refused if {
-	d := authz.allow with input as rpc({"jsonrpc": "2.0", "id": 4, "method": "resources/read"})
+	d := authz.allow with input as rpc(mcp("resources/read"))
 	d.reasons == ["method \"resources/read\" is not allowed"]
 }
 
-test_batch_is_refused if {
-	not authz.allow.allowed with input as rpc([{"jsonrpc": "2.0", "id": 5, "method": "ping"}])
+test_batches_and_other_protocols_are_refused if {
+	not authz.allow.allowed with input as rpc([mcp("ping")])
+	not authz.allow.allowed with input as rpc({"protocol": "a2a", "method": "message/send"})
+	not authz.allow.allowed with input as rpc(null)
+}
+
+test_injected_results_are_refused if {
+	authz.allow.allowed with input as result(0.1)
+	not authz.allow.allowed with input as result(0.9)
 }
