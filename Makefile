@@ -12,8 +12,15 @@ OPA_ORACLE := opa-golib-python-bindings>=0.4.4,<0.5
 
 RUN_STAMP := $(VENV)/.run-deps
 TEST_STAMP := $(VENV)/.test-deps
+# Debian packages some targets need, installed when missing (as root, or with sudo).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+define debian_package
+	@command -v $(1) >/dev/null || { echo "installing $(2) (Debian package)"; \
+		$(SUDO) apt-get install -y -q $(2) >/dev/null 2>&1 || \
+		{ $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q $(2) >/dev/null; }; }
+endef
 
-.PHONY: run test k8s-check envoy-configs lint bench venv clean help
+.PHONY: run test test-deps k8s-check envoy-configs lint bench venv clean help
 
 help:
 	@echo "make run    start Envoy (127.0.0.1:10000), Chaperone and a demo upstream"
@@ -41,7 +48,11 @@ venv: $(TEST_STAMP)
 run: $(RUN_STAMP)
 	$(PY) -m ext_proc.demo.run
 
-test: k8s-check
+# The tests run a real redis-server (shared state across replicas).
+test-deps:
+	$(call debian_package,redis-server,redis-server)
+
+test: test-deps k8s-check
 	$(BIN)/chaperone policy test policies
 	$(BIN)/pytest
 
@@ -62,11 +73,8 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff format --check ext_proc tests
 	$(BIN)/mypy
 
-bench: $(TEST_STAMP)
-	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; \
-		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q wrk >/dev/null || \
-		{ $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q >/dev/null && \
-		  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q wrk >/dev/null; }; }
+bench: $(TEST_STAMP) test-deps
+	$(call debian_package,wrk,wrk)
 	$(PY) -m tests.bench.run
 
 clean:

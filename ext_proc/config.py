@@ -35,6 +35,8 @@ DEFAULT_OPA_URL = "http://127.0.0.1:8181"
 DEFAULT_OPA_TIMEOUT_MS = 100
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_DENY_STATUS = 403
+DEFAULT_REDIS_TIMEOUT_MS = 50
+DEFAULT_ADMIN_ADDRESS = "127.0.0.1:9002"
 # Streamed LLM responses can run for minutes: the route timeout of an upstream.
 DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 300.0
 # The CA bundle of Debian and Ubuntu images, the official Envoy image included.
@@ -102,6 +104,24 @@ class InspectionConfig(_Section, frozen=True):
     )
 
 
+class StateConfig(_Section, frozen=True):
+    # Where state that replicas share (limits, budgets, kill switch, approvals) lives: unset keeps
+    # it in this process's memory; redis://host:port/db (or rediss://, unix://) shares it.
+    redis_url: str | None = None
+    # Every Redis call on the request path has this deadline.
+    redis_timeout_ms: PositiveInt = DEFAULT_REDIS_TIMEOUT_MS
+    # When Redis cannot answer: deny (false, the default) or carry on without the shared state.
+    fail_open: bool = False
+
+
+class AdminConfig(_Section, frozen=True):
+    # The HTTP admin port: health and readiness, metrics, and the operator API and console.
+    address: str = DEFAULT_ADMIN_ADDRESS
+    # A file holding the bearer token that the operator API requires (health, readiness and
+    # metrics need none). Without one, the operator API answers 503: never open by default.
+    token_file: str | None = None
+
+
 class LoggingConfig(_Section, frozen=True):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console"] = "json"
@@ -133,6 +153,8 @@ class Config(_Section, frozen=True):
     policy: PolicyConfig = msgspec.field(default_factory=PolicyConfig)
     inspection: InspectionConfig = msgspec.field(default_factory=InspectionConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+    state: StateConfig = msgspec.field(default_factory=StateConfig)
+    admin: AdminConfig = msgspec.field(default_factory=AdminConfig)
     upstreams: tuple[UpstreamConfig, ...] = ()
 
 
@@ -214,6 +236,13 @@ def _check_semantics(config: Config) -> None:
     else:
         _check_host_port(address, "server.address", "host:port or unix:/path")
     _check_upstreams(config.upstreams)
+    _check_host_port(config.admin.address, "admin.address")
+    redis_url = config.state.redis_url
+    if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(
+            "config error at state.redis_url: expected a redis://, rediss:// or unix:// URL, "
+            f"got {redis_url!r}"
+        )
     if not config.policy.decision.strip("/"):
         raise ConfigError("config error at policy.decision: the decision path is empty")
     url = config.policy.opa.url

@@ -30,6 +30,8 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_CONTENT_ENCODING = "unsupported_content_encoding"
     PROTOCOL_ERROR = "protocol_error"
     SENSITIVE_DATA_BLOCKED = "sensitive_data_blocked"
+    # Shared state (Redis)
+    STATE_UNAVAILABLE = "state_unavailable"
     JSONRPC_INVALID = "jsonrpc_invalid"
     # LLM API traffic (ext_proc/protocols)
     SSE_DECODE_ERROR = "sse_decode_error"

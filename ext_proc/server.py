@@ -31,6 +31,8 @@ from envoy.service.ext_proc.v3 import external_processor_pb2_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from ext_proc import scanning
+from ext_proc.admin.app import AdminExtension, build_admin_app
+from ext_proc.admin.server import AdminServer
 from ext_proc.audit import AuditLog
 from ext_proc.authz.servicer import AuthorizationServicer
 from ext_proc.config import Config
@@ -76,6 +78,9 @@ class Service:
         )
         self.health = health.aio.HealthServicer()
         self._server: Any = None
+        self._serving = False
+        self.admin_extensions: list[AdminExtension] = []
+        self.admin: AdminServer | None = None
 
     async def start(self) -> str:
         """Bind and start serving; returns the bound address (the real port if 0 was asked)."""
@@ -114,9 +119,14 @@ class Service:
             self.policy.reloader.on_reload = lambda: loop.call_soon_threadsafe(self._warm_engine)
             self.policy.reloader.start()
         self._server = server
+        self._serving = True
+        admin_app = build_admin_app(self.ready, self.config.admin.token_file, self.admin_extensions)
+        self.admin = AdminServer(admin_app, self.config.admin.address)
+        await self.admin.start()
         log.info(
             "serving",
             address=address,
+            admin_port=self.admin.port,
             engine=self.config.policy.engine,
             policy_revision=self.policy.engine.revision,
             decision=self.config.policy.decision,
@@ -130,13 +140,20 @@ class Service:
             return
         grace = self.config.server.grace_period_seconds if grace is None else grace
         await self.health.enter_graceful_shutdown()
+        self._serving = False
         log.info("shutting_down", grace_seconds=grace)
         await self._server.stop(grace)
         if self.policy.reloader is not None:
             self.policy.reloader.stop()
         await self.policy.engine.close()
+        if self.admin is not None:
+            await self.admin.stop()
         self._server = None
         log.info("stopped")
+
+    def ready(self) -> bool:
+        """Readiness: serving, and not shutting down (a policy is loaded once the service starts)."""
+        return self._serving
 
     def _warm_engine(self) -> None:
         # Build the loop thread's engine now rather than on the next request's time.

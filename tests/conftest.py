@@ -8,6 +8,7 @@ import pytest
 
 from ext_proc.logs import configure_logging
 from tests.harness import EnvoyProcess, ServiceProcess, Stack, UpstreamServer, tail
+from tests.redis_server import RedisServer
 from tests.upstream_app import Gates, test_upstream_app
 
 # regorus renders a Rust backtrace into error messages when this is set (the service unsets it too).
@@ -34,6 +35,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
 @pytest.fixture(scope="session")
 def gates() -> Gates:
     return Gates()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real redis-server for the session; tests that share it use their own key prefixes or flush."""
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -154,6 +154,10 @@ class ServiceProcess:
     def log_path(self) -> Path:
         return self.workdir / "chaperone.log"
 
+    @property
+    def admin_url(self) -> str:
+        return f"http://{self.config['admin']['address']}"
+
     def start(self, *, wait: bool = True) -> ServiceProcess:
         path = self.workdir / "chaperone.yaml"
         path.write_text(yaml.safe_dump(self.config))
@@ -214,6 +218,7 @@ def service_config(address: str, policy_dir: Path, **sections: dict[str, Any]) -
         "server": {"address": address, "grace_period_seconds": 5},
         "policy": {"directory": str(policy_dir), "reload_interval_seconds": 0.2},
         "logging": {"level": "info", "format": "json"},
+        "admin": {"address": f"127.0.0.1:{free_port()}"},
     }
     for name, values in sections.items():
         config.setdefault(name, {}).update(values)

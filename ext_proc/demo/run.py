@@ -69,7 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--listener-port", type=int, default=10000)
     parser.add_argument("--service-port", type=int, default=9001)
     parser.add_argument("--upstream-port", type=int, default=8080)
-    parser.add_argument("--admin-port", type=int, default=9901)
+    parser.add_argument("--admin-port", type=int, default=9901, help="Envoy's admin port")
+    parser.add_argument("--chaperone-admin-port", type=int, default=9002, help="Chaperone's admin HTTP port")
     parser.add_argument("--policies", default=str(ROOT / "policies"))
     return parser
 
@@ -77,11 +78,12 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     ports = LocalPorts(args.listener_port, args.admin_port, args.upstream_port, args.service_port)
-    for port in (ports.listener, ports.admin, ports.upstream, args.service_port):
+    for port in (ports.listener, ports.admin, ports.upstream, args.service_port, args.chaperone_admin_port):
         _check_free(port)
     envoy = shutil.which("envoy", path=str(Path(sys.executable).parent)) or "envoy"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env["CHAPERONE_SERVER__ADDRESS"] = f"{HOST}:{args.service_port}"
+    env["CHAPERONE_ADMIN__ADDRESS"] = f"{HOST}:{args.chaperone_admin_port}"
     env["CHAPERONE_POLICY__DIRECTORY"] = args.policies
     processes: list[tuple[str, subprocess.Popen[bytes]]] = []
     with tempfile.TemporaryDirectory(prefix="chaperone-run-") as tmp:

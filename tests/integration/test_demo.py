@@ -18,7 +18,7 @@ from tests.harness import ROOT, free_port
 
 @pytest.fixture
 def demo() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    ports = {name: free_port() for name in ("listener", "service", "upstream", "admin")}
+    ports = {name: free_port() for name in ("listener", "service", "upstream", "admin", "chaperone-admin")}
     args = [f"--{name}-port={port}" for name, port in ports.items()]
     process = subprocess.Popen(
         [sys.executable, "-m", "ext_proc.demo.run", *args],

@@ -1,0 +1,1 @@
+"""The HTTP admin port: health and readiness, and the operator API that features register."""
