@@ -20,6 +20,7 @@ evaluated again: one policy evaluation per request on the common path.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +82,8 @@ class StreamProcessor:
         self._chunk_evaluations = 0
         self._audit_extra: dict[str, Any] = {}
         self.rejected = False
+        # Set by the servicer: moves Envoy's deadline for the current message before a long wait.
+        self.extend_deadline: Callable[[float], Awaitable[None]] | None = None
 
     # -- entry points ---------------------------------------------------------------------
 
