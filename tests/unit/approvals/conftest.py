@@ -13,24 +13,12 @@ from ext_proc.approvals.redis_store import RedisApprovalStore
 from ext_proc.approvals.store import ApprovalStore, StoreSettings
 from ext_proc.config import StateConfig
 from ext_proc.state.redis_client import connect
+from tests.clock import FakeClock
 from tests.redis_server import RedisServer
 
 SETTINGS = StoreSettings(retention_seconds=3600, max_pending=50, retry_window_seconds=600)
 # Generous: other test runs share the machine, and these tests assert outcomes, not speed.
 REDIS_TIMEOUT_MS = 2000
-
-
-class FakeClock:
-    """Wall-clock time for the stores, moved by the test instead of by sleeping."""
-
-    def __init__(self, now: float = 1_780_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 StoreFactory = Callable[..., ApprovalStore]

@@ -17,8 +17,9 @@ from ext_proc.approvals.store import ApprovalStore
 from ext_proc.approvals.webhook import NullNotifier
 from ext_proc.config import StateConfig
 from ext_proc.state.redis_client import connect
+from tests.clock import FakeClock
 from tests.harness import free_port
-from tests.unit.approvals.conftest import SETTINGS, FakeClock
+from tests.unit.approvals.conftest import SETTINGS
 
 AGENT = "support-bot"
 ACTION = {"protocol": "mcp", "method": "tools/call", "tool": "refund_payment", "arguments": {"amount": 900}}

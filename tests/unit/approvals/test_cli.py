@@ -15,8 +15,8 @@ from ext_proc.admin.app import build_admin_app
 from ext_proc.admin.server import AdminServer
 from ext_proc.approvals import Status, approvals_api
 from ext_proc.approvals.store import ApprovalStore
+from tests.clock import FakeClock
 from tests.harness import free_port
-from tests.unit.approvals.conftest import FakeClock
 
 pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
 

@@ -11,7 +11,7 @@ from ext_proc.approvals import ApprovalGate, ApprovalRequirement, Mode, Status, 
 from ext_proc.approvals.model import Approval
 from ext_proc.approvals.store import ApprovalStore
 from ext_proc.errors import ErrorCode
-from tests.unit.approvals.conftest import FakeClock
+from tests.clock import FakeClock
 
 AGENT = "agent-7"
 ACTION: dict[str, Any] = {"protocol": "mcp", "method": "tools/call", "tool": "refund", "arguments": {"n": 1}}

@@ -13,7 +13,8 @@ from ext_proc.approvals.model import ID_PATTERN, Approval, Mode, Status, fingerp
 from ext_proc.approvals.store import ApprovalStore
 from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.logs import configure_logging
-from tests.unit.approvals.conftest import FakeClock, StoreFactory
+from tests.clock import FakeClock
+from tests.unit.approvals.conftest import StoreFactory
 
 ACTION = {
     "protocol": "mcp",
