@@ -44,6 +44,7 @@ _PAGE = 100
 # How long a waiting call waits for the subscription before relying on polling alone.
 _SUBSCRIBE_WAIT_SECONDS = 1.0
 _RESUBSCRIBE_SECONDS = 1.0
+_RESUBSCRIBE_MAX_SECONDS = 30.0
 _LISTEN_SECONDS = 1.0
 
 _CREATE = """
@@ -263,11 +264,13 @@ class Notifications:
             self._task = None
 
     async def _listen(self) -> None:
+        delay = _RESUBSCRIBE_SECONDS
         while True:
             pubsub = self._client.pubsub()
             try:
                 await pubsub.subscribe(self._channel)
                 self._subscribed.set()
+                delay = _RESUBSCRIBE_SECONDS
                 self._wake(None)  # messages may have been missed while (re)subscribing
                 while True:
                     message = await pubsub.get_message(
@@ -275,10 +278,12 @@ class Notifications:
                     )
                     if message is not None and message.get("type") == "message":
                         self._wake(bytes(message["data"]).decode())
-            except (RedisError, OSError) as exc:
+            except Exception as exc:  # the listener must outlive any failure
+                # Waiting calls keep polling meanwhile: a lost subscription delays, never loses.
                 self._subscribed.clear()
-                log.warning("approval_notifications_interrupted", error=type(exc).__name__)
-                await asyncio.sleep(_RESUBSCRIBE_SECONDS)
+                log.warning("approval_notifications_interrupted", error=type(exc).__name__, retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _RESUBSCRIBE_MAX_SECONDS)
             finally:
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import redis
 
 from ext_proc.approvals.model import Status
+from tests.redis_server import RedisServer
 from tests.unit.approvals.conftest import StoreFactory
 
 # Far longer than the test may take: only the published notification can release the wait.
@@ -44,3 +46,20 @@ async def test_polling_covers_a_missed_notification(make_store: StoreFactory) ->
     await replica_a.decide(approval.id, True, "alice")
     async with asyncio.timeout(30):
         assert (await waiting).status is Status.APPROVED
+
+
+@pytest.mark.parametrize("backend", ["redis"], indirect=True)
+async def test_a_lost_subscription_is_restored(make_store: StoreFactory, redis_server: RedisServer) -> None:
+    replica_a = make_store(poll_seconds=NO_POLLING)
+    replica_b = make_store(poll_seconds=NO_POLLING)
+    approval = await replica_b.create(agent=None, action={}, reason="r", ttl_seconds=600)
+    waiting = asyncio.create_task(replica_b.wait(approval.id, timeout=600))
+    await asyncio.sleep(0.1)
+    admin = redis.Redis(port=redis_server.port)
+    try:
+        assert admin.client_kill_filter(_type="pubsub") >= 1  # the server drops every subscriber
+    finally:
+        admin.close()
+    await replica_a.decide(approval.id, True, "alice")  # published while B has no subscription
+    async with asyncio.timeout(30):
+        assert (await waiting).status is Status.APPROVED  # B re-reads once it subscribes again
