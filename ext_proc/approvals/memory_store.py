@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
@@ -48,17 +49,20 @@ class MemoryApprovalStore(ApprovalStore):
         super().__init__(settings, clock)
         self._records: dict[str, Approval] = {}  # in creation order
         self._pending: set[str] = set()
+        self._expiries: list[tuple[float, str]] = []  # heap of the pending ids by expiry
         self._approved: dict[str, deque[str]] = {}  # fingerprint -> approved retry-mode ids
         self._latest_ids: dict[str, str] = {}  # fingerprint -> its latest retry-mode request
         self._watches: dict[str, set[EventWatch]] = {}
         self._pruned_at = float("-inf")
 
     async def _insert(self, approval: Approval, now: float) -> bool:
+        self._expire_overdue(now)
         self._prune(now)
-        if sum(1 for i in self._pending if not self._records[i].overdue(now)) >= self.settings.max_pending:
+        if len(self._pending) >= self.settings.max_pending:
             return False
         self._records[approval.id] = approval
         self._pending.add(approval.id)
+        heapq.heappush(self._expiries, (approval.expires_at, approval.id))
         if approval.mode is Mode.RETRY:
             self._latest_ids[approval.fingerprint] = approval.id
         return True
@@ -140,10 +144,6 @@ class MemoryApprovalStore(ApprovalStore):
         if settled <= MAX_RETAINED and now - self._pruned_at < PRUNE_INTERVAL_SECONDS:
             return
         self._pruned_at = now
-        # Requests nobody read since their expiry are marked now, so they can be dropped in time.
-        for approval_id in list(self._pending):
-            if self._records[approval_id].overdue(now):
-                self._audit.expired(self._settle(expired(self._records[approval_id], now)), "ttl")
         horizon = now - self.settings.retention_seconds
         overflow = max(settled - MAX_RETAINED, 0)
         for approval in list(self._settled_oldest_first()):
@@ -152,6 +152,13 @@ class MemoryApprovalStore(ApprovalStore):
                 overflow -= 1
         self._latest_ids = {fp: i for fp, i in self._latest_ids.items() if i in self._records}
         self._approved = {fp: q for fp, q in self._approved.items() if any(i in self._records for i in q)}
+
+    def _expire_overdue(self, now: float) -> None:
+        """Mark the requests nobody read since their expiry (they no longer count as pending)."""
+        while self._expiries and self._expiries[0][0] <= now:
+            _, approval_id = heapq.heappop(self._expiries)
+            if approval_id in self._pending:
+                self._audit.expired(self._settle(expired(self._records[approval_id], now)), "ttl")
 
     def _settled_oldest_first(self) -> Iterator[Approval]:
         return (a for a in self._records.values() if a.status is not Status.PENDING)
