@@ -6,7 +6,6 @@ each is atomic, as the Redis scripts are.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import heapq
 import time
@@ -15,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 
 from ext_proc.approvals.model import Approval, Mode, Status
+from ext_proc.approvals.notifications import EventWatch
 from ext_proc.approvals.store import (
     ApprovalStore,
     Clock,
@@ -30,18 +30,6 @@ from ext_proc.approvals.store import (
 MAX_RETAINED = 10_000
 # Requests past their retention are dropped at most this often (a scan of the records).
 PRUNE_INTERVAL_SECONDS = 60.0
-
-
-class EventWatch:
-    def __init__(self) -> None:
-        self.event = asyncio.Event()
-
-    async def changed(self, timeout: float) -> None:
-        # A change signalled before this call leaves the event set: no wake-up is lost.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await self.event.wait()
-        self.event.clear()
 
 
 class MemoryApprovalStore(ApprovalStore):

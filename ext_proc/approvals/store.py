@@ -139,23 +139,26 @@ class ApprovalStore(abc.ABC):
         outcome, approval = await self._decide(approval_id, status, operator, comment or None, self._clock())
         if approval is None or outcome is Outcome.MISSING:
             raise _not_found()
+        if outcome is not Outcome.DONE:
+            raise self._refused(outcome, approval, operator)
+        self._audit.decided(approval)
+        return approval
+
+    def _refused(self, outcome: Outcome, approval: Approval, operator: str) -> ChaperoneError:
         if outcome is Outcome.SELF:
             self._audit.self_decision_refused(approval, operator)
-            raise ChaperoneError(
+            return ChaperoneError(
                 ErrorCode.APPROVAL_SELF_DECISION,
                 "an agent cannot decide its own approval request",
                 http_status=403,
             )
         if outcome is Outcome.OVERDUE:
             self._audit.expired(approval, cause="ttl")
-        if outcome is not Outcome.DONE:
-            raise ChaperoneError(
-                ErrorCode.APPROVAL_NOT_PENDING,
-                f"the approval request is {approval.status.value}, not pending",
-                http_status=409,
-            )
-        self._audit.decided(approval)
-        return approval
+        return ChaperoneError(
+            ErrorCode.APPROVAL_NOT_PENDING,
+            f"the approval request is {approval.status.value}, not pending",
+            http_status=409,
+        )
 
     async def expire(self, approval_id: str, cause: str = "timeout") -> Approval:
         """Mark a pending request expired (a decision that came first stands); return it."""
