@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from ext_proc import __version__
+from ext_proc.approvals.cli import add_commands as add_approvals_commands
 from ext_proc.config import DEFAULT_DECISION_PATH, ENV_CONFIG_FILE, ConfigError, load_config
 from ext_proc.errors import ChaperoneError
 from ext_proc.logs import configure_logging
@@ -72,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     envoy.add_argument("-o", "--output", help="write to this file (default: standard output)")
     envoy.set_defaults(handler=_envoy_config)
+    add_approvals_commands(commands)
     return parser
 
 

@@ -37,6 +37,15 @@ class ErrorCode(StrEnum):
     SSE_DECODE_ERROR = "sse_decode_error"
     LLM_REQUEST_INVALID = "llm_request_invalid"
     LLM_RESPONSE_INVALID = "llm_response_invalid"
+    # Human approval (ext_proc/approvals): refusals a client sees, and operator API errors
+    APPROVAL_REQUIRED = "approval_required"
+    APPROVAL_DENIED = "approval_denied"
+    APPROVAL_EXPIRED = "approval_expired"
+    APPROVAL_NOT_FOUND = "approval_not_found"
+    APPROVAL_NOT_PENDING = "approval_not_pending"
+    APPROVAL_SELF_DECISION = "approval_self_decision"
+    APPROVAL_LIMIT = "approval_limit"
+    OPERATOR_REQUEST_INVALID = "operator_request_invalid"
     INTERNAL_ERROR = "internal_error"
 
 
