@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import msgspec
 import yaml
 
+from ext_proc.credentials.config import CredentialsConfig
 from ext_proc.identity.config import IdentityConfig
 
 ENV_PREFIX = "CHAPERONE_"
@@ -158,6 +159,7 @@ class Config(_Section, frozen=True):
     state: StateConfig = msgspec.field(default_factory=StateConfig)
     admin: AdminConfig = msgspec.field(default_factory=AdminConfig)
     identity: IdentityConfig = msgspec.field(default_factory=IdentityConfig)
+    credentials: CredentialsConfig = msgspec.field(default_factory=CredentialsConfig)
     upstreams: tuple[UpstreamConfig, ...] = ()
 
 

@@ -37,6 +37,10 @@ class ErrorCode(StrEnum):
     SSE_DECODE_ERROR = "sse_decode_error"
     LLM_REQUEST_INVALID = "llm_request_invalid"
     LLM_RESPONSE_INVALID = "llm_response_invalid"
+    # Brokered credentials (ext_proc/credentials)
+    CREDENTIAL_UNKNOWN = "credential_unknown"
+    CREDENTIAL_UNAVAILABLE = "credential_unavailable"
+    TOKEN_MINT_FAILED = "token_mint_failed"
     INTERNAL_ERROR = "internal_error"
 
 
