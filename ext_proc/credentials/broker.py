@@ -1,8 +1,8 @@
 """The credential broker: what a policy's ``credential`` and ``mint_token`` fields turn into.
 
 One object built from the ``credentials`` section. Its files are read before serving and watched
-on a background thread; ``credential_headers`` and ``mint_headers`` do no I/O (minting signs:
-tens of microseconds with Ed25519 or EC P-256, about a millisecond with RSA 2048).
+on a background thread; ``credential_headers`` and ``mint_headers`` do no I/O. Minting signs on
+the event loop: about 50 µs with Ed25519 or EC P-256, 0.5 ms with RSA 2048 (prefer the former).
 """
 
 from __future__ import annotations

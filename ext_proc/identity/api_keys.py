@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 import yaml
 
-from ext_proc.identity.model import valid_agent_id
+from ext_proc.identity.model import AuthMethod, Proof, valid_agent_id
 from ext_proc.watch import FileLoadError
 
 KEY_PREFIX = "chp_"
@@ -53,10 +53,16 @@ class StoredKey:
     agent_id: str
     scheme: str
     digest: bytes
+    proof: Proof  # what presenting this key proves, built once
+
+    @classmethod
+    def make(cls, agent_id: str, scheme: str, digest: bytes) -> StoredKey:
+        key_id = digest.hex()[:KEY_ID_HEX_CHARS]
+        return cls(agent_id, scheme, digest, Proof(agent_id, AuthMethod.API_KEY, key_id=key_id))
 
     @property
-    def key_id(self) -> str:
-        return self.digest.hex()[:KEY_ID_HEX_CHARS]
+    def key_id(self) -> str | None:
+        return self.proof.key_id
 
 
 class Pepper:
@@ -190,4 +196,4 @@ def _stored_key(agent_id: str, entry: Any, where: str) -> StoredKey:
         digest = b""
     if len(digest) != hashlib.sha256().digest_size:
         raise FileLoadError(f"{where}: expected 64 hexadecimal digits after {scheme}:")
-    return StoredKey(agent_id, scheme, digest)
+    return StoredKey.make(agent_id, scheme, digest)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from ext_proc.identity.model import IdentityError
 
@@ -38,14 +39,19 @@ class HeaderRules:
     max_bytes: int
 
 
-@dataclass(frozen=True, slots=True)
-class Presented:
-    """One credential found in a header; ``kind`` is None (and ``error`` set) when unusable."""
+class Presented(NamedTuple):
+    """One credential found in a header; ``kind`` is None (and ``error`` set) when unusable.
+
+    A named tuple: built for every request, it costs a fifth of a frozen dataclass.
+    """
 
     header: str
     kind: CredentialKind | None
-    value: str = field(default="", repr=False)
+    value: str = ""
     error: IdentityError | None = None
+
+    def __repr__(self) -> str:  # never show the credential
+        return f"Presented(header={self.header!r}, kind={self.kind!r}, error={self.error!r})"
 
 
 def presented_credentials(headers: Mapping[str, str], rules: HeaderRules) -> list[Presented]:

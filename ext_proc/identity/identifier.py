@@ -14,8 +14,8 @@ Rules (documented for policy authors in policies/README.md, "Agent identity"):
 
 Files (the key file, a JWKS file, secrets) are read before serving and re-read on a background
 thread when they change; a JWKS URL is fetched on the event loop with aiohttp. ``identify`` does
-no blocking I/O: hashing and dictionary lookups for an API key, a cache lookup for a JWT seen
-before, a signature check (tens of microseconds) for a new one.
+no blocking I/O. Measured (``python -m tests.bench.identity``): about 3.5 µs for an API key,
+5-6 µs for a JWT seen before (the verified-token cache), 0.1-0.2 ms to verify a new JWT.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # ext_proc.config imports this package's config: no import cy
 log = structlog.get_logger("chaperone.identity")
 
 _STRENGTH = (AuthMethod.JWT, AuthMethod.API_KEY, AuthMethod.SPIFFE)
+MAX_KNOWN_WORKLOADS = 1024
 Outcome = Proof | IdentityError
 
 
@@ -76,6 +77,7 @@ class Identifier:
             if spiffe.trust_domain is not None and spiffe.agent_from is not None
             else None
         )
+        self._workloads: dict[str, Proof] = {}
         self._poller = Poller("identity-reloader", config.reload_interval_seconds, self.poll)
 
     @classmethod
@@ -131,14 +133,20 @@ class Identifier:
         stored = self._api_keys.value.find(key, pepper)
         if stored is None:
             return IdentityError.API_KEY_INVALID
-        return Proof(stored.agent_id, AuthMethod.API_KEY, key_id=stored.key_id)
+        return stored.proof
 
     def _verify_principal(self, principal: str) -> Outcome:
         assert self._spiffe is not None
+        proof = self._workloads.get(principal)
+        if proof is not None:
+            return proof
         agent = self._spiffe.agent_for(principal)
         if isinstance(agent, IdentityError):
             return agent
-        return Proof(agent, AuthMethod.SPIFFE, spiffe_id=principal)
+        if len(self._workloads) >= MAX_KNOWN_WORKLOADS:
+            self._workloads.clear()  # a pod has a handful of peers; this only bounds a flood
+        proof = self._workloads[principal] = Proof(agent, AuthMethod.SPIFFE, spiffe_id=principal)
+        return proof
 
     def _watch_pepper(self, config: IdentityConfig) -> WatchedFile[Pepper] | None:
         path = config.api_keys.pepper_file
@@ -197,6 +205,8 @@ class Identifier:
 
 def combine(outcomes: list[Outcome], strip: tuple[str, ...]) -> AgentIdentity:
     """One identity from the outcome of each credential (rules in the module docstring)."""
+    if len(outcomes) == 1 and isinstance(outcomes[0], Proof):
+        return outcomes[0].identity(strip)
     for outcome in outcomes:
         if isinstance(outcome, IdentityError):
             return AgentIdentity(error=outcome, credential_headers=strip)

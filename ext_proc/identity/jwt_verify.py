@@ -166,7 +166,7 @@ class JwtVerifier:
             return IdentityError.JWT_MISSING_CLAIM
         if not valid_agent_id(agent_id):
             return IdentityError.AGENT_ID_INVALID
-        proof = Proof(agent_id, AuthMethod.JWT, claims=claims, expires_at=expires)
+        proof = Proof(agent_id, AuthMethod.JWT, claims=claims, expires_at=claims["exp"])
         self.cache.put(digest, CachedToken(proof, expires + self._leeway, material))
         return proof
 

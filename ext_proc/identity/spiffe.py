@@ -36,7 +36,8 @@ class SpiffeId:
 
 def parse_spiffe_id(value: str) -> SpiffeId | None:
     """The ID's parts, or None when ``value`` is not a valid SPIFFE ID."""
-    if len(value.encode()) > MAX_SPIFFE_ID_BYTES or not value.startswith(SCHEME):
+    # Every character a SPIFFE ID may hold is ASCII, so the length in characters is in bytes.
+    if not value.isascii() or len(value) > MAX_SPIFFE_ID_BYTES or not value.startswith(SCHEME):
         return None
     rest = value[len(SCHEME) :]
     trust_domain, slash, path = rest.partition("/")
