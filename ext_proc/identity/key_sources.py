@@ -113,7 +113,10 @@ class RemoteKeys:
             # Until a first set arrives, retry at the refetch pace rather than the refresh pace.
             wait = self._refresh_seconds if self._keys is not None else max(self._min_refetch_seconds, 1.0)
             await asyncio.sleep(wait)
-            await self._fetch_shared()
+            try:
+                await self._fetch_shared()
+            except Exception:  # the refresher must outlive any surprise; the last good set stays
+                log.exception("jwks_refresh_crashed", url=self._url)
 
     async def _fetch(self) -> bool:
         self._last_attempt = self._clock()

@@ -212,3 +212,18 @@ def test_spiffe_patterns() -> None:
         == IdentityError.SPIFFE_ID_NOT_MAPPED
     )
     assert SpiffeMapper("example.org", "/agent/{agent}").agent_for("spiffe://example.org/agent/x") == "x"
+
+
+async def test_a_failure_inside_verification_is_an_error_code(
+    identifier: Identifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert identifier.jwt is not None
+
+    async def broken(_token: str) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(identifier.jwt, "verify", broken)
+    identity = await identifier.identify({"x-api-key": KEY, **bearer(token(ED, "EdDSA", "ed-1"))})
+    assert not identity.authenticated
+    assert identity.error == IdentityError.IDENTITY_ERROR
+    assert identity.credential_headers == ("authorization", "x-api-key")

@@ -135,3 +135,27 @@ async def test_an_unreachable_provider_is_a_clear_error(
         assert identity.error == IdentityError.JWT_KEYS_UNAVAILABLE
     finally:
         await identifier.stop()
+
+
+async def test_the_set_is_refreshed_on_an_interval(
+    make_identifier: Callable[..., Identifier],
+    server: JwksServer,
+    keys: SimpleNamespace,
+    monotonic: Monotonic,
+) -> None:
+    # The refetch limit never lifts here (the clock stands still): only the refresher can help.
+    section = jwt_section(jwks_url=server.url, jwks_min_refetch_seconds=3600, jwks_refresh_seconds=0.05)
+    identifier = make_identifier(section, monotonic=monotonic)
+    await identifier.start()
+    try:
+        server.document = jwks(public_jwk(keys.second, "key-2"))
+        deadline = asyncio.get_running_loop().time() + 10
+        while server.requests < 3:
+            assert asyncio.get_running_loop().time() < deadline, "no periodic refresh"
+            await asyncio.sleep(0.02)
+        assert (await identifier.identify(bearer(token(keys.second, "ES256", "key-2")))).authenticated
+        assert (await identifier.identify(bearer(token(keys.first, "RS256", "key-1")))).error == (
+            IdentityError.JWT_UNKNOWN_KID
+        ), "a key the provider withdrew is gone"
+    finally:
+        await identifier.stop()
