@@ -21,6 +21,9 @@ from urllib.parse import urlsplit
 import msgspec
 import yaml
 
+from ext_proc.credentials.config import CredentialsConfig
+from ext_proc.identity.config import IdentityConfig
+
 ENV_PREFIX = "CHAPERONE_"
 ENV_CONFIG_FILE = "CHAPERONE_CONFIG"
 
@@ -205,6 +208,8 @@ class Config(_Section, frozen=True):
     admin: AdminConfig = msgspec.field(default_factory=AdminConfig)
     approvals: ApprovalsConfig = msgspec.field(default_factory=ApprovalsConfig)
     sessions: SessionsConfig = msgspec.field(default_factory=SessionsConfig)
+    identity: IdentityConfig = msgspec.field(default_factory=IdentityConfig)
+    credentials: CredentialsConfig = msgspec.field(default_factory=CredentialsConfig)
     upstreams: tuple[UpstreamConfig, ...] = ()
 
 
@@ -264,7 +269,7 @@ def _check_known_key(keys: list[str], env_name: str) -> None:
             dotted = ".".join(keys[: depth + 1])
             raise ConfigError(f"{env_name}: unknown config key {dotted!r}")
         struct = fields[key].type
-        if depth < len(keys) - 1 and not (isinstance(struct, type) and issubclass(struct, _Section)):
+        if depth < len(keys) - 1 and not (isinstance(struct, type) and issubclass(struct, msgspec.Struct)):
             raise ConfigError(f"{env_name}: {'.'.join(keys[: depth + 1])} is not a section")
 
 

@@ -46,6 +46,10 @@ class ErrorCode(StrEnum):
     APPROVAL_SELF_DECISION = "approval_self_decision"
     APPROVAL_LIMIT = "approval_limit"
     OPERATOR_REQUEST_INVALID = "operator_request_invalid"
+    # Brokered credentials (ext_proc/credentials)
+    CREDENTIAL_UNKNOWN = "credential_unknown"
+    CREDENTIAL_UNAVAILABLE = "credential_unavailable"
+    TOKEN_MINT_FAILED = "token_mint_failed"
     INTERNAL_ERROR = "internal_error"
 
 
