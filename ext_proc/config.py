@@ -37,6 +37,9 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_DENY_STATUS = 403
 DEFAULT_REDIS_TIMEOUT_MS = 50
 DEFAULT_ADMIN_ADDRESS = "127.0.0.1:9002"
+DEFAULT_AUDIT_MAX_BYTES = 100 * 1024 * 1024
+DEFAULT_AUDIT_BACKUPS = 5
+DEFAULT_AUDIT_RECENT = 500
 # Streamed LLM responses can run for minutes: the route timeout of an upstream.
 DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 300.0
 # The CA bundle of Debian and Ubuntu images, the official Envoy image included.
@@ -122,6 +125,26 @@ class AdminConfig(_Section, frozen=True):
     token_file: str | None = None
 
 
+class AuditFileConfig(_Section, frozen=True):
+    # Unset: no file. The file rotates at max_bytes; `backups` older files are kept (.1, .2...).
+    path: str | None = None
+    max_bytes: PositiveInt = DEFAULT_AUDIT_MAX_BYTES
+    backups: Annotated[int, msgspec.Meta(ge=0)] = DEFAULT_AUDIT_BACKUPS
+
+
+class AuditConfig(_Section, frozen=True):
+    # Audit events on standard output, beside the operational log (as JSON lines in any format).
+    stdout: bool = True
+    file: AuditFileConfig = msgspec.field(default_factory=AuditFileConfig)
+    # How many recent events the admin API's decisions feed keeps in memory.
+    recent: PositiveInt = DEFAULT_AUDIT_RECENT
+
+
+class MetricsConfig(_Section, frozen=True):
+    # Prometheus metrics at the admin port's /metrics.
+    enabled: bool = True
+
+
 class LoggingConfig(_Section, frozen=True):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console"] = "json"
@@ -155,6 +178,8 @@ class Config(_Section, frozen=True):
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     state: StateConfig = msgspec.field(default_factory=StateConfig)
     admin: AdminConfig = msgspec.field(default_factory=AdminConfig)
+    audit: AuditConfig = msgspec.field(default_factory=AuditConfig)
+    metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
     upstreams: tuple[UpstreamConfig, ...] = ()
 
 
