@@ -21,7 +21,8 @@ AdminExtension = Callable[[web.Application], None]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 API_PREFIX = "/api/"
-OPERATOR_KEY = "chaperone.operator"
+# A typed request key: aiohttp warns on plain string keys (an error under the tests' warning filter).
+OPERATOR_KEY: web.RequestKey[str] = web.RequestKey("chaperone.operator", str)
 DEFAULT_OPERATOR = "admin"
 READY_KEY: web.AppKey[Callable[[], bool]] = web.AppKey("ready", Callable[[], bool])  # type: ignore[arg-type]
 TOKEN_FILE_KEY: web.AppKey[str | None] = web.AppKey("token_file", str)

@@ -133,7 +133,9 @@ class AuditLog:
                 self._emit("finding", **context, **finding)
 
     def event(self, name: str, **fields: Any) -> None:
-        """Any other audit event (``stream_summary`` at the end of an ext_proc stream...)."""
+        """Any other audit event (``stream_summary`` at the end of an ext_proc stream...); fields
+        that are None are left out."""
+        fields = _present(**fields)
         with self._lock:
             self._emit(name, **fields)
             if name == "stream_summary":

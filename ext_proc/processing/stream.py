@@ -118,7 +118,11 @@ class StreamProcessor:
             fields.update(self._protocol.finish_summary())
         if fields:
             self._audit.event(
-                "stream_summary", decision_id=self.decision_id, path=self._summary.path, **fields
+                "stream_summary",
+                decision_id=self.decision_id,
+                path=self._summary.path,
+                upstream=self._upstream(),
+                **fields,
             )
 
     # -- headers --------------------------------------------------------------------------
@@ -385,12 +389,16 @@ class StreamProcessor:
     def _audit_fields(self) -> dict[str, Any]:
         """The decision's own audit fields, after those of every decision of this stream: its
         upstream, and the time spent on the phase so far."""
-        extensions = self.request_document.get("attributes", {}).get("contextExtensions") or {}
         observed = {
-            "upstream": extensions.get("upstream"),
+            "upstream": self._upstream(),
             "phase_ms": (time.perf_counter() - self._phase_started) * 1000,
         }
         return {**observed, **self._audit_extra}
+
+    def _upstream(self) -> str | None:
+        extensions = self.request_document.get("attributes", {}).get("contextExtensions") or {}
+        upstream = extensions.get("upstream")
+        return upstream if isinstance(upstream, str) else None
 
 
 def _request_changes(decision: Decision) -> HeaderChanges:
