@@ -71,7 +71,8 @@ def test_version_stamps_do_not_count_as_differences() -> None:
     module = generator()
     old = (
         "GRPC_GENERATED_VERSION = '1.85.1'\n"
-        "_runtime_version.ValidateProtobufRuntimeVersion(\n    _runtime_version.Domain.PUBLIC,\n    7,\n    35,\n    1,\n"
+        "_runtime_version.ValidateProtobufRuntimeVersion(\n"
+        "    _runtime_version.Domain.PUBLIC,\n    7,\n    35,\n    1,\n"
     )
     new = old.replace("1.85.1", "1.85.2").replace("    35,", "    36,")
     assert module._unstamped(old) == module._unstamped(new)
