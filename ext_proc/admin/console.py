@@ -44,6 +44,7 @@ FILES = {
     "/console": ("console.html", "text/html; charset=utf-8"),
     "/console/console.js": ("console.js", "text/javascript; charset=utf-8"),
     "/console/console.css": ("console.css", "text/css; charset=utf-8"),
+    "/console/icon.svg": ("icon.svg", "image/svg+xml"),
 }
 
 

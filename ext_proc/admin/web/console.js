@@ -152,6 +152,7 @@
     const commentCell = document.createElement("td");
     commentCell.append(comment);
     const actions = document.createElement("td");
+    actions.className = "decide";
     const approve = button("Approve", "approve", () => decide(tr, approval.id, "approve", comment.value));
     const deny = button("Deny", "deny", () => decide(tr, approval.id, "deny", comment.value));
     actions.append(approve, " ", deny);
