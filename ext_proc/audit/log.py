@@ -52,6 +52,7 @@ class AuditLog:
         self._lock = threading.RLock()
         self._sealed: dict[str, Any] = {}
         self._failed_sinks: set[int] = set()
+        # bind(): a bound logger now, not the lazy proxy that would build one on every event.
         self._log = structlog.wrap_logger(
             _Writer(self._write),
             processors=[
@@ -64,7 +65,7 @@ class AuditLog:
             wrapper_class=structlog.BoundLogger,
             context_class=dict,
             cache_logger_on_first_use=False,
-        )
+        ).bind()
         self._emit(CHAIN_START, pid=os.getpid(), version=__version__, **self._chain.start_fields())
 
     @classmethod
@@ -103,29 +104,16 @@ class AuditLog:
     ) -> None:
         """One decision. ``extra`` carries what the caller knows of the action and what was found
         (``action``, ``findings``, ``redactions``, ``injection_score``, ``injection_signals``)."""
-        decision = outcome.decision
         fields: dict[str, Any] = {"decision_id": decision_id, "phase": phase}
         _put(fields, agent=agent, upstream=upstream)
-        fields.update(method=request.method, path=request.path, host=request.host)
+        fields["method"], fields["path"], fields["host"] = request.method, request.path, request.host
         _put(fields, action=extra.pop("action", None))
-        fields["allowed"] = decision.allowed
-        _put(fields, status=status)
-        if outcome.verdict.reasons:
-            fields["reasons"] = list(outcome.verdict.reasons)
-        _put(fields, rules=_rules(outcome.verdict.raw))
-        if outcome.error is not None:
-            fields["error_code"] = outcome.error.code.value
-            fields["error"] = outcome.error.message
-        if outcome.dry_run:
-            fields["dry_run"] = True
-            fields["policy_allowed"] = outcome.verdict.allowed
-        if outcome.failed_open:
-            fields["failed_open"] = True
-        fields["policy_revision"] = outcome.revision
+        fields.update(_outcome_fields(outcome, status))
         fields.update(extra)
         _put(fields, tokens=tokens, cost=cost, approval=approval)
         fields["eval_ms"] = round(outcome.eval_ms, 3)
-        _put(fields, phase_ms=None if phase_ms is None else round(phase_ms, 3))
+        if phase_ms is not None:
+            fields["phase_ms"] = round(phase_ms, 3)
         with self._lock:
             self._emit("decision", **fields)
             context = {"decision_id": decision_id, **_present(agent=agent, upstream=upstream)}
@@ -205,6 +193,29 @@ def _put(fields: dict[str, Any], **values: Any) -> None:
 
 def _present(**values: Any) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
+
+
+def _outcome_fields(outcome: Outcome, status: int | None) -> dict[str, Any]:
+    """What was decided and why: the enforced result, the policy's own verdict and reasons."""
+    verdict = outcome.verdict
+    fields: dict[str, Any] = {"allowed": outcome.decision.allowed}
+    if status is not None:
+        fields["status"] = status
+    if verdict.reasons:
+        fields["reasons"] = list(verdict.reasons)
+    rules = _rules(verdict.raw)
+    if rules is not None:
+        fields["rules"] = rules
+    if outcome.error is not None:
+        fields["error_code"] = outcome.error.code.value
+        fields["error"] = outcome.error.message
+    if outcome.dry_run:
+        fields["dry_run"] = True
+        fields["policy_allowed"] = verdict.allowed
+    if outcome.failed_open:
+        fields["failed_open"] = True
+    fields["policy_revision"] = outcome.revision
+    return fields
 
 
 def _rules(raw: Any) -> list[str] | None:

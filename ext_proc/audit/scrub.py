@@ -10,12 +10,11 @@ Cost is bounded: only strings are scanned, only up to ``MAX_SCANNED_CHARS`` each
 replaced whole: cutting it first could split a secret into a prefix the scanner no longer
 recognizes), at most ``MAX_VALUES`` per event, and values Chaperone writes itself (ids,
 hashes, times, phase names) are skipped. Audit values repeat (models, hosts, paths, reasons), so
-the results for short strings are memoized.
+short strings in which nothing was found are remembered and not scanned again.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import MutableMapping
 from typing import Any
@@ -54,55 +53,69 @@ class ValueScan:
     """A structlog processor: redacts what the scanner finds in string values, in place."""
 
     def __init__(self, cache_size: int = CACHE_SIZE) -> None:
-        # Keyed by a digest of the string, so the cache never holds a value it redacted.
-        self._cache: dict[bytes, tuple[str, tuple[tuple[str, int], ...]]] = {}
+        # Short strings in which nothing was found, remembered so that they are not scanned again.
+        # Only clean strings are kept: the cache never holds a value that had to be redacted.
+        self._clean: dict[str, None] = {}
         self._cache_size = cache_size
 
     def __call__(
         self, _logger: Any, _method: str, event: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
-        found: Counter[str] = Counter()
-        budget = [MAX_VALUES]
+        walk = _Walk(self)
         for key, value in event.items():
             if key not in GENERATED_KEYS:
-                event[key] = self._scan(value, found, budget, 0)
-        if found:
-            event[LOG_REDACTIONS_KEY] = dict(found)
+                event[key] = walk.value(value, 0)
+        if walk.found:
+            event[LOG_REDACTIONS_KEY] = dict(walk.found)
         return event
 
-    def _scan(self, value: Any, found: Counter[str], budget: list[int], depth: int) -> Any:
-        if isinstance(value, str):
-            return self._scan_string(value, found, budget)
-        if isinstance(value, dict):
-            if depth >= MAX_DEPTH:
-                return OMITTED
-            return {k: self._scan(v, found, budget, depth + 1) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            if depth >= MAX_DEPTH:
-                return OMITTED
-            return [self._scan(v, found, budget, depth + 1) for v in value]
-        return value
-
-    def _scan_string(self, text: str, found: Counter[str], budget: list[int]) -> str:
-        if not text:
+    def string(self, text: str, walk: _Walk) -> str:
+        if not text or text in self._clean:
             return text
-        budget[0] -= 1
-        if budget[0] < 0 or len(text) > MAX_SCANNED_CHARS:
+        walk.budget -= 1
+        if walk.budget < 0 or len(text) > MAX_SCANNED_CHARS:
             return OMITTED
-        clean, counts = self._cached(text) if len(text) <= CACHED_CHARS else _redact(text)
+        clean, counts = _redact(text)
+        if not counts and len(text) <= CACHED_CHARS:
+            self._remember(text)
         for finding_type, count in counts:
-            found[finding_type] += count
+            walk.found[finding_type] += count
         return clean
 
-    def _cached(self, text: str) -> tuple[str, tuple[tuple[str, int], ...]]:
-        key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-        result = self._cache.get(key)
-        if result is None:
-            result = _redact(text)
-            if len(self._cache) >= self._cache_size:
-                del self._cache[next(iter(self._cache))]  # the oldest entry
-            self._cache[key] = result
-        return result
+    def _remember(self, text: str) -> None:
+        if len(self._clean) >= self._cache_size:
+            del self._clean[next(iter(self._clean))]  # the oldest entry
+        self._clean[text] = None
+
+
+class _Walk:
+    """One event's scan: what was found, and how many more strings may be scanned."""
+
+    def __init__(self, scan: ValueScan) -> None:
+        self._scan = scan
+        self.found: Counter[str] = Counter()
+        self.budget = MAX_VALUES
+
+    def value(self, value: Any, depth: int) -> Any:
+        if type(value) is str:
+            return self._scan.string(value, self)
+        if isinstance(value, dict | list | tuple):
+            return OMITTED if depth >= MAX_DEPTH else self._container(value, depth + 1)
+        return value
+
+    def _container(self, value: dict[Any, Any] | list[Any] | tuple[Any, ...], depth: int) -> Any:
+        # Copied only when something inside changed: callers' objects (the action summary is
+        # the policy input's) are never modified.
+        if isinstance(value, dict):
+            changed: dict[Any, Any] | None = None
+            for key, item in value.items():
+                new = self.value(item, depth)
+                if new is not item:
+                    changed = changed if changed is not None else dict(value)
+                    changed[key] = new
+            return value if changed is None else changed
+        items = [self.value(item, depth) for item in value]
+        return items if any(new is not old for new, old in zip(items, value, strict=True)) else value
 
 
 def _redact(text: str) -> tuple[str, tuple[tuple[str, int], ...]]:
