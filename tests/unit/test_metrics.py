@@ -20,7 +20,8 @@ from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.metrics import NULL_METRICS
 from ext_proc.metrics.prometheus import PrometheusMetrics
 from ext_proc.policy.bundle import load_bundle
-from ext_proc.policy.evaluator import Evaluator
+from ext_proc.policy.decision import ALLOW, DENY
+from ext_proc.policy.evaluator import Evaluator, Outcome
 from ext_proc.policy.regorus_engine import RegorusEngine
 from ext_proc.processing.servicer import ExternalProcessorServicer
 from ext_proc.processing.stream import StreamProcessor, StreamSettings
@@ -159,3 +160,16 @@ def test_disabled_metrics_record_nothing() -> None:
     NULL_METRICS.approvals_pending(1)
     NULL_METRICS.stream_opened()
     assert not hasattr(NULL_METRICS, "registry")
+
+
+def test_remote_policy_failures_count_as_fail_open_or_closed(metrics: PrometheusMetrics) -> None:
+    error = ChaperoneError(ErrorCode.OPA_TIMEOUT, "OPA did not answer")
+    metrics.outcome("check", Outcome(ALLOW, DENY, error, "remote-opa", 100.0, failed_open=True))
+    metrics.outcome("check", Outcome(DENY, DENY, error, "remote-opa", 100.0))
+    metrics.outcome("check", Outcome(ALLOW, DENY, None, "r", 0.2, dry_run=True))
+    assert value(metrics, "chaperone_fail_mode_events_total", component="policy", mode="open") == 1
+    assert value(metrics, "chaperone_fail_mode_events_total", component="policy", mode="closed") == 1
+    decisions = "chaperone_decisions_total"
+    assert value(metrics, decisions, phase="check", result="allowed", code="opa_timeout") == 1
+    assert value(metrics, decisions, phase="check", result="denied", code="opa_timeout") == 1
+    assert value(metrics, decisions, phase="check", result="allowed", code="denied") == 1, "dry-run"
