@@ -73,7 +73,7 @@ envoy-configs: $(RUN_STAMP)
 
 # The admin API's Python modules, compiled from proto/ (tests fail when they disagree).
 protos: $(TEST_STAMP)
-	$(PY) proto/generate.py
+	$(PY) proto/compile.py
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check ext_proc tests

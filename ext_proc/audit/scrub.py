@@ -29,8 +29,8 @@ CACHED_CHARS = 256
 CACHE_SIZE = 4096
 LOG_REDACTIONS_KEY = "log_redactions"
 OMITTED = "[OMITTED:TOO_LONG]"
-# Values Chaperone generates: never attacker-influenced, not scanned.
-GENERATED_KEYS = frozenset(
+# Values Chaperone writes itself: never attacker-influenced, not scanned.
+OWN_KEYS = frozenset(
     {
         "audit",
         "event",
@@ -63,7 +63,7 @@ class ValueScan:
     ) -> MutableMapping[str, Any]:
         walk = _Walk(self)
         for key, value in event.items():
-            if key not in GENERATED_KEYS:
+            if key not in OWN_KEYS:
                 event[key] = walk.value(value, 0)
         if walk.found:
             event[LOG_REDACTIONS_KEY] = dict(walk.found)

@@ -1,6 +1,6 @@
 """The committed admin API modules agree with proto/chaperone/admin/v1/admin.proto.
 
-``make protos`` (proto/generate.py) writes them; these tests compile the .proto again and fail
+``make protos`` (proto/compile.py) writes them; these tests compile the .proto again and fail
 when anything differs: the messages and services (the descriptor), and the modules' text."""
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from google.protobuf import descriptor_pb2
 from ext_proc.admin.rpc.v1 import admin_pb2
 
 ROOT = Path(__file__).parents[2]
-GENERATE = ROOT / "proto" / "generate.py"
+COMPILE = ROOT / "proto" / "compile.py"
 
 
-def generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("proto_generate", GENERATE)
+def compiler() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("proto_compile", COMPILE)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -45,14 +45,14 @@ def test_the_descriptor_matches_the_proto(tmp_path: Path) -> None:
 
 
 def test_the_committed_modules_are_what_the_compiler_writes() -> None:
-    result = subprocess.run([sys.executable, str(GENERATE), "--check"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, str(COMPILE), "--check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
 
 def test_the_check_fails_on_a_difference(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    module = generator()
+    module = compiler()
     real = module.compile_protos
 
     def changed(out: Path) -> dict[Path, str]:
@@ -68,7 +68,7 @@ def test_the_check_fails_on_a_difference(
 
 
 def test_version_stamps_do_not_count_as_differences() -> None:
-    module = generator()
+    module = compiler()
     old = (
         "GRPC_GENERATED_VERSION = '1.85.1'\n"
         "_runtime_version.ValidateProtobufRuntimeVersion(\n"

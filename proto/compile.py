@@ -1,9 +1,9 @@
 """Compile Chaperone's .proto files into the Python package, or check that they match.
 
-    python proto/generate.py           # write the modules (`make protos`)
-    python proto/generate.py --check   # exit 1 when the committed modules differ from the .proto
+    python proto/compile.py           # write the modules (`make protos`)
+    python proto/compile.py --check   # exit 1 when the committed modules differ from the .proto
 
-The generated modules are committed, so that `pip install .` and `make run` need no compiler:
+The compiled modules are committed, so that `pip install .` and `make run` need no compiler:
 grpcio-tools and mypy-protobuf are development dependencies only. protoc names modules after
 the proto package (``chaperone.admin.v1``); the one import line that names it is rewritten to
 the module's place in this package. The check ignores the version stamps that protoc and the
