@@ -2,12 +2,12 @@
 
     .venv/bin/python -m tests.bench.oversight [--events 5000] [--repeat 5]
 
-Audit: a decision event like the service writes for an LLM call (action summary, findings,
-reasons), through the whole pipeline (key redaction, value scan, hash chain, JSON) to a sink that
-discards, and the value scan alone, with values that repeat (the common case: models, hosts,
-paths and reasons recur, and the scan's results for short strings are memoized) and with values
-that never repeat (a unique path per event). The baseline, measured in the same run, is the
-pipeline's own work without the scan: the event dict built and rendered with orjson.
+Audit: a decision like the service records for an LLM call (action summary, one finding,
+reasons: two events, the decision and its finding), through the whole pipeline (key redaction,
+value scan, hash chain, JSON) to a sink that discards; and the value scan of one decision event
+alone. Both with values that repeat (the common case: models, hosts, paths and reasons recur, and
+short strings found clean are not scanned again) and with a unique path per event. The baseline,
+measured in the same run, is building the event dict and rendering it with orjson.
 
 Admin gRPC: GetPolicyStatus with an operator token over a real grpc.aio channel, against the
 gRPC health Check on the same server (the cheapest unary call there is). Best of ``repeat`` on
@@ -112,14 +112,14 @@ def bench_audit(events: int, repeat: int) -> None:
     base = best_us(repeat, events, baseline)
     rows = [
         ("baseline: build the event, render JSON", base),
-        ("audit pipeline, repeating values", best_us(repeat, events, pipeline(False))),
-        ("audit pipeline, a unique path per event", best_us(repeat, events, pipeline(True))),
+        ("pipeline: decision + finding, repeating", best_us(repeat, events, pipeline(False))),
+        ("pipeline: decision + finding, unique path", best_us(repeat, events, pipeline(True))),
         ("value scan alone, repeating values", best_us(repeat, events, scan_only(False))),
         ("value scan alone, a unique path per event", best_us(repeat, events, scan_only(True))),
     ]
-    print(f"audit trail, {events} decision events, best of {repeat}")
+    print(f"audit trail, {events} calls, best of {repeat}")
     for name, micros in rows:
-        print(f"  {name:<45} {micros:8.1f} us/event  {micros / base:6.1f}x baseline")
+        print(f"  {name:<45} {micros:8.1f} us/call   {micros / base:6.1f}x baseline")
 
 
 STATUS = PolicyStatus(
