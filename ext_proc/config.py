@@ -53,6 +53,9 @@ DEFAULT_SESSION_IDLE_SECONDS = 1800.0
 DEFAULT_MAX_SESSIONS = 10000
 DEFAULT_MAX_REMEMBERED = 256
 DEFAULT_AGENT_MEMORY_SECONDS = 7 * 86400.0
+DEFAULT_AUDIT_MAX_BYTES = 100 * 1024 * 1024
+DEFAULT_AUDIT_BACKUPS = 5
+DEFAULT_AUDIT_RECENT = 500
 # Streamed LLM responses can run for minutes: the route timeout of an upstream.
 DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 300.0
 # The CA bundle of Debian and Ubuntu images, the official Envoy image included.
@@ -173,6 +176,26 @@ class SessionsConfig(_Section, frozen=True):
     agent_memory_seconds: PositiveFloat = DEFAULT_AGENT_MEMORY_SECONDS
 
 
+class AuditFileConfig(_Section, frozen=True):
+    # Unset: no file. The file rotates at max_bytes; `backups` older files are kept (.1, .2...).
+    path: str | None = None
+    max_bytes: PositiveInt = DEFAULT_AUDIT_MAX_BYTES
+    backups: Annotated[int, msgspec.Meta(ge=0)] = DEFAULT_AUDIT_BACKUPS
+
+
+class AuditConfig(_Section, frozen=True):
+    # Audit events on standard output, beside the operational log (as JSON lines in any format).
+    stdout: bool = True
+    file: AuditFileConfig = msgspec.field(default_factory=AuditFileConfig)
+    # How many recent events the admin API's decisions feed keeps in memory.
+    recent: PositiveInt = DEFAULT_AUDIT_RECENT
+
+
+class MetricsConfig(_Section, frozen=True):
+    # Prometheus metrics at the admin port's /metrics.
+    enabled: bool = True
+
+
 class LoggingConfig(_Section, frozen=True):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console"] = "json"
@@ -210,6 +233,8 @@ class Config(_Section, frozen=True):
     sessions: SessionsConfig = msgspec.field(default_factory=SessionsConfig)
     identity: IdentityConfig = msgspec.field(default_factory=IdentityConfig)
     credentials: CredentialsConfig = msgspec.field(default_factory=CredentialsConfig)
+    audit: AuditConfig = msgspec.field(default_factory=AuditConfig)
+    metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
     upstreams: tuple[UpstreamConfig, ...] = ()
 
 
