@@ -40,9 +40,11 @@ from ext_proc.admin.rpc.auth import OperatorAuth
 from ext_proc.admin.rpc.backends import ApprovalsBackend, KillSwitchBackend
 from ext_proc.admin.rpc.servicers import ADMIN_SERVICES, add_admin_services
 from ext_proc.admin.server import AdminServer
+from ext_proc.approvals.rpc_backend import StoreApprovalsBackend
 from ext_proc.audit import AuditLog, DecisionFeed
 from ext_proc.authz.servicer import AuthorizationServicer
 from ext_proc.config import AuditConfig, Config
+from ext_proc.enforcement.components import Enforcement
 from ext_proc.metrics import NULL_METRICS, Metrics
 from ext_proc.metrics.http import metrics_routes
 from ext_proc.metrics.prometheus import PrometheusMetrics
@@ -112,7 +114,11 @@ class Service:
         )
         self.decisions = DecisionFeed(config.audit.recent)
         self.audit = build_audit(config.audit, self.decisions, self.metrics)
-        self.approvals_backend: ApprovalsBackend | None = None
+        # -- enforcement: identity, credentials, approvals, sessions (files are read now) --------
+        self.enforcement = Enforcement.build(config, emit=self.audit.event, metrics=self.metrics)
+        self.approvals_backend: ApprovalsBackend | None = StoreApprovalsBackend(
+            self.enforcement.approvals.store
+        )
         self.kill_switch_backend: KillSwitchBackend | None = None
         # More readiness conditions (e.g. "the state backend answers"): each returns True when ready.
         self.readiness_checks: list[Callable[[], bool]] = []
@@ -136,10 +142,14 @@ class Service:
             sensitive_data=dict(inspection.sensitive_data),
         )
         external_auth_pb2_grpc.add_AuthorizationServicer_to_server(
-            AuthorizationServicer(self.evaluator, audit, inspection.deny_status, metrics), server
+            AuthorizationServicer(self.evaluator, audit, inspection.deny_status, metrics, self.enforcement),
+            server,
         )
+        enforcement = self.enforcement
         external_processor_pb2_grpc.add_ExternalProcessorServicer_to_server(
-            ExternalProcessorServicer(lambda: StreamProcessor(self.evaluator, audit, settings, metrics)),
+            ExternalProcessorServicer(
+                lambda: StreamProcessor(self.evaluator, audit, settings, metrics, enforcement)
+            ),
             server,
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
@@ -152,6 +162,7 @@ class Service:
             kill_switch=self.kill_switch_backend,
         )
         address = self._bind(server, server_config.address)
+        await self.enforcement.start()
         self._warm_engine()
         if self.config.inspection.protocols:
             scanning.prepare()  # compile the detectors now, not on the first request's time
@@ -165,7 +176,9 @@ class Service:
         self._server = server
         self._serving = True
         admin_app = build_admin_app(
-            self.ready, self.config.admin.token_file, [*self._oversight_routes(), *self.admin_extensions]
+            self.ready,
+            self.config.admin.token_file,
+            [*self._oversight_routes(), *self.enforcement.admin_extensions(), *self.admin_extensions],
         )
         self.admin = AdminServer(admin_app, self.config.admin.address)
         await self.admin.start()
@@ -194,6 +207,7 @@ class Service:
         await self.policy.engine.close()
         if self.admin is not None:
             await self.admin.stop()
+        await self.enforcement.stop()
         self._server = None
         log.info("stopped")
         self.audit.close()

@@ -1,17 +1,20 @@
 """Audit events of approvals: who asked for what, who decided, when, and what came of it.
 
-Events go to the ``chaperone.audit`` logger beside the decision events. They name the action
+Events go to the service's audit trail (hash-chained, beside the decision events; the
+``chaperone.audit`` logger when none is given) and move the approval metrics. They name the action
 (protocol, method, tool or model) and never carry its arguments, the operator's comment (free
 text that may quote them) or anything else from the action summary.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 
-from ext_proc.approvals.model import Approval, action_names, timestamp
+from ext_proc.approvals.model import Approval, Status, action_names, timestamp
+from ext_proc.metrics import NULL_METRICS, Metrics
 
 REQUESTED = "approval_requested"
 DECIDED = "approval_decided"
@@ -20,17 +23,25 @@ USED = "approval_used"
 SELF_DECISION_REFUSED = "approval_self_decision_refused"
 
 
+Emit = Callable[..., None]
+
+
 class ApprovalAudit:
-    def __init__(self) -> None:
-        self._log = structlog.get_logger("chaperone.audit")
+    def __init__(self, emit: Emit | None = None, metrics: Metrics = NULL_METRICS) -> None:
+        self._write: Emit = emit or structlog.get_logger("chaperone.audit").info
+        self._metrics = metrics
 
     def requested(self, approval: Approval) -> None:
+        self._metrics.approval_requested()
         self._emit(REQUESTED, approval, expires_at=timestamp(approval.expires_at))
 
     def decided(self, approval: Approval) -> None:
+        self._metrics.approval_decided("granted" if approval.status is Status.APPROVED else "denied")
         self._emit(DECIDED, approval, operator=approval.decided_by, outcome=approval.status.value)
 
     def expired(self, approval: Approval, cause: str) -> None:
+        if approval.status is Status.EXPIRED:  # a decision that came first stands
+            self._metrics.approval_decided("expired")
         self._emit(EXPIRED, approval, outcome=approval.status.value, cause=cause)
 
     def used(self, approval: Approval) -> None:
@@ -40,7 +51,7 @@ class ApprovalAudit:
         self._emit(SELF_DECISION_REFUSED, approval, operator=operator)
 
     def _emit(self, event: str, approval: Approval, **fields: Any) -> None:
-        self._log.info(
+        self._write(
             event,
             approval_id=approval.id,
             decision_id=approval.decision_id,

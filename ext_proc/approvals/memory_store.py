@@ -146,7 +146,7 @@ class MemoryApprovalStore(ApprovalStore):
         while self._expiries and self._expiries[0][0] <= now:
             _, approval_id = heapq.heappop(self._expiries)
             if approval_id in self._pending:
-                self._audit.expired(self._settle(expired(self._records[approval_id], now)), "ttl")
+                self.audit.expired(self._settle(expired(self._records[approval_id], now)), "ttl")
 
     def _settled_oldest_first(self) -> Iterator[Approval]:
         return (a for a in self._records.values() if a.status is not Status.PENDING)

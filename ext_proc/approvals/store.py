@@ -66,7 +66,7 @@ class ApprovalStore(abc.ABC):
     def __init__(self, settings: StoreSettings, clock: Clock = time.time) -> None:
         self.settings = settings
         self._clock = clock
-        self._audit = ApprovalAudit()
+        self.audit = ApprovalAudit()
 
     # -- the interface ------------------------------------------------------------------------
 
@@ -105,7 +105,7 @@ class ApprovalStore(abc.ABC):
                 f"{self.settings.max_pending} approval requests are pending already",
                 http_status=429,
             )
-        self._audit.requested(approval)
+        self.audit.requested(approval)
         return approval
 
     async def get(self, approval_id: str) -> Approval | None:
@@ -141,19 +141,19 @@ class ApprovalStore(abc.ABC):
             raise _not_found()
         if outcome is not Outcome.DONE:
             raise self._refused(outcome, approval, operator)
-        self._audit.decided(approval)
+        self.audit.decided(approval)
         return approval
 
     def _refused(self, outcome: Outcome, approval: Approval, operator: str) -> ChaperoneError:
         if outcome is Outcome.SELF:
-            self._audit.self_decision_refused(approval, operator)
+            self.audit.self_decision_refused(approval, operator)
             return ChaperoneError(
                 ErrorCode.APPROVAL_SELF_DECISION,
                 "an agent cannot decide its own approval request",
                 http_status=403,
             )
         if outcome is Outcome.OVERDUE:
-            self._audit.expired(approval, cause="ttl")
+            self.audit.expired(approval, cause="ttl")
         return ChaperoneError(
             ErrorCode.APPROVAL_NOT_PENDING,
             f"the approval request is {approval.status.value}, not pending",
@@ -166,7 +166,7 @@ class ApprovalStore(abc.ABC):
         if approval is None:
             raise _not_found()
         if changed:
-            self._audit.expired(approval, cause)
+            self.audit.expired(approval, cause)
         return approval
 
     async def wait(self, approval_id: str, timeout: float) -> Approval:
@@ -190,7 +190,7 @@ class ApprovalStore(abc.ABC):
         """Retry mode: an approved, unused request for this action, now used (once, atomically)."""
         approval = await self._take_approved(action_fingerprint, self._clock())
         if approval is not None:
-            self._audit.used(approval)
+            self.audit.used(approval)
         return approval
 
     async def find_latest(self, action_fingerprint: str) -> Approval | None:

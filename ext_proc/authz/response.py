@@ -17,6 +17,9 @@ from envoy.service.auth.v3 import external_auth_pb2 as pb
 from envoy.type.v3 import http_status_pb2
 from google.rpc import code_pb2, status_pb2
 
+from ext_proc.enforcement.credentials import NONE as NO_CREDENTIALS
+from ext_proc.enforcement.credentials import UpstreamCredentials
+from ext_proc.enforcement.handoff import NO_HANDOFF, Handoff
 from ext_proc.policy.decision import Decision, Headers
 from ext_proc.policy.evaluator import DenyResponse
 from ext_proc.processing.protocol import CHECK_METADATA_KEY, CONTEXT_EXTENSIONS_KEY, SENSITIVE_DATA_KEY
@@ -25,11 +28,19 @@ _OK = status_pb2.Status(code=code_pb2.OK)
 _PERMISSION_DENIED = status_pb2.Status(code=code_pb2.PERMISSION_DENIED)
 
 
-def allowed_response(decision: Decision, decision_id: str, context: Mapping[str, str] | None = None) -> Any:
-    """``context``: the route's ext_authz context extensions, handed to ext_proc's later phases."""
+def allowed_response(
+    decision: Decision,
+    decision_id: str,
+    context: Mapping[str, str] | None = None,
+    credentials: UpstreamCredentials = NO_CREDENTIALS,
+    handoff: Handoff = NO_HANDOFF,
+) -> Any:
+    """``context``: the route's ext_authz context extensions, handed to ext_proc's later phases;
+    ``credentials``: the agent's credential headers to remove and the brokered ones to set;
+    ``handoff``: what the later phases need to know (enforcement/handoff.py)."""
     ok = pb.OkHttpResponse(
-        headers=_options(decision.headers),
-        headers_to_remove=list(decision.request_headers_to_remove),
+        headers=_options(decision.headers + credentials.set),
+        headers_to_remove=[*decision.request_headers_to_remove, *credentials.remove],
         response_headers_to_add=_options(decision.response_headers_to_add),
         query_parameters_to_set=[
             base_pb2.QueryParameter(key=k, value=v) for k, v in decision.query_parameters_to_set
@@ -38,6 +49,9 @@ def allowed_response(decision: Decision, decision_id: str, context: Mapping[str,
     )
     response = pb.CheckResponse(status=_OK, ok_response=ok)
     _set_metadata(response.dynamic_metadata, decision, decision_id)
+    if handoff is not NO_HANDOFF:
+        fields = response.dynamic_metadata.fields[CHECK_METADATA_KEY].struct_value
+        fields.update(handoff.as_fields())
     if context:
         extensions = response.dynamic_metadata.fields[CHECK_METADATA_KEY].struct_value.fields
         for key, value in context.items():

@@ -1,4 +1,10 @@
-"""The Authorization/Check servicer: input -> one decision -> CheckResponse, and an audit event."""
+"""The Authorization/Check servicer: who is calling, one decision, what it grants, an audit event.
+
+The order of a check: the agent's credentials are verified (``input.agent``); a request that is
+not decided on its body is recorded in its session (``input.session``); the policy decides;
+an allow then gets its brokered credential, the agent's own credential is removed, and what the
+later ext_proc phases need (the agent, an approval to hold for) is handed to them.
+"""
 
 from __future__ import annotations
 
@@ -9,33 +15,55 @@ from envoy.service.auth.v3 import external_auth_pb2_grpc
 
 from ext_proc.audit import AuditLog, RequestSummary
 from ext_proc.authz.response import allowed_response, denied_response
+from ext_proc.enforcement.components import Enforcement
+from ext_proc.enforcement.credentials import upstream_credentials
+from ext_proc.enforcement.handoff import NO_HANDOFF, Handoff
+from ext_proc.enforcement.sessions import decided_on_body, observe
 from ext_proc.errors import ChaperoneError
+from ext_proc.identity.model import AgentIdentity
 from ext_proc.metrics import NULL_METRICS, Metrics
+from ext_proc.policy.decision import Decision
 from ext_proc.policy.evaluator import Evaluator, Outcome, deny_response, new_decision_id
 from ext_proc.policy_input.check import PHASE_CHECK, check_input
+
+UPSTREAM_KEY = "upstream"
 
 
 class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # type: ignore[misc]
     def __init__(
-        self, evaluator: Evaluator, audit: AuditLog, deny_status: int, metrics: Metrics = NULL_METRICS
+        self,
+        evaluator: Evaluator,
+        audit: AuditLog,
+        deny_status: int,
+        metrics: Metrics = NULL_METRICS,
+        enforcement: Enforcement | None = None,
     ) -> None:
         self._evaluator = evaluator
         self._audit = audit
         self._deny_status = deny_status
         self._metrics = metrics
+        self._enforcement = enforcement or Enforcement.local()
 
     async def Check(self, request: Any, context: Any) -> Any:  # noqa: N802 (gRPC name)
         started = time.perf_counter()
         decision_id = new_decision_id()
-        http = request.attributes.request.http
+        attributes = request.attributes
+        http = attributes.request.http
         summary = RequestSummary.of(http.method, http.path, http.host)
+        upstream = attributes.context_extensions.get(UPSTREAM_KEY)
+        enforcement = self._enforcement
+        identity = await enforcement.identifier.identify(http.headers, attributes.source.principal or None)
         try:
-            outcome = await self._evaluator.decide(check_input(request))
+            outcome = await self._evaluator.decide(await self._input(request, identity, upstream))
+            decision = outcome.decision
+            credentials = (
+                upstream_credentials(decision, identity, enforcement.broker) if decision.allowed else None
+            )
         except ChaperoneError as exc:
-            outcome = self._evaluator.failure(exc)
+            outcome, credentials = self._evaluator.failure(exc), None
         decision = outcome.decision
-        observed = self._observe(request, outcome, started)
-        if decision.allowed:
+        observed = self._observe(outcome, started, identity, upstream)
+        if credentials is not None:
             self._audit.decision(
                 decision_id=decision_id,
                 phase=PHASE_CHECK,
@@ -44,7 +72,13 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
                 status=None,
                 **observed,
             )
-            return allowed_response(decision, decision_id, request.attributes.context_extensions)
+            return allowed_response(
+                decision,
+                decision_id,
+                attributes.context_extensions,
+                credentials,
+                _handoff(decision, identity, credentials.injected),
+            )
         deny = deny_response(outcome, decision_id, self._deny_status)
         self._audit.decision(
             decision_id=decision_id,
@@ -56,9 +90,44 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
         )
         return denied_response(deny, decision, decision_id)
 
-    def _observe(self, request: Any, outcome: Outcome, started: float) -> dict[str, Any]:
-        """Metrics for this decision; the audit fields of its upstream and timing."""
+    async def _input(self, request: Any, identity: AgentIdentity, upstream: str | None) -> dict[str, Any]:
+        document = check_input(request)
+        document["agent"] = identity.as_input()
+        headers = request.attributes.request.http.headers
+        enforcement = self._enforcement
+        if not decided_on_body(headers, enforcement.body_protocols):
+            facts = await observe(
+                enforcement.sessions,
+                fail_open=enforcement.fail_open,
+                agent=identity.agent_id,
+                headers=headers,
+                action=None,
+                upstream=upstream,
+            )
+            if facts is not None:
+                document["session"] = facts.as_input()
+        return document
+
+    def _observe(
+        self, outcome: Outcome, started: float, identity: AgentIdentity, upstream: str | None
+    ) -> dict[str, Any]:
+        """Metrics for this decision; the audit fields of its agent, upstream and timing."""
         elapsed = time.perf_counter() - started
         self._metrics.outcome(PHASE_CHECK, outcome)
         self._metrics.phase(PHASE_CHECK, elapsed)
-        return {"upstream": request.attributes.context_extensions.get("upstream"), "phase_ms": elapsed * 1000}
+        fields: dict[str, Any] = {
+            "agent": identity.agent_id,
+            "upstream": upstream,
+            "phase_ms": elapsed * 1000,
+        }
+        if identity.error is not None:
+            fields["identity_error"] = identity.error.value
+        return fields
+
+
+def _handoff(decision: Decision, identity: AgentIdentity, injected: tuple[str, ...]) -> Handoff:
+    agent = identity.as_input() if identity.authenticated or identity.error else None
+    approval = decision.raw.get("require_approval") if isinstance(decision.raw, dict) else None
+    if agent is None and approval is None and not injected:
+        return NO_HANDOFF
+    return Handoff(agent=agent, require_approval=approval, hidden_headers=injected)

@@ -28,6 +28,7 @@ USER = "user"  # the agent's user, or the calling agent (direct injection)
 TOOL_RESULT = "tool_result"  # a tool's output fed back to a model (indirect injection)
 OTHER = "other"  # assistant turns, system prompts, tool definitions, arguments, plain bodies
 INJECTION_SOURCES = {USER: "direct", TOOL_RESULT: "indirect"}
+_JSON_TYPES = ("application/json",)
 
 Path = tuple[str | int, ...]
 
@@ -120,3 +121,15 @@ def _a2a(document: Any, host: str, path: str) -> InspectedRequest:
 
 def _leaves(value: Any, at: Path, source: str, kind: str) -> Iterable[ScanText]:
     return (ScanText(t.path, t.text, source, kind) for t in string_leaves(value, at, kind))
+
+
+def is_candidate(headers: Mapping[str, str]) -> bool:
+    """Should a request be inspected without the policy asking? (decided at the headers)"""
+    method = headers.get(":method", "")
+    path = headers.get(":path", "").split("?", 1)[0]
+    if detect_provider(method, path) is not None:
+        return True
+    if any(name in headers for name in (mcp.SESSION_HEADER, mcp.PROTOCOL_VERSION_HEADER, "a2a-version")):
+        return True
+    content_type = media_type(headers.get("content-type"))
+    return method == "POST" and (content_type in _JSON_TYPES or content_type.endswith("+json"))

@@ -8,9 +8,10 @@ Callers never branch on whether metrics are on.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from ext_proc.policy.evaluator import Outcome
+if TYPE_CHECKING:  # the policy package's decision fields import components that take metrics
+    from ext_proc.policy.evaluator import Outcome
 
 ApprovalOutcome = Literal["granted", "denied", "expired"]
 FailMode = Literal["open", "closed"]

@@ -76,13 +76,33 @@ def engine_message(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
+# Evaluators whose holder was collected on another thread, by owning thread: dropping a regorus
+# object off its thread raises, so the owner drops them the next time it evaluates.
+_ORPHANS: dict[int, list[Any]] = {}
+_ORPHANS_LOCK = threading.Lock()
+
+
 class _ThreadPolicy:
     """One thread's evaluators for one bundle."""
 
     def __init__(self, bundle: PolicyBundle, rule: str, compiled: bool) -> None:
         self.bundle = bundle
+        self.owner = threading.get_ident()
         self.engine = build_engine(bundle)
         self.vm = build_vm(bundle, rule) if compiled else None
+
+    def __del__(self) -> None:
+        # The cyclic garbage collector runs on whichever thread allocates when it triggers: an
+        # engine that was part of a reference cycle can be collected on a watcher thread.
+        if threading.get_ident() != self.owner:
+            with _ORPHANS_LOCK:
+                _ORPHANS.setdefault(self.owner, []).append((self.engine, self.vm))
+
+
+def _drop_orphans() -> None:
+    with _ORPHANS_LOCK:
+        orphans = _ORPHANS.pop(threading.get_ident(), None)
+    del orphans  # dropped here, on their own thread
 
 
 class RegorusEngine:
@@ -170,6 +190,8 @@ class RegorusEngine:
         return value
 
     def _thread_policy(self) -> _ThreadPolicy:
+        if _ORPHANS:
+            _drop_orphans()
         bundle = self._bundle
         policy: _ThreadPolicy | None = getattr(self._local, "policy", None)
         if policy is None or policy.bundle is not bundle:

@@ -10,6 +10,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from ext_proc.enforcement.handoff import NO_HANDOFF, Handoff
 from ext_proc.policy.decision import BodyMode, Inspection
 
 Headers = tuple[tuple[str, str], ...]
@@ -30,6 +31,8 @@ class CheckSummary:
     context_extensions: dict[str, str] = field(default_factory=dict)
     # The check decision's sensitive-data table, applied to this request's bodies.
     sensitive_data: dict[str, str] | None = None
+    # The agent, and what the check left for the later phases (enforcement/handoff.py).
+    handoff: Handoff = NO_HANDOFF
 
 
 @dataclass(frozen=True, slots=True)

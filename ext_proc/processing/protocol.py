@@ -14,6 +14,7 @@ from envoy.extensions.filters.http.ext_proc.v3 import processing_mode_pb2
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 from envoy.type.v3 import http_status_pb2
 
+from ext_proc.enforcement.handoff import read_handoff
 from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.policy.decision import BodyMode, Inspection, parse_inspection
 from ext_proc.processing.events import (
@@ -136,6 +137,7 @@ def _check_summary(request: Any) -> CheckSummary | None:
         inspect=inspect,
         context_extensions=extensions,
         sensitive_data=table,
+        handoff=read_handoff(summary),
     )
 
 

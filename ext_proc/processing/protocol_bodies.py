@@ -21,6 +21,9 @@ from typing import Any, Protocol
 
 import orjson
 
+from ext_proc.approvals import ApprovalRequirement
+from ext_proc.enforcement.components import Enforcement
+from ext_proc.enforcement.sessions import mark, observe
 from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.inspection import guard
 from ext_proc.inspection.denial import protocol_denial
@@ -36,8 +39,9 @@ from ext_proc.policy_input.extproc import phase_document, with_request_body
 from ext_proc.policy_input.http import media_type
 from ext_proc.processing.events import Action, Continue, HeaderChanges, Reject
 from ext_proc.protocols import mcp
-from ext_proc.protocols.llm import detect_provider, replace_at
+from ext_proc.protocols.llm import replace_at
 from ext_proc.scanning.actions import ActionTable
+from ext_proc.sessions import Fact, SessionFacts
 
 PHASE_REQUEST_BODY = "request_body"
 PHASE_RESPONSE_BODY = "response_body"
@@ -52,6 +56,13 @@ class Host(Protocol):
     request_document: dict[str, Any]
     response: dict[str, Any]
     metrics: Metrics
+    enforcement: Enforcement
+
+    @property
+    def agent_id(self) -> str | None: ...
+
+    @property
+    def upstream(self) -> str | None: ...
 
     async def decide(
         self,
@@ -68,17 +79,14 @@ class Host(Protocol):
 
     def failure(self, error: ChaperoneError) -> Outcome: ...
 
-
-def is_candidate(headers: Mapping[str, str]) -> bool:
-    """Should a request be inspected without the policy asking? (decided at the headers)"""
-    method = headers.get(":method", "")
-    path = headers.get(":path", "").split("?", 1)[0]
-    if detect_provider(method, path) is not None:
-        return True
-    if any(name in headers for name in (mcp.SESSION_HEADER, mcp.PROTOCOL_VERSION_HEADER, "a2a-version")):
-        return True
-    content_type = media_type(headers.get("content-type"))
-    return method == "POST" and (content_type in JSON_TYPES or content_type.endswith("+json"))
+    async def hold_for_approval(
+        self,
+        phase: str,
+        requirement: ApprovalRequirement,
+        action: Any,
+        request: InspectedRequest | None,
+        outcome: Outcome | None = None,
+    ) -> Reject | None: ...
 
 
 class ProtocolBodies:
@@ -90,6 +98,8 @@ class ProtocolBodies:
         self.request: InspectedRequest | None = None
         self.relay: LlmStreamRelay | JsonRpcResponses | None = None
         self.summary: dict[str, Any] = {}
+        self.session: SessionFacts | None = None
+        self._marked: set[Fact] = set()
 
     # -- request ----------------------------------------------------------------------------------
 
@@ -110,10 +120,23 @@ class ProtocolBodies:
         injection = guard.injection_input(scans)
         self._host.metrics.injections("request", [signal["kind"] for signal in injection["signals"]])
         self._note_request(request, findings, injection)
+        enforcement = self._host.enforcement
+        self.session = await observe(
+            enforcement.sessions,
+            fail_open=enforcement.fail_open,
+            agent=self._host.agent_id,
+            headers=headers,
+            action=request.action,
+            upstream=self._host.upstream,
+        )
+        if injection["indirect"] is not None:
+            await self._mark(Fact.RECEIVED_INJECTION)  # a tool's output fed back to the model
         if not (asked or request.protocol or findings["count"] or injection["signals"]):
             return Continue()  # plain traffic with nothing found: nothing to decide
         document = with_request_body(self._host.request_document, text, request.document)
         document.update(action=request.action, findings=findings, injection=injection)
+        if self.session is not None:
+            document["session"] = self.session.as_input()
         audit = _audit_fields(request.action, findings, injection)
         outcome = await self._host.decide(PHASE_REQUEST_BODY, document, audit=audit)
         if not outcome.decision.allowed:
@@ -130,6 +153,12 @@ class ProtocolBodies:
             return self._reject_request(
                 denied, f"the request contained sensitive data ({applied.blocked_by})"
             )
+        if decision.require_approval is not None:
+            refusal = await self._host.hold_for_approval(
+                PHASE_REQUEST_BODY, decision.require_approval, request.action, request, outcome
+            )
+            if refusal is not None:
+                return refusal
         body = self._new_request_body(request, applied.replacements, decision)
         changes = HeaderChanges(decision.headers, decision.request_headers_to_remove)
         return Continue(headers=changes, body=body)
@@ -197,6 +226,8 @@ class ProtocolBodies:
             out = relay.feed(data) + (relay.finish() if end else b"")
             if relay.stopped is not None:
                 self.summary["stopped"] = {"reason": relay.stopped.reason, "type": relay.stopped.finding_type}
+            if end and relay.stats.findings:
+                await self._mark(Fact.READ_SENSITIVE_DATA)
             return out
         if isinstance(relay, JsonRpcResponses):
             return await relay.feed(data) + (relay.finish() if end else b"")
@@ -209,6 +240,8 @@ class ProtocolBodies:
             outcome = inspect_llm_json(request.provider, data, self.table())
             self.summary["response_findings"] = dict(outcome.findings)
             self.summary["response_redactions"] = dict(outcome.redacted)
+            if outcome.findings:
+                await self._mark(Fact.READ_SENSITIVE_DATA)
             if outcome.usage is not None:
                 self.summary["usage"] = {
                     "input_tokens": outcome.usage.input_tokens,
@@ -255,6 +288,12 @@ class ProtocolBodies:
         self._host.metrics.redactions("response", self.summary.get("response_redactions") or {})
         return {key: value for key, value in self.summary.items() if value not in (None, {}, 0)}
 
+    async def _mark(self, fact: Fact) -> None:
+        """What this answer carried, for the session's later decisions (once per fact)."""
+        if fact not in self._marked:
+            self._marked.add(fact)
+            await mark(self._host.enforcement.sessions, self.session, fact)
+
     # -- judging JSON-RPC responses ---------------------------------------------------------------
 
     async def listed_tool_allowed(self, tool: dict[str, Any]) -> bool:
@@ -278,6 +317,10 @@ class ProtocolBodies:
         quiet = not (findings["count"] or injection["signals"])
         self._host.metrics.injections("response", [signal["kind"] for signal in injection["signals"]])
         audit = _audit_fields(action, findings, injection)
+        if findings["count"]:
+            await self._mark(Fact.READ_SENSITIVE_DATA)
+        if injection["signals"]:
+            await self._mark(Fact.RECEIVED_INJECTION)
         outcome = await self._host.decide(PHASE_RESPONSE_BODY, document, quiet=quiet, audit=audit)
         decision = outcome.decision
         layers = [*self._layers, decision.sensitive_data or {}]

@@ -25,9 +25,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ext_proc.approvals import ApprovalRequirement, parse_require_approval
+from ext_proc.approvals.refusals import REFUSAL_STATUS
 from ext_proc.audit import AuditLog, RequestSummary
 from ext_proc.config import DEFAULT_DENY_STATUS, DEFAULT_MAX_BODY_BYTES
+from ext_proc.enforcement.approval import approval_audit, await_approval
+from ext_proc.enforcement.components import Enforcement
+from ext_proc.enforcement.credentials import upstream_credentials
+from ext_proc.enforcement.sessions import decided_on_body, observe
 from ext_proc.errors import ChaperoneError, ErrorCode
+from ext_proc.identity.model import ANONYMOUS
+from ext_proc.inspection.denial import protocol_denial
+from ext_proc.inspection.request import InspectedRequest, is_candidate
 from ext_proc.metrics import NULL_METRICS, Metrics
 from ext_proc.policy.decision import NO_INSPECTION, BodyMode, Decision, Inspection
 from ext_proc.policy.evaluator import DenyResponse, Evaluator, Outcome, deny_response, new_decision_id
@@ -49,7 +58,7 @@ from ext_proc.processing.events import (
     Reject,
     TrailersEvent,
 )
-from ext_proc.processing.protocol_bodies import ProtocolBodies, is_candidate
+from ext_proc.processing.protocol_bodies import ProtocolBodies
 
 PHASE_REQUEST_HEADERS = "request_headers"
 PHASE_REQUEST_BODY = "request_body"
@@ -57,6 +66,7 @@ PHASE_RESPONSE_HEADERS = "response_headers"
 PHASE_RESPONSE_BODY = "response_body"
 
 NO_OVERRIDE = ProcessingMode()
+ANONYMOUS_INPUT = ANONYMOUS.as_input()
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +79,19 @@ class StreamSettings:
 
 class StreamProcessor:
     def __init__(
-        self, evaluator: Evaluator, audit: AuditLog, settings: StreamSettings, metrics: Metrics = NULL_METRICS
+        self,
+        evaluator: Evaluator,
+        audit: AuditLog,
+        settings: StreamSettings,
+        metrics: Metrics = NULL_METRICS,
+        enforcement: Enforcement | None = None,
     ) -> None:
         self._evaluator = evaluator
         self._audit = audit
         self._settings = settings
+        self.enforcement = enforcement or Enforcement.local()
+        # input.agent: from the check's hand-off, or identified here when ext_proc runs alone.
+        self.agent: dict[str, Any] = ANONYMOUS_INPUT
         self.decision_id = new_decision_id()
         self._summary = RequestSummary("", "", "")
         self.request_document: dict[str, Any] = {}
@@ -124,7 +142,7 @@ class StreamProcessor:
                 "stream_summary",
                 decision_id=self.decision_id,
                 path=self._summary.path,
-                upstream=self._upstream(),
+                upstream=self.upstream,
                 **fields,
             )
 
@@ -137,24 +155,73 @@ class StreamProcessor:
             headers.get(":method", ""), headers.get(":path", ""), headers.get(":authority", "")
         )
         self.request_document = request_document(headers, event.attributes)
-        check_table = None
         if event.check is not None:
             # ext_authz already decided on these headers; take its verdict instead of re-evaluating.
-            self.decision_id = event.check.decision_id
-            if event.check.context_extensions:
-                self.request_document["attributes"]["contextExtensions"] = event.check.context_extensions
-            check_table = event.check.sensitive_data
-            return self._continue_request(event, NO_HEADER_CHANGES, event.check.inspect, check_table)
+            check = event.check
+            self.decision_id = check.decision_id
+            if check.context_extensions:
+                self.request_document["attributes"]["contextExtensions"] = check.context_extensions
+            agent = check.handoff.agent
+            self._set_agent(
+                dict(agent) if agent is not None else ANONYMOUS_INPUT, check.handoff.hidden_headers
+            )
+            requirement = parse_require_approval(check.handoff.require_approval)
+            if requirement is not None:
+                refusal = await self.hold_for_approval(PHASE_REQUEST_HEADERS, requirement, None, None)
+                if refusal is not None:
+                    return refusal
+            return self._continue_request(event, NO_HEADER_CHANGES, check.inspect, check.sensitive_data)
+        return await self._decide_request_headers(event)
+
+    async def _decide_request_headers(self, event: HeadersEvent) -> Action:
+        """ext_proc without ext_authz in front: the request headers are decided here, with the
+        same identity, session and credential handling as the check."""
+        enforcement = self.enforcement
+        identity = await enforcement.identifier.identify(event.headers)
+        self.agent = identity.as_input()
+        self.request_document["agent"] = self.agent
+        if not decided_on_body(event.headers, enforcement.body_protocols):
+            facts = await observe(
+                enforcement.sessions,
+                fail_open=enforcement.fail_open,
+                agent=identity.agent_id,
+                headers=event.headers,
+                action=None,
+                upstream=self.upstream,
+            )
+            if facts is not None:
+                self.request_document["session"] = facts.as_input()
         outcome = await self.decide(
             PHASE_REQUEST_HEADERS, phase_document(self.request_document, PHASE_REQUEST_HEADERS)
         )
         if not outcome.decision.allowed:
             return self.reject(PHASE_REQUEST_HEADERS, outcome)
         decision = outcome.decision
+        credentials = upstream_credentials(decision, identity, enforcement.broker)
+        # The later phases see the request as it leaves: without the agent's credential.
+        self._set_agent(self.agent, (*identity.credential_headers, *credentials.injected))
+        self.request_document.pop("session", None)
+        if decision.require_approval is not None:
+            refusal = await self.hold_for_approval(
+                PHASE_REQUEST_HEADERS, decision.require_approval, None, None
+            )
+            if refusal is not None:
+                return refusal
         self._pending_response_changes = _response_changes(decision)
-        return self._continue_request(
-            event, _request_changes(decision), decision.inspect, decision.sensitive_data
-        )
+        changes = _request_changes(decision).merged(HeaderChanges(credentials.set, credentials.remove))
+        return self._continue_request(event, changes, decision.inspect, decision.sensitive_data)
+
+    def _set_agent(self, agent: dict[str, Any], hidden_headers: tuple[str, ...]) -> None:
+        self.agent = agent
+        self.request_document["agent"] = agent
+        if hidden_headers:
+            http = self.request_document["attributes"]["request"]["http"]
+            http["headers"] = {k: v for k, v in http["headers"].items() if k not in hidden_headers}
+
+    @property
+    def agent_id(self) -> str | None:
+        agent_id = self.agent.get("id")
+        return agent_id if isinstance(agent_id, str) else None
 
     def _continue_request(
         self, event: HeadersEvent, changes: HeaderChanges, inspect: Inspection, check_table: Any
@@ -355,16 +422,20 @@ class StreamProcessor:
             self._chunk_evaluations += 1
             if outcome.decision.allowed and outcome.decision.replace_body is None and outcome.error is None:
                 return outcome  # summarised at the end of the stream instead of one event per chunk
-        if outcome.decision.allowed:
-            self._audit.decision(
-                decision_id=self.decision_id,
-                phase=phase,
-                request=self._summary,
-                outcome=outcome,
-                status=None,
-                **self._audit_fields(),
-            )
+        if outcome.decision.allowed and outcome.decision.require_approval is None:
+            # An allow on approval is written once the approval is settled (hold_for_approval).
+            self._write_decision(phase, outcome, None)
         return outcome
+
+    def _write_decision(self, phase: str, outcome: Outcome, status: int | None) -> None:
+        self._audit.decision(
+            decision_id=self.decision_id,
+            phase=phase,
+            request=self._summary,
+            outcome=outcome,
+            status=status,
+            **self._audit_fields(),
+        )
 
     def deny_of(self, outcome: Outcome) -> DenyResponse:
         return deny_response(outcome, self.decision_id, self._settings.deny_status)
@@ -372,19 +443,50 @@ class StreamProcessor:
     def failure(self, error: ChaperoneError) -> Outcome:
         return self._evaluator.failure(error)
 
+    async def hold_for_approval(
+        self,
+        phase: str,
+        requirement: ApprovalRequirement,
+        action: Any,
+        request: InspectedRequest | None,
+        outcome: Outcome | None = None,
+    ) -> Reject | None:
+        """The policy allowed this call on a person's approval: None once approved, else the
+        refusal (in the request's protocol). The decision's audit event is written here, with
+        the approval's outcome."""
+        try:
+            result = await await_approval(
+                self.enforcement.approvals.gate,
+                requirement,
+                agent=self.agent_id,
+                action=action,
+                request={
+                    "method": self._summary.method,
+                    "path": self._summary.path,
+                    "host": self._summary.host,
+                },
+                decision_id=self.decision_id,
+                extend_deadline=self.extend_deadline,
+            )
+        except ChaperoneError as exc:
+            return self.reject(phase, self.failure(exc))
+        self._audit_extra = {**self._audit_extra, "approval": approval_audit(result)}
+        if result.refusal is None:
+            if outcome is not None:
+                self._write_decision(phase, outcome, None)
+            return None
+        refusal = result.refusal
+        refused = self.failure(ChaperoneError(refusal.code, refusal.message, http_status=REFUSAL_STATUS))
+        deny = self.deny_of(refused)
+        data = {"decision_id": self.decision_id, **refusal.as_json()}
+        return self.reject(phase, refused, protocol_denial(request, deny, refusal.message, data))
+
     def reject(self, phase: str, outcome: Outcome, deny: DenyResponse | None = None) -> Reject:
         self.rejected = True
         deny = deny or self.deny_of(outcome)
         if outcome is not self._last_outcome:  # a refusal no evaluation made (bad input, blocked data)
             self.metrics.outcome(phase, outcome)
-        self._audit.decision(
-            decision_id=self.decision_id,
-            phase=phase,
-            request=self._summary,
-            outcome=outcome,
-            status=deny.status,
-            **self._audit_fields(),
-        )
+        self._write_decision(phase, outcome, deny.status)
         self._audit_extra = {}
         code = outcome.error.code.value if outcome.error else "denied"
         return Reject(status=deny.status, headers=deny.headers, body=deny.body, details=f"chaperone_{code}")
@@ -393,12 +495,14 @@ class StreamProcessor:
         """The decision's own audit fields, after those of every decision of this stream: its
         upstream, and the time spent on the phase so far."""
         observed = {
-            "upstream": self._upstream(),
+            "agent": self.agent_id,
+            "upstream": self.upstream,
             "phase_ms": (time.perf_counter() - self._phase_started) * 1000,
         }
         return {**observed, **self._audit_extra}
 
-    def _upstream(self) -> str | None:
+    @property
+    def upstream(self) -> str | None:
         extensions = self.request_document.get("attributes", {}).get("contextExtensions") or {}
         upstream = extensions.get("upstream")
         return upstream if isinstance(upstream, str) else None

@@ -89,6 +89,10 @@ def test_the_admin_grpc_api_shares_the_service_port(stack: Stack) -> None:
         status = policy.GetPolicyStatus(pb.GetPolicyStatusRequest(), metadata=tuple(AUTH.items()), timeout=5)
         assert status.engine == "regorus" and status.loaded and len(status.revision) == 12
         approvals = admin_pb2_grpc.ApprovalsStub(channel)
+        listed = approvals.ListApprovals(pb.ListApprovalsRequest(), metadata=tuple(AUTH.items()), timeout=5)
+        assert list(listed.approvals) == []
         with pytest.raises(grpc.RpcError) as error:
-            approvals.ListApprovals(pb.ListApprovalsRequest(), metadata=tuple(AUTH.items()), timeout=5)
-        assert error.value.code() == grpc.StatusCode.UNIMPLEMENTED  # no approvals store plugged in
+            approvals.GetApproval(
+                pb.GetApprovalRequest(id="apr_" + "x" * 22), metadata=tuple(AUTH.items()), timeout=5
+            )
+        assert error.value.code() == grpc.StatusCode.NOT_FOUND

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import threading
 from pathlib import Path
 
 import orjson
@@ -96,3 +98,23 @@ async def test_dry_run_does_not_change_an_allow(engine: RegorusEngine) -> None:
 async def test_fail_open_never_applies_to_a_policy_verdict(engine: RegorusEngine) -> None:
     outcome = await Evaluator(engine, fail_open=True).decide({"kind": "wrong_type"})
     assert outcome.decision.allowed is False and not outcome.failed_open
+
+
+def test_an_engine_collected_on_another_thread_is_dropped_on_its_own(tmp_path: Path) -> None:
+    # regorus objects raise when dropped off their thread; the cyclic collector may run anywhere.
+    (tmp_path / "policy.rego").write_text(POLICY)
+    engine = RegorusEngine(load_bundle(tmp_path), "envoy/authz/allow")
+    assert engine.evaluate_now({"kind": "allow"}) is True
+    holder: dict[str, object] = {"engine": engine}
+    holder["self"] = holder  # only the cyclic collector can free it
+    del engine, holder
+    gc.disable()  # collect on the other thread, not whenever this one allocates
+    try:
+        collector = threading.Thread(target=gc.collect)
+        collector.start()
+        collector.join()
+    finally:
+        gc.enable()
+    (tmp_path / "other.rego").write_text("package other\n")
+    survivor = RegorusEngine(load_bundle(tmp_path), "envoy/authz/allow")
+    assert survivor.evaluate_now({"kind": "deny"}) is False  # and the orphans are dropped here
