@@ -16,6 +16,26 @@ default allow := {
 	"reasons": ["no rule allows this request"],
 }
 
+# -- Who is calling (input.agent) --------------------------------------------------------------
+
+# A credential that was presented and refused is never ignored; with require_agent, a request
+# must carry one. Without identity configured every request is anonymous (and allowed through
+# this rule unless require_agent is set).
+allow := {"allowed": false, "http_status": 401, "reasons": [identity_refusal]} if {
+	input.phase in {"check", "request_headers"}
+	identity_refusal
+}
+
+identity_refusal := sprintf("agent credential refused: %s", [input.agent.error]) if credential_refused
+
+identity_refusal := "an agent credential is required" if {
+	not credential_refused
+	data.chaperone.require_agent
+	not input.agent.authenticated
+}
+
+credential_refused if is_string(input.agent.error)
+
 # -- The request line: an allow-list of routes --------------------------------------------------
 
 allow := {
@@ -24,6 +44,7 @@ allow := {
 	"sensitive_data": data.chaperone.sensitive_data,
 } if {
 	input.phase in {"check", "request_headers"}
+	not identity_refusal
 	some route in data.chaperone.routes
 	route.method == input.attributes.request.http.method
 	path_matches(route.path)
@@ -48,6 +69,14 @@ allow := {"allowed": false, "http_status": 403, "reasons": sort(violations)} if 
 allow := {"allowed": true, "rewrite": rewrite} if {
 	input.phase == "request_body"
 	count(violations) == 0
+	not needs_approval
+}
+
+# A person approves what is allowed but risky (Chaperone holds the call until they decide).
+allow := {"allowed": true, "rewrite": rewrite, "require_approval": needs_approval} if {
+	input.phase == "request_body"
+	count(violations) == 0
+	needs_approval
 }
 
 # Bodies that are not an action Chaperone recognizes (plain JSON, text) pass: they have been
@@ -79,9 +108,13 @@ violations contains sprintf("tool %q is not allowed", [input.action.tool]) if {
 	not input.action.tool in object.keys(data.chaperone.mcp_tools)
 }
 
-violations contains sprintf("%s above %v needs approval", [input.action.tool, limit]) if {
+needs_approval := {
+	"reason": sprintf("%s of %v is above %v", [input.action.tool, input.action.arguments.amount, limit]),
+	"group": "finance",
+} if {
 	input.action.protocol == "mcp"
-	limit := data.chaperone.mcp_tools[input.action.tool].max_amount
+	input.action.method == "tools/call"
+	limit := data.chaperone.mcp_tools[input.action.tool].approval_above
 	input.action.arguments.amount > limit
 }
 

@@ -86,10 +86,32 @@ test_listing_uses_the_same_rule if {
 	not authz.allow.allowed with input as body(listing)
 }
 
-test_refund_above_the_limit_is_denied if {
-	authz.allow.allowed with input as body(tool("refund_payment", {"amount": 100}))
+test_refund_above_the_limit_needs_approval if {
+	small := authz.allow with input as body(tool("refund_payment", {"amount": 100}))
+	small.allowed
+	not small.require_approval
 	d := authz.allow with input as body(tool("refund_payment", {"amount": 900}))
-	d.reasons == ["refund_payment above 500 needs approval"]
+	d.allowed
+	d.require_approval == {"reason": "refund_payment of 900 is above 500", "group": "finance"}
+}
+
+as_agent(request, agent) := object.union(request, {"agent": agent})
+
+anonymous := {"authenticated": false, "id": null, "error": null}
+
+test_a_refused_credential_is_denied_with_its_code if {
+	d := authz.allow with input as as_agent(check("GET", "/health"), {"authenticated": false, "id": null, "error": "jwt_expired"})
+	d.http_status == 401
+	d.reasons == ["agent credential refused: jwt_expired"]
+}
+
+test_anonymous_requests_pass_unless_an_agent_is_required if {
+	authz.allow.allowed with input as as_agent(check("GET", "/health"), anonymous)
+	d := authz.allow with input as as_agent(check("GET", "/health"), anonymous)
+		with data.chaperone.require_agent as true
+	d.reasons == ["an agent credential is required"]
+	authz.allow.allowed with input as as_agent(check("GET", "/health"), {"authenticated": true, "id": "bot", "error": null})
+		with data.chaperone.require_agent as true
 }
 
 test_run_query_is_pinned_to_a_dry_run if {

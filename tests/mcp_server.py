@@ -10,9 +10,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from typing import Any
 
 import uvicorn
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import MCPServer
+from mcp.shared.exceptions import MCPError
 
 from tests.harness import free_port
 
@@ -87,3 +91,14 @@ class McpServerThread:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+
+
+async def call_tool(url: str, name: str, arguments: dict[str, Any]) -> Any:
+    """One tool call in a session of its own, with the real MCP client: the tool's result, or the
+    MCPError the call raised (returned, not raised: the session's task group would wrap it)."""
+    async with streamable_http_client(url) as streams, ClientSession(*streams[:2]) as session:
+        await session.initialize()
+        try:
+            return await session.call_tool(name, arguments)
+        except MCPError as error:
+            return error

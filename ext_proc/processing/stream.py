@@ -25,6 +25,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from ext_proc.approvals import ApprovalRequirement, parse_require_approval
 from ext_proc.approvals.refusals import REFUSAL_STATUS
 from ext_proc.audit import AuditLog, RequestSummary
@@ -39,7 +41,14 @@ from ext_proc.inspection.denial import protocol_denial
 from ext_proc.inspection.request import InspectedRequest, is_candidate
 from ext_proc.metrics import NULL_METRICS, Metrics
 from ext_proc.policy.decision import NO_INSPECTION, BodyMode, Decision, Inspection
-from ext_proc.policy.evaluator import DenyResponse, Evaluator, Outcome, deny_response, new_decision_id
+from ext_proc.policy.evaluator import (
+    JSON_CONTENT_TYPE,
+    DenyResponse,
+    Evaluator,
+    Outcome,
+    deny_response,
+    new_decision_id,
+)
 from ext_proc.policy_input.extproc import phase_document, request_document, with_request_body
 from ext_proc.policy_input.http import decode_utf8, parse_body
 from ext_proc.processing.body_state import BodyState
@@ -477,9 +486,12 @@ class StreamProcessor:
             return None
         refusal = result.refusal
         refused = self.failure(ChaperoneError(refusal.code, refusal.message, http_status=REFUSAL_STATUS))
-        deny = self.deny_of(refused)
-        data = {"decision_id": self.decision_id, **refusal.as_json()}
-        return self.reject(phase, refused, protocol_denial(request, deny, refusal.message, data))
+        data = {**refusal.as_json(), "decision_id": self.decision_id}
+        if request is not None and request.protocol is not None:
+            deny = protocol_denial(request, self.deny_of(refused), refusal.message, data)
+        else:  # plain HTTP: the refusal as README.md documents it
+            deny = DenyResponse(REFUSAL_STATUS, (JSON_CONTENT_TYPE,), orjson.dumps({"error": data}))
+        return self.reject(phase, refused, deny)
 
     def reject(self, phase: str, outcome: Outcome, deny: DenyResponse | None = None) -> Reject:
         self.rejected = True

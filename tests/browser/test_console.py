@@ -3,7 +3,6 @@ admin app whose approvals and kill-switch routes are in-memory stand-ins for the
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestServer
-from playwright.async_api import BrowserContext, ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import BrowserContext, ConsoleMessage, Page, expect
 
 from ext_proc.admin.app import build_admin_app
 from ext_proc.admin.console import console_routes
@@ -20,16 +19,6 @@ from ext_proc.audit import AuditLog, DecisionFeed, RequestSummary
 from tests.oversight_fakes import MemoryApprovals, MemoryKillSwitch, http_routes
 from tests.unit.audit.helpers import outcome
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TOKEN = "tok-alice"
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 MARKUP = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2"><b>bold</b>'
@@ -48,20 +37,6 @@ class Console:
         await self.page.goto(f"{self.url}/console")
         await self.page.fill("#token", token)
         await self.page.click("#login-form button[type=submit]")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[BrowserContext]:
-    """One Chromium for the module (a launch takes about a second); a fresh page per test."""
-    if shutil.which(CHROMIUM) is None:
-        raise RuntimeError("chromium is not installed: `make test` installs it (Debian package)")
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    async with async_playwright() as playwright:
-        context = await playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
-        )
-        yield context
-        await context.close()
 
 
 @pytest_asyncio.fixture(loop_scope="module")
