@@ -42,6 +42,8 @@ DEFAULT_REDIS_TIMEOUT_MS = 50
 DEFAULT_ADMIN_ADDRESS = "127.0.0.1:9002"
 # A held call waits this long for a person; Envoy's ext_proc max_message_timeout must allow it.
 DEFAULT_APPROVAL_HOLD_SECONDS = 120.0
+# Envoy's max_message_timeout (envoy_bootstrap/filters.py: MAX_HOLD) less the time to answer.
+MAX_APPROVAL_HOLD_SECONDS = 590.0
 DEFAULT_APPROVAL_TTL_SECONDS = 900.0
 DEFAULT_APPROVAL_RETRY_WINDOW_SECONDS = 600.0
 DEFAULT_APPROVAL_RETENTION_SECONDS = 86400.0
@@ -322,6 +324,12 @@ def _check_semantics(config: Config) -> None:
         raise ConfigError(
             "config error at state.redis_url: expected a redis://, rediss:// or unix:// URL, "
             f"got {redis_url!r}"
+        )
+    if config.approvals.hold_seconds > MAX_APPROVAL_HOLD_SECONDS:
+        raise ConfigError(
+            f"config error at approvals.hold_seconds: at most {MAX_APPROVAL_HOLD_SECONDS:g} (a held "
+            "call must end before Envoy's ext_proc max_message_timeout of 600 s); use mode: retry "
+            "for longer decisions"
         )
     if not config.policy.decision.strip("/"):
         raise ConfigError("config error at policy.decision: the decision path is empty")

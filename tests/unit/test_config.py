@@ -157,3 +157,12 @@ def test_upstream_names_and_listeners_are_unique(tmp_path: Path) -> None:
     other = "{name: b, url: 'https://a.b', listen: 'h:1'}"
     with pytest.raises(ConfigError, match=r"upstreams\[1\]\.listen: 'h:1' is used twice"):
         load_config(write(tmp_path, f"upstreams:\n  - {first}\n  - {other}\n"), environ={})
+
+
+def test_a_hold_longer_than_envoy_allows_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=re.escape("config error at approvals.hold_seconds: at most 590")):
+        load_config(write(tmp_path, "approvals: {hold_seconds: 900}\n"), environ={})
+    assert (
+        load_config(write(tmp_path, "approvals: {hold_seconds: 590}\n"), environ={}).approvals.hold_seconds
+        == 590
+    )
