@@ -14,6 +14,7 @@ import orjson
 from ext_proc import __version__
 from ext_proc.config import DEFAULT_DECISION_PATH, ENV_CONFIG_FILE, ConfigError, load_config
 from ext_proc.errors import ChaperoneError
+from ext_proc.limits.cli import add_kill_commands
 from ext_proc.logs import configure_logging
 from ext_proc.policy.bundle import PolicyLoadError, load_bundle
 from ext_proc.policy.decision import parse_decision
@@ -72,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     envoy.add_argument("-o", "--output", help="write to this file (default: standard output)")
     envoy.set_defaults(handler=_envoy_config)
+    add_kill_commands(commands)
     return parser
 
 

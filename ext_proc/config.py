@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 import msgspec
 import yaml
 
+from ext_proc.limits.settings import LimitsConfig
+
 ENV_PREFIX = "CHAPERONE_"
 ENV_CONFIG_FILE = "CHAPERONE_CONFIG"
 
@@ -155,6 +157,7 @@ class Config(_Section, frozen=True):
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     state: StateConfig = msgspec.field(default_factory=StateConfig)
     admin: AdminConfig = msgspec.field(default_factory=AdminConfig)
+    limits: LimitsConfig = msgspec.field(default_factory=LimitsConfig)
     upstreams: tuple[UpstreamConfig, ...] = ()
 
 
@@ -214,7 +217,7 @@ def _check_known_key(keys: list[str], env_name: str) -> None:
             dotted = ".".join(keys[: depth + 1])
             raise ConfigError(f"{env_name}: unknown config key {dotted!r}")
         struct = fields[key].type
-        if depth < len(keys) - 1 and not (isinstance(struct, type) and issubclass(struct, _Section)):
+        if depth < len(keys) - 1 and not (isinstance(struct, type) and issubclass(struct, msgspec.Struct)):
             raise ConfigError(f"{env_name}: {'.'.join(keys[: depth + 1])} is not a section")
 
 

@@ -37,6 +37,12 @@ class ErrorCode(StrEnum):
     SSE_DECODE_ERROR = "sse_decode_error"
     LLM_REQUEST_INVALID = "llm_request_invalid"
     LLM_RESPONSE_INVALID = "llm_response_invalid"
+    # Limits, budgets, loops and the kill switch (ext_proc/limits)
+    RATE_LIMITED = "rate_limited"
+    BUDGET_EXCEEDED = "budget_exceeded"
+    LOOP_DETECTED = "loop_detected"
+    KILL_SWITCH = "kill_switch"
+    PRICE_UNKNOWN = "price_unknown"
     INTERNAL_ERROR = "internal_error"
 
 
