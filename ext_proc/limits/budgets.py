@@ -38,7 +38,7 @@ from ext_proc.limits.budget_store import BudgetStore, Charge, Refusal
 from ext_proc.limits.fields import Budget
 from ext_proc.limits.guard import FailMode, Stats
 from ext_proc.limits.prices import NANOS, Price, PriceTable
-from ext_proc.limits.windows import calendar_window
+from ext_proc.limits.windows import CalendarWindow, calendar_window
 
 Clock = Callable[[], float]
 OVERRUN_STEP = 256
@@ -145,7 +145,12 @@ class BudgetLedger:
         return reservation
 
     async def charge_output(self, reservation: Reservation, tokens_so_far: int) -> BudgetExceeded | None:
-        """None while the stream may go on; BudgetExceeded when it crossed a budget's cap."""
+        """None while the stream may go on; BudgetExceeded when it crossed a budget's cap.
+
+        ``tokens_so_far`` counts the output streamed until now. A state that does not answer
+        raises ``state_unavailable`` (the caller ends the stream), or, with state.fail_open,
+        lets the stream go on.
+        """
         over = tokens_so_far - reservation.estimate.output_tokens - reservation.extra_output_tokens
         if over <= 0 or not reservation.open or not reservation.recorded or not reservation.budgets:
             return None
@@ -201,15 +206,14 @@ class BudgetLedger:
     async def used(self, budget: Budget, now: float | None = None) -> float:
         """What the budget's current window has used, in its unit (for operators and tests)."""
         now = self._clock() if now is None else now
-        (value,) = await self._store.used([self._key(budget, now)], now)
+        (value,) = await self._store.used([self._key(budget, calendar_window(budget.window, now))], now)
         return _in_unit(budget, value)
 
     def _charge(self, budget: Budget, estimate: Usage, price: Price | None, now: float) -> Charge:
         window = calendar_window(budget.window, now)
         cap = budget.tokens if budget.tokens is not None else round((budget.cost or 0.0) * NANOS)
-        return Charge(
-            self._key(budget, now), self._amount(budget, estimate, price), cap, window.end + self._ttl
-        )
+        amount = self._amount(budget, estimate, price)
+        return Charge(self._key(budget, window), amount, cap, window.end + self._ttl)
 
     def _extra(self, reservation: Reservation, budget: Budget, charge: Charge, tokens: int) -> Charge:
         extra = Usage(reservation.model, 0, tokens)
@@ -228,8 +232,7 @@ class BudgetLedger:
         assert price is not None  # reserve() required one for any cost budget
         return price.nanos(usage.input_tokens, usage.output_tokens)
 
-    def _key(self, budget: Budget, now: float) -> str:
-        window = calendar_window(budget.window, now)
+    def _key(self, budget: Budget, window: CalendarWindow) -> str:
         return f"{self._prefix}budget:{budget.name}:{budget.key}:{window.id}"
 
     def _marker(self, reservation: Reservation) -> str:
@@ -257,13 +260,14 @@ def _in_unit(budget: Budget, value: int) -> float:
     return float(value) if budget.tokens is not None else value / NANOS
 
 
-def usage_input(usage: Usage, *, estimated: bool, cost: float | None) -> dict[str, Any]:
+def usage_input(usage: Usage, prices: PriceTable, *, estimated: bool) -> dict[str, Any]:
     """``input.usage`` for the policy: an estimate at admission, the reported usage at the end."""
+    price = prices.price(usage.model)
     return {
         "model": usage.model,
         "input_tokens": usage.input_tokens,
         "output_tokens": usage.output_tokens,
         "total_tokens": usage.total_tokens,
-        "cost": cost,
+        "cost": None if price is None else price.nanos(usage.input_tokens, usage.output_tokens) / NANOS,
         "estimated": estimated,
     }

@@ -8,10 +8,14 @@ midnight can still be reconciled into the window it was charged to). All times a
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ext_proc.limits.fields import Window
+
+SECONDS_PER_DAY = 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +29,14 @@ class CalendarWindow:
 
 
 def calendar_window(window: Window, now: float) -> CalendarWindow:
-    moment = datetime.fromtimestamp(now, UTC)
+    # Unix time has exactly 86,400 seconds a day (POSIX: no leap seconds), so the day number
+    # names the day, and the few windows in use are computed once each.
+    return _window(window, math.floor(now / SECONDS_PER_DAY))
+
+
+@functools.lru_cache(maxsize=64)
+def _window(window: Window, day: int) -> CalendarWindow:
+    moment = datetime.fromtimestamp(day * SECONDS_PER_DAY, UTC)
     if window == "day":
         start = datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
         end = start + timedelta(days=1)

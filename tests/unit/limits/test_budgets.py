@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from ext_proc.errors import ChaperoneError, ErrorCode
-from ext_proc.limits.budgets import OVERRUN_STEP, BudgetExceeded, Reservation, Usage
+from ext_proc.limits.budgets import OVERRUN_STEP, BudgetExceeded, Reservation, Usage, usage_input
 from ext_proc.limits.fields import Budget
 from ext_proc.limits.settings import BudgetsConfig, ModelPrice, PricesConfig
 from tests.unit.limits.conftest import PRICES, State
@@ -205,3 +205,17 @@ async def test_cost_counters_add_up_exactly(state: State) -> None:
         reserved(await ledger.reserve([cap], Usage("m", 1, 1)))
     assert isinstance(await ledger.reserve([cap], Usage("m", 1, 1)), BudgetExceeded)
     assert await ledger.used(cap) == pytest.approx(0.0003)
+
+
+def test_usage_for_the_policy(state: State) -> None:
+    limits = state.limits()
+    estimate = limits.budgets.estimate("example-large", 1000, None)
+    assert usage_input(estimate, limits.prices, estimated=True) == {
+        "model": "example-large",
+        "input_tokens": 1000,
+        "output_tokens": 4096,
+        "total_tokens": 5096,
+        "cost": pytest.approx(0.002 + 4096 * 8.0 / 1e6),
+        "estimated": True,
+    }
+    assert usage_input(Usage("unpriced", 1, 1), limits.prices, estimated=False)["cost"] is None

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+
 import pytest
 import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from ext_proc.config import StateConfig
 from ext_proc.limits.fields import RateLimit
-from tests.unit.limits.conftest import START, State
+from ext_proc.limits.rate_store import MemoryRateStore, RedisRateStore
+from ext_proc.limits.ratelimit import RateLimiter
+from ext_proc.state.redis_client import connect
+from tests.redis_server import RedisServer
+from tests.unit.limits.conftest import START, Clock, State
 
 AGENT_RPM = RateLimit("agent-rpm", "agent:support-bot", 3, 60.0)
 
@@ -119,3 +129,57 @@ async def test_a_redis_that_lost_its_scripts_is_sent_the_script_again(state: Sta
     assert (await limiter.hit([AGENT_RPM])).allowed  # EVALSHA -> NOSCRIPT -> EVAL
     assert (await limiter.hit([AGENT_RPM])).allowed
     assert not (await limiter.hit([AGENT_RPM])).allowed
+
+
+class Reference:
+    """The definition: admitted when each limit has fewer than `limit` requests in (now - window, now]."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, list[float]] = {}
+
+    def hit(self, limits: list[RateLimit], now: float) -> tuple[bool, str | None, float]:
+        worst, wait = None, -1.0
+        for limit in limits:
+            inside = sorted(t for t in self.times.get(limit.name, []) if t > now - limit.window_seconds)
+            if len(inside) >= limit.limit:
+                until = inside[len(inside) - limit.limit] + limit.window_seconds - now
+                if until > wait:
+                    worst, wait = limit.name, until
+        if worst is not None:
+            return False, worst, wait
+        for limit in limits:
+            self.times.setdefault(limit.name, []).append(now)
+        return True, None, 0.0
+
+
+CANDIDATES = [RateLimit("a", "k", 3, 10.0), RateLimit("b", "k", 5, 30.0), RateLimit("c", "k2", 2, 4.0)]
+steps = st.lists(
+    st.tuples(st.floats(0, 6, allow_nan=False), st.sets(st.sampled_from(range(3)), min_size=1)), max_size=40
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=steps)
+def test_both_backends_follow_the_definition(
+    redis_server: RedisServer, steps: list[tuple[float, set[int]]]
+) -> None:
+    async def run() -> None:
+        clock = Clock()
+        prefix = f"prop:{uuid.uuid4().hex[:8]}:"
+        memory = RateLimiter(MemoryRateStore(), key_prefix=prefix, clock=clock)
+        client = connect(StateConfig(redis_url=redis_server.url))
+        shared = RateLimiter(RedisRateStore(client), key_prefix=prefix, clock=clock)
+        reference = Reference()
+        try:
+            for advance, chosen in steps:
+                clock.advance(advance)
+                limits = [CANDIDATES[i] for i in sorted(chosen)]
+                allowed, name, wait = reference.hit(limits, clock.now)
+                for limiter in (memory, shared):
+                    result = await limiter.hit(limits)
+                    assert (result.allowed, result.limit_name) == (allowed, name)
+                    assert result.retry_after_seconds == pytest.approx(wait, abs=1e-6)
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())
