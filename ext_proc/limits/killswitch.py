@@ -86,6 +86,7 @@ class KillSwitch:
         self.stats = Stats("kill_switch")
         self._fail = FailMode(self.stats, fail_open=fail_open)
         self._kills: dict[tuple[str, str], Kill] = {}  # (scope, target)
+        self._changes = 0  # engage/release on this replica, to spot a read they overtook
         self._read_at: float | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -117,6 +118,7 @@ class KillSwitch:
         kill = Kill(scope_, target, reason, actor, self._clock())
         await self._store.engage(kill)
         self._kills = {**self._kills, (kill.scope, kill.target): kill}
+        self._changes += 1
         self.stats.add("engaged")
         self._on_event(KillEvent("engaged", kill, actor, reason))
         return kill
@@ -126,6 +128,7 @@ class KillSwitch:
         scope_, target = check_kill(scope, target, reason or "released", actor)
         kill = await self._store.release(scope_, target)
         self._kills = {key: k for key, k in self._kills.items() if key != (scope_, target)}
+        self._changes += 1
         if kill is not None:
             self.stats.add("released")
             self._on_event(KillEvent("released", kill, actor, reason))
@@ -140,17 +143,22 @@ class KillSwitch:
 
     async def refresh(self) -> None:
         """Re-read the kills; ``state_unavailable`` when the state does not answer."""
+        changes, first = self._changes, self._read_at is None
         kills = await self._store.load()
+        self._read_at = self._monotonic()
+        self._fail.available()
+        if changes != self._changes:
+            # An engage or release here overtook this read: keep the newer copy (the change's
+            # announcement brings another read).
+            return
         fresh: dict[tuple[str, str], Kill] = {(kill.scope, kill.target): kill for kill in kills}
-        if fresh.keys() != self._kills.keys() and self._read_at is not None:
+        if fresh.keys() != self._kills.keys() and not first:
             log.info(
                 "kill_switch_changed",
                 engaged=sorted(k.field for key, k in fresh.items() if key not in self._kills),
                 released=sorted(k.field for key, k in self._kills.items() if key not in fresh),
             )
         self._kills = fresh
-        self._read_at = self._monotonic()
-        self._fail.available()
 
     async def start(self) -> None:
         """Read the kills once (a failure is not fatal: see the fail mode), then follow changes."""

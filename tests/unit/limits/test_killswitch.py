@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis
 
-from ext_proc.limits.kill_store import Kill
+from ext_proc.limits.kill_store import Kill, MemoryKillStore
 from ext_proc.limits.killswitch import KillEvent, KillSwitch
 from ext_proc.limits.settings import KillSwitchConfig
 from tests.unit.limits.conftest import State, eventually
@@ -151,3 +151,30 @@ async def test_blocked_never_waits(state: State) -> None:
         assert switch.blocked("bot") is not None
     finally:
         await switch.stop()
+
+
+class SlowReads(MemoryKillStore):
+    """Reads that wait at a gate, to let a change overtake one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def load(self) -> list[Kill]:
+        kills = await super().load()
+        await self.gate.wait()
+        return kills
+
+
+async def test_a_read_overtaken_by_this_replicas_change_does_not_undo_it() -> None:
+    store = SlowReads()
+    switch = KillSwitch(store, refresh_interval_seconds=30, stale_after_seconds=60)
+    await switch.refresh()
+    store.gate.clear()
+    stale_read = asyncio.create_task(switch.refresh())  # reads "no kills", then waits
+    await asyncio.sleep(0)
+    await switch.engage("agent", "bot", "incident", "ops")
+    store.gate.set()
+    await stale_read
+    assert switch.blocked("bot") is not None
