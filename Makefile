@@ -20,13 +20,14 @@ define debian_package
 		{ $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q $(2) >/dev/null; }; }
 endef
 
-.PHONY: run test test-deps k8s-check envoy-configs lint bench venv clean help
+.PHONY: run test test-deps k8s-check envoy-configs protos lint bench venv clean help
 
 help:
 	@echo "make run    start Envoy (127.0.0.1:10000), Chaperone and a demo upstream"
 	@echo "make test   run the test suite (unit, Rego, and integration through real Envoy)"
 	@echo "make k8s-check  render and validate the Kubernetes manifests, their Envoy configs and policies"
 	@echo "make envoy-configs  write the shipped Envoy configs again (chaperone envoy-config)"
+	@echo "make protos  compile proto/ into ext_proc/ again (the modules are committed)"
 	@echo "make lint   ruff and mypy --strict"
 	@echo "make bench  load-test Envoy alone vs Envoy + Chaperone"
 
@@ -48,9 +49,11 @@ venv: $(TEST_STAMP)
 run: $(RUN_STAMP)
 	$(PY) -m ext_proc.demo.run
 
-# The tests run a real redis-server (shared state across replicas).
+# The tests run a real redis-server (shared state across replicas), and the operator console's
+# tests drive Debian's Chromium (headless; never a browser downloaded by a test tool).
 test-deps:
 	$(call debian_package,redis-server,redis-server)
+	$(call debian_package,chromium,chromium)
 
 test: test-deps k8s-check
 	$(BIN)/chaperone policy test policies
@@ -67,6 +70,10 @@ envoy-configs: $(RUN_STAMP)
 		command=$$(sed -n 's/^#   chaperone envoy-config /envoy-config /p' $$file); \
 		echo "chaperone $$command"; $(BIN)/chaperone $$command || exit 1; \
 	done
+
+# The admin API's Python modules, compiled from proto/ (tests fail when they disagree).
+protos: $(TEST_STAMP)
+	$(PY) proto/compile.py
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check ext_proc tests

@@ -12,8 +12,12 @@ from typing import Any
 import orjson
 
 from ext_proc import __version__
+from ext_proc.approvals.cli import add_commands as add_approvals_commands
+from ext_proc.audit.sinks import rotated_set
+from ext_proc.audit.verify import Report, Verifier
 from ext_proc.config import DEFAULT_DECISION_PATH, ENV_CONFIG_FILE, ConfigError, load_config
 from ext_proc.errors import ChaperoneError
+from ext_proc.identity.cli import add_keys_commands
 from ext_proc.limits.cli import add_kill_commands
 from ext_proc.logs import configure_logging
 from ext_proc.policy.bundle import PolicyLoadError, load_bundle
@@ -73,7 +77,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     envoy.add_argument("-o", "--output", help="write to this file (default: standard output)")
     envoy.set_defaults(handler=_envoy_config)
+    add_approvals_commands(commands)
+    add_keys_commands(commands)
     add_kill_commands(commands)
+
+    audit = commands.add_parser("audit", help="audit trail tools").add_subparsers(metavar="ACTION")
+    verify = audit.add_parser(
+        "verify", help="check the hash chain of audit log files; report the first broken link (exit 1)"
+    )
+    verify.add_argument(
+        "files", nargs="+", metavar="FILE", help="log files, checked in this order as one log"
+    )
+    verify.add_argument(
+        "--with-backups",
+        action="store_true",
+        help="check each FILE's rotated backups first (FILE.N ... FILE.1, then FILE)",
+    )
+    verify.set_defaults(handler=_audit_verify)
     return parser
 
 
@@ -112,6 +132,40 @@ def _envoy_config(args: argparse.Namespace) -> int:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    paths = [Path(name) for name in args.files]
+    if args.with_backups:
+        paths = [each for path in paths for each in (rotated_set(path) or [path])]
+    verifier = Verifier()
+    for path in paths:
+        try:
+            with path.open("rb") as file:
+                for number, line in enumerate(file, start=1):
+                    if not verifier.feed(str(path), number, line):
+                        break
+        except OSError as exc:
+            print(f"chaperone: cannot read {path}: {exc.strerror}", file=sys.stderr)
+            return 2
+        if not verifier.report.ok:
+            break
+    return _print_report(verifier.report)
+
+
+def _print_report(report: Report) -> int:
+    if report.problem is not None:
+        print(f"{report.problem}")
+        print(f"broken chain: {report.events} events checked before this line")
+        return 1
+    links = {"linked": "follows the segment before it", "alone": "a segment of its own",
+             "continues": "continues a segment that is not in these files"}  # fmt: skip
+    print(
+        f"ok: {report.events} audit events in {len(report.segments)} segments, {report.skipped} other lines"
+    )
+    for segment in report.segments:
+        print(f"  chain {segment.chain}: seq {segment.first_seq}-{segment.last_seq}, {links[segment.link]}")
     return 0
 
 

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 import msgspec
 import yaml
 
+from ext_proc.credentials.config import CredentialsConfig
+from ext_proc.identity.config import IdentityConfig
 from ext_proc.limits.settings import LimitsConfig
 
 ENV_PREFIX = "CHAPERONE_"
@@ -39,6 +41,22 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_DENY_STATUS = 403
 DEFAULT_REDIS_TIMEOUT_MS = 50
 DEFAULT_ADMIN_ADDRESS = "127.0.0.1:9002"
+# A held call waits this long for a person; Envoy's ext_proc max_message_timeout must allow it.
+DEFAULT_APPROVAL_HOLD_SECONDS = 120.0
+DEFAULT_APPROVAL_TTL_SECONDS = 900.0
+DEFAULT_APPROVAL_RETRY_WINDOW_SECONDS = 600.0
+DEFAULT_APPROVAL_RETENTION_SECONDS = 86400.0
+DEFAULT_MAX_PENDING_APPROVALS = 1000
+DEFAULT_WEBHOOK_TIMEOUT_SECONDS = 2.0
+DEFAULT_WEBHOOK_ATTEMPTS = 3
+DEFAULT_SESSION_HISTORY = 20
+DEFAULT_SESSION_IDLE_SECONDS = 1800.0
+DEFAULT_MAX_SESSIONS = 10000
+DEFAULT_MAX_REMEMBERED = 256
+DEFAULT_AGENT_MEMORY_SECONDS = 7 * 86400.0
+DEFAULT_AUDIT_MAX_BYTES = 100 * 1024 * 1024
+DEFAULT_AUDIT_BACKUPS = 5
+DEFAULT_AUDIT_RECENT = 500
 # Streamed LLM responses can run for minutes: the route timeout of an upstream.
 DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 300.0
 # The CA bundle of Debian and Ubuntu images, the official Envoy image included.
@@ -124,6 +142,61 @@ class AdminConfig(_Section, frozen=True):
     token_file: str | None = None
 
 
+class ApprovalsConfig(_Section, frozen=True):
+    # hold: the call waits up to hold_seconds for a person; retry: it is refused at once with the
+    # approval's id, and the same action passes once when retried after the approval.
+    mode: Literal["hold", "retry"] = "hold"
+    hold_seconds: PositiveFloat = DEFAULT_APPROVAL_HOLD_SECONDS
+    # How long a request stays pending when the decision gives no ttl_seconds (retry mode).
+    ttl_seconds: PositiveFloat = DEFAULT_APPROVAL_TTL_SECONDS
+    # Retry mode: how long after the approval its single retry may come.
+    retry_window_seconds: PositiveFloat = DEFAULT_APPROVAL_RETRY_WINDOW_SECONDS
+    # Decided and expired approvals stay visible (console, API) this long.
+    retention_seconds: PositiveFloat = DEFAULT_APPROVAL_RETENTION_SECONDS
+    # Pending requests beyond this are refused (approval_limit): an agent cannot flood operators.
+    max_pending: PositiveInt = DEFAULT_MAX_PENDING_APPROVALS
+    # Each new request is POSTed here (off the request path), signed when a secret file is set.
+    webhook_url: Annotated[str, msgspec.Meta(pattern=r"^https?://[^/?#\s]+")] | None = None
+    webhook_secret_file: str | None = None
+    webhook_timeout_seconds: PositiveFloat = DEFAULT_WEBHOOK_TIMEOUT_SECONDS
+    webhook_attempts: PositiveInt = DEFAULT_WEBHOOK_ATTEMPTS
+    # Put before the console link in webhooks ("https://chaperone.example.com"); unset: a path.
+    console_base_url: str | None = None
+
+
+class SessionsConfig(_Section, frozen=True):
+    # The earlier actions of a session the policy sees (input.session.actions).
+    history: PositiveInt = DEFAULT_SESSION_HISTORY
+    # A session without an Mcp-Session-Id ends after this long without an action.
+    idle_seconds: PositiveFloat = DEFAULT_SESSION_IDLE_SECONDS
+    # In-memory backend: sessions beyond this evict the least recently used.
+    max_sessions: PositiveInt = DEFAULT_MAX_SESSIONS
+    # Per agent, the tools and upstreams remembered (least recently used forgotten first), and
+    # for how long after the agent's last action.
+    max_remembered: PositiveInt = DEFAULT_MAX_REMEMBERED
+    agent_memory_seconds: PositiveFloat = DEFAULT_AGENT_MEMORY_SECONDS
+
+
+class AuditFileConfig(_Section, frozen=True):
+    # Unset: no file. The file rotates at max_bytes; `backups` older files are kept (.1, .2...).
+    path: str | None = None
+    max_bytes: PositiveInt = DEFAULT_AUDIT_MAX_BYTES
+    backups: Annotated[int, msgspec.Meta(ge=0)] = DEFAULT_AUDIT_BACKUPS
+
+
+class AuditConfig(_Section, frozen=True):
+    # Audit events on standard output, beside the operational log (as JSON lines in any format).
+    stdout: bool = True
+    file: AuditFileConfig = msgspec.field(default_factory=AuditFileConfig)
+    # How many recent events the admin API's decisions feed keeps in memory.
+    recent: PositiveInt = DEFAULT_AUDIT_RECENT
+
+
+class MetricsConfig(_Section, frozen=True):
+    # Prometheus metrics at the admin port's /metrics.
+    enabled: bool = True
+
+
 class LoggingConfig(_Section, frozen=True):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console"] = "json"
@@ -157,6 +230,12 @@ class Config(_Section, frozen=True):
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     state: StateConfig = msgspec.field(default_factory=StateConfig)
     admin: AdminConfig = msgspec.field(default_factory=AdminConfig)
+    approvals: ApprovalsConfig = msgspec.field(default_factory=ApprovalsConfig)
+    sessions: SessionsConfig = msgspec.field(default_factory=SessionsConfig)
+    identity: IdentityConfig = msgspec.field(default_factory=IdentityConfig)
+    credentials: CredentialsConfig = msgspec.field(default_factory=CredentialsConfig)
+    audit: AuditConfig = msgspec.field(default_factory=AuditConfig)
+    metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
     limits: LimitsConfig = msgspec.field(default_factory=LimitsConfig)
     upstreams: tuple[UpstreamConfig, ...] = ()
 

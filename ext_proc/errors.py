@@ -37,6 +37,19 @@ class ErrorCode(StrEnum):
     SSE_DECODE_ERROR = "sse_decode_error"
     LLM_REQUEST_INVALID = "llm_request_invalid"
     LLM_RESPONSE_INVALID = "llm_response_invalid"
+    # Human approval (ext_proc/approvals): refusals a client sees, and operator API errors
+    APPROVAL_REQUIRED = "approval_required"
+    APPROVAL_DENIED = "approval_denied"
+    APPROVAL_EXPIRED = "approval_expired"
+    APPROVAL_NOT_FOUND = "approval_not_found"
+    APPROVAL_NOT_PENDING = "approval_not_pending"
+    APPROVAL_SELF_DECISION = "approval_self_decision"
+    APPROVAL_LIMIT = "approval_limit"
+    OPERATOR_REQUEST_INVALID = "operator_request_invalid"
+    # Brokered credentials (ext_proc/credentials)
+    CREDENTIAL_UNKNOWN = "credential_unknown"
+    CREDENTIAL_UNAVAILABLE = "credential_unavailable"
+    TOKEN_MINT_FAILED = "token_mint_failed"
     # Limits, budgets, loops and the kill switch (ext_proc/limits)
     RATE_LIMITED = "rate_limited"
     BUDGET_EXCEEDED = "budget_exceeded"

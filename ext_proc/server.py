@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,16 +33,26 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from ext_proc import scanning
 from ext_proc.admin.app import AdminExtension, build_admin_app
+from ext_proc.admin.console import console_routes
+from ext_proc.admin.decisions import decisions_routes
+from ext_proc.admin.policy_routes import policy_routes
+from ext_proc.admin.rpc.auth import OperatorAuth
+from ext_proc.admin.rpc.backends import ApprovalsBackend, KillSwitchBackend
+from ext_proc.admin.rpc.servicers import ADMIN_SERVICES, add_admin_services
 from ext_proc.admin.server import AdminServer
-from ext_proc.audit import AuditLog
+from ext_proc.audit import AuditLog, DecisionFeed
 from ext_proc.authz.servicer import AuthorizationServicer
-from ext_proc.config import Config
+from ext_proc.config import AuditConfig, Config
+from ext_proc.metrics import NULL_METRICS, Metrics
+from ext_proc.metrics.http import metrics_routes
+from ext_proc.metrics.prometheus import PrometheusMetrics
 from ext_proc.policy.bundle import load_bundle
 from ext_proc.policy.engine import PolicyEngine
 from ext_proc.policy.evaluator import Evaluator
 from ext_proc.policy.regorus_engine import RegorusEngine
 from ext_proc.policy.reloader import PolicyReloader
 from ext_proc.policy.remote_opa import RemoteOpaEngine
+from ext_proc.policy.status import PolicyStatusSource
 from ext_proc.processing.servicer import ExternalProcessorServicer
 from ext_proc.processing.stream import StreamProcessor, StreamSettings
 
@@ -66,6 +77,19 @@ def build_policy(config: Config) -> Policy:
     return Policy(engine, PolicyReloader(engine, policy.directory, policy.reload_interval_seconds))
 
 
+def build_audit(config: AuditConfig, feed: DecisionFeed, metrics: Metrics) -> AuditLog:
+    file = config.file
+    if file.path is None:
+        return (
+            AuditLog(feed=feed, metrics=metrics)
+            if config.stdout
+            else AuditLog([], feed=feed, metrics=metrics)
+        )
+    return AuditLog.to_file(
+        file.path, file.max_bytes, file.backups, stdout=config.stdout, feed=feed, metrics=metrics
+    )
+
+
 class Service:
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -81,6 +105,17 @@ class Service:
         self._serving = False
         self.admin_extensions: list[AdminExtension] = []
         self.admin: AdminServer | None = None
+        # -- oversight: metrics, audit trail, admin API (the integrator plugs in the backends) --
+        self.policy_status = PolicyStatusSource(config.policy, self.policy.engine, self.policy.reloader)
+        self.metrics: Metrics = (
+            PrometheusMetrics(policy_status=self.policy_status) if config.metrics.enabled else NULL_METRICS
+        )
+        self.decisions = DecisionFeed(config.audit.recent)
+        self.audit = build_audit(config.audit, self.decisions, self.metrics)
+        self.approvals_backend: ApprovalsBackend | None = None
+        self.kill_switch_backend: KillSwitchBackend | None = None
+        # More readiness conditions (e.g. "the state backend answers"): each returns True when ready.
+        self.readiness_checks: list[Callable[[], bool]] = []
 
     async def start(self) -> str:
         """Bind and start serving; returns the bound address (the real port if 0 was asked)."""
@@ -92,7 +127,7 @@ class Service:
             ("grpc.so_reuseport", 0),
         ]
         server = grpc.aio.server(options=options, maximum_concurrent_rpcs=server_config.max_concurrent_rpcs)
-        audit = AuditLog()
+        audit, metrics = self.audit, self.metrics
         inspection = self.config.inspection
         settings = StreamSettings(
             max_body_bytes=inspection.max_body_bytes,
@@ -101,18 +136,27 @@ class Service:
             sensitive_data=dict(inspection.sensitive_data),
         )
         external_auth_pb2_grpc.add_AuthorizationServicer_to_server(
-            AuthorizationServicer(self.evaluator, audit, inspection.deny_status), server
+            AuthorizationServicer(self.evaluator, audit, inspection.deny_status, metrics), server
         )
         external_processor_pb2_grpc.add_ExternalProcessorServicer_to_server(
-            ExternalProcessorServicer(lambda: StreamProcessor(self.evaluator, audit, settings)), server
+            ExternalProcessorServicer(lambda: StreamProcessor(self.evaluator, audit, settings, metrics)),
+            server,
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        add_admin_services(
+            server,
+            auth=OperatorAuth(self.config.admin.token_file),
+            audit=audit,
+            policy_status=self.policy_status,
+            approvals=self.approvals_backend,
+            kill_switch=self.kill_switch_backend,
+        )
         address = self._bind(server, server_config.address)
         self._warm_engine()
         if self.config.inspection.protocols:
             scanning.prepare()  # compile the detectors now, not on the first request's time
         await server.start()
-        for service in ("", AUTHZ_SERVICE, EXTPROC_SERVICE):
+        for service in ("", AUTHZ_SERVICE, EXTPROC_SERVICE, *ADMIN_SERVICES):
             await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
         if self.policy.reloader is not None:
             loop = asyncio.get_running_loop()
@@ -120,7 +164,9 @@ class Service:
             self.policy.reloader.start()
         self._server = server
         self._serving = True
-        admin_app = build_admin_app(self.ready, self.config.admin.token_file, self.admin_extensions)
+        admin_app = build_admin_app(
+            self.ready, self.config.admin.token_file, [*self._oversight_routes(), *self.admin_extensions]
+        )
         self.admin = AdminServer(admin_app, self.config.admin.address)
         await self.admin.start()
         log.info(
@@ -150,10 +196,26 @@ class Service:
             await self.admin.stop()
         self._server = None
         log.info("stopped")
+        self.audit.close()
 
     def ready(self) -> bool:
-        """Readiness: serving, and not shutting down (a policy is loaded once the service starts)."""
-        return self._serving
+        """Readiness: serving and not shutting down, a policy loaded, and every registered check true."""
+        if not (self._serving and self.policy_status().loaded):
+            return False
+        for check in self.readiness_checks:
+            try:
+                if not check():
+                    return False
+            except Exception:  # a broken check means "not ready", never a crashed probe
+                log.exception("readiness_check_failed")
+                return False
+        return True
+
+    def _oversight_routes(self) -> list[AdminExtension]:
+        routes = [policy_routes(self.policy_status), decisions_routes(self.decisions), console_routes()]
+        if isinstance(self.metrics, PrometheusMetrics):
+            routes.append(metrics_routes(self.metrics))
+        return routes
 
     def _warm_engine(self) -> None:
         # Build the loop thread's engine now rather than on the next request's time.

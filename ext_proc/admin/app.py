@@ -1,9 +1,11 @@
 """The admin HTTP application.
 
 Open routes: ``/healthz`` (the process is alive) and ``/readyz`` (it serves and has a policy).
-Everything under ``/api/`` is the operator API and requires ``Authorization: Bearer <token>``,
-the token being the content of ``admin.token_file`` (read on each request, so a rotated Secret
-takes effect at once); without a configured token the operator API answers 503, never open.
+Everything under ``/api/`` is the operator API and requires ``Authorization: Bearer <token>``.
+``admin.token_file`` holds the tokens: one per line, ``<operator name> <token>``, or a single
+bare token (the operator "admin"). It is read on each request, so a rotated Secret takes
+effect at once; without a configured token the operator API answers 503, never open. The
+operator's name is ``request[OPERATOR_KEY]`` (who approved, who pulled the kill switch).
 Features add their routes through ``AdminExtension`` callables.
 """
 
@@ -19,6 +21,9 @@ AdminExtension = Callable[[web.Application], None]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 API_PREFIX = "/api/"
+# A typed request key: aiohttp warns on plain string keys (an error under the tests' warning filter).
+OPERATOR_KEY: web.RequestKey[str] = web.RequestKey("chaperone.operator", str)
+DEFAULT_OPERATOR = "admin"
 READY_KEY: web.AppKey[Callable[[], bool]] = web.AppKey("ready", Callable[[], bool])  # type: ignore[arg-type]
 TOKEN_FILE_KEY: web.AppKey[str | None] = web.AppKey("token_file", str)
 
@@ -50,23 +55,45 @@ async def _readyz(request: web.Request) -> web.Response:
 async def _require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not request.path.startswith(API_PREFIX):
         return await handler(request)
-    expected = _token(request.app[TOKEN_FILE_KEY])
-    if expected is None:
+    tokens = operator_tokens(request.app[TOKEN_FILE_KEY])
+    if not tokens:
         return _error(503, "admin_disabled", "the operator API needs admin.token_file")
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+    operator = bearer_operator(tokens, request.headers.get("authorization", ""))
+    if operator is None:
         return _error(401, "unauthorized", "a valid bearer token is required")
+    request[OPERATOR_KEY] = operator
     return await handler(request)
 
 
-def _token(token_file: str | None) -> str | None:
+def operator_tokens(token_file: str | None) -> dict[str, str]:
+    """Operator name -> token, from the token file (empty when there is none)."""
     if token_file is None:
-        return None
+        return {}
     try:
-        token = Path(token_file).read_text().strip()
+        lines = Path(token_file).read_text().splitlines()
     except OSError:
-        return None
-    return token or None
+        return {}
+    entries = [line.split() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if len(entries) == 1 and len(entries[0]) == 1:
+        return {DEFAULT_OPERATOR: entries[0][0]}
+    return {entry[0]: entry[1] for entry in entries if len(entry) == 2}
+
+
+def bearer_operator(tokens: dict[str, str], authorization: str) -> str | None:
+    """The operator whose token an Authorization value (``Bearer <token>``) carries, or None.
+
+    Also used by the operator API over gRPC (the ``authorization`` metadata)."""
+    scheme, _, given = authorization.partition(" ")
+    return _operator(tokens, given.strip()) if scheme.lower() == "bearer" else None
+
+
+def _operator(tokens: dict[str, str], given: str) -> str | None:
+    # Compare against every token, in constant time each, whatever matches.
+    found = None
+    for name, token in tokens.items():
+        if hmac.compare_digest(given.encode(), token.encode()):
+            found = name
+    return found
 
 
 def _error(status: int, code: str, message: str) -> web.Response:

@@ -19,7 +19,7 @@ class AdminServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
-        # Port 0 asks the OS for one: read back which (tests bind that way).
+        # Report the port actually bound, for callers that log or advertise it.
         for address in self._runner.addresses:
             if isinstance(address, tuple):
                 self.port = int(address[1])

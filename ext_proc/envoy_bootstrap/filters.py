@@ -46,6 +46,9 @@ ROUTER = "envoy.filters.http.router"
 SERVICE_CLUSTER = "chaperone"
 # Chaperone answers a Check in about a millisecond; a second means it is stuck: fail closed.
 SERVICE_TIMEOUT = timedelta(seconds=1)
+# A call held for a person's approval: Chaperone extends one ext_proc message's deadline up to
+# this (ProcessingResponse.override_message_timeout); beyond it the call fails closed.
+MAX_HOLD = timedelta(minutes=10)
 # The ext_proc request attributes the policy input reads (ext_proc/policy_input/extproc.py).
 REQUEST_ATTRIBUTES = ["request.protocol", "source.address", "destination.address"]
 # The context extension that tells the policy which upstream a request goes to.
@@ -68,6 +71,7 @@ def ext_proc() -> HttpFilter:
         failure_mode_allow=False,
         status_on_error=HttpStatus(code=StatusCode.ServiceUnavailable),
         message_timeout=SERVICE_TIMEOUT,
+        max_message_timeout=MAX_HOLD,
         allow_mode_override=True,
         processing_mode=ProcessingMode(
             request_header_mode=ProcessingModeHeaderSendMode.SEND,

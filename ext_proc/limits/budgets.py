@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ext_proc.errors import ChaperoneError
-from ext_proc.limits.budget_store import BudgetStore, Charge, Refusal
+from ext_proc.limits.budget_store import STEP, BudgetStore, Charge, Refusal
 from ext_proc.limits.fields import Budget
 from ext_proc.limits.guard import FailMode, Stats
 from ext_proc.limits.prices import NANOS, Price, PriceTable
@@ -147,7 +147,8 @@ class BudgetLedger:
     async def charge_output(self, reservation: Reservation, tokens_so_far: int) -> BudgetExceeded | None:
         """None while the stream may go on; BudgetExceeded when it crossed a budget's cap.
 
-        ``tokens_so_far`` counts the output streamed until now. A state that does not answer
+        ``tokens_so_far`` counts the output streamed until now; calls for one reservation come
+        one at a time (each awaited), as a stream's chunks do. A state that does not answer
         raises ``state_unavailable`` (the caller ends the stream), or, with state.fail_open,
         lets the stream go on.
         """
@@ -172,7 +173,7 @@ class BudgetLedger:
         if isinstance(outcome, Refusal):
             self.stats.add("crossed")
             return self._exceeded(reservation.budgets, tuple(steps), outcome, now, exact)
-        tokens, amounts = (step, [c.amount for c in steps]) if outcome == 1 else (over, exact)
+        tokens, amounts = (step, [c.amount for c in steps]) if outcome == STEP else (over, exact)
         reservation.extra_output_tokens += tokens
         reservation.charged = [
             held + amount for held, amount in zip(reservation.charged, amounts, strict=True)

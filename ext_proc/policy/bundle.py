@@ -19,12 +19,14 @@ from typing import Any
 import orjson
 import yaml
 
+from ext_proc import watch
+
 REGO_SUFFIX = ".rego"
 DATA_SUFFIXES = (".json", ".yaml", ".yml")
 
 # The fingerprint is what the reload watcher compares: cheap to compute (stat only) and changed by
 # an edit in place, a new or removed file, and a ConfigMap symlink swap (new inode behind the name).
-Fingerprint = tuple[tuple[str, int, int, int], ...]
+Fingerprint = watch.Fingerprint
 
 
 class PolicyLoadError(Exception):
@@ -60,14 +62,8 @@ def policy_files(directory: Path) -> list[Path]:
 
 
 def fingerprint(directory: Path) -> Fingerprint:
-    entries = []
-    for path in policy_files(directory):
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            continue  # removed between listing and stat: the next poll sees the settled state
-        entries.append((str(path.relative_to(directory)), st.st_ino, st.st_size, st.st_mtime_ns))
-    return tuple(entries)
+    # A file removed between listing and stat is left out: the next poll sees the settled state.
+    return watch.fingerprint_files(policy_files(directory), directory)
 
 
 def load_bundle(directory: str | Path) -> PolicyBundle:

@@ -4,7 +4,8 @@ A decision is a boolean or an object with opa-envoy-plugin's fields (``allowed``
 ``request_headers_to_remove``, ``response_headers_to_add``, ``http_status``, ``body``,
 ``dynamic_metadata``, ``query_parameters_to_set``, ``query_parameters_to_remove``) plus
 Chaperone's own (``reasons``, ``response_headers_to_remove``, ``inspect``, ``replace_body``, and
-``sensitive_data``, ``rewrite`` and ``injection``, see directives.py).
+``sensitive_data``, ``rewrite`` and ``injection``, see directives.py; ``require_approval``, see
+approvals/requirement.py; ``credential`` and ``mint_token``, see credentials/decision.py).
 Every shape error names the field, the expected type and the actual one; the caller turns it into
 a deny with the ``decision_invalid`` code, never into an allow.
 """
@@ -20,6 +21,8 @@ from typing import Any
 
 import orjson
 
+from ext_proc.approvals.requirement import ApprovalRequirement, parse_require_approval
+from ext_proc.credentials.decision import MintToken, parse_credential, parse_mint_token
 from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.policy.directives import (
     NO_REWRITE,
@@ -86,6 +89,9 @@ class Decision:
     sensitive_data: Mapping[str, str] | None = None
     rewrite: Rewrite = NO_REWRITE
     injection: str = "keep"
+    require_approval: ApprovalRequirement | None = None
+    credential: str | None = None
+    mint_token: MintToken | None = None
     # The value the policy returned, for the audit trail and `chaperone policy eval`.
     raw: Any = field(default=None, compare=False, repr=False)
 
@@ -124,6 +130,9 @@ def parse_decision(value: Any) -> Decision:
         sensitive_data=parse_sensitive_data(value.get("sensitive_data")),
         rewrite=parse_rewrite(value.get("rewrite")),
         injection=parse_injection(value.get("injection")),
+        require_approval=parse_require_approval(value.get("require_approval")),
+        credential=parse_credential(value.get("credential")),
+        mint_token=parse_mint_token(value.get("mint_token")),
         raw=value,
     )
 

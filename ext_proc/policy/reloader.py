@@ -1,13 +1,11 @@
 """Hot reload: poll the policy directory and swap in a new bundle once it compiles.
 
 Polling (a stat of each file, once a second by default) rather than inotify, because a
-Kubernetes ConfigMap update is an atomic rename of the ``..data`` symlink: watchers on the
-visible file names miss it, while a stat through the names sees the new inode at once.
+Kubernetes ConfigMap update is an atomic rename of the ``..data`` symlink (see ext_proc/watch.py).
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +15,7 @@ from typing import Protocol
 import structlog
 
 from ext_proc.policy.bundle import Fingerprint, PolicyBundle, PolicyLoadError, fingerprint, load_bundle
+from ext_proc.watch import Poller
 
 log = structlog.get_logger("chaperone.policy")
 
@@ -41,22 +40,17 @@ class PolicyReloader:
     def __init__(self, engine: SwappableEngine, directory: str | Path, interval_seconds: float) -> None:
         self._engine = engine
         self._directory = Path(directory)
-        self._interval = interval_seconds
         self._seen: Fingerprint | None = self._safe_fingerprint()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._poller = Poller("policy-reloader", interval_seconds, self.poll_once)
         self.status = ReloadStatus(revision=engine.revision)
         # Called (on the watcher thread) after a new bundle became active.
         self.on_reload: Callable[[], object] | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="policy-reloader", daemon=True)
-        self._thread.start()
+        self._poller.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._poller.stop()
 
     def poll_once(self) -> bool:
         """Reload if the directory changed; True when a new bundle became active."""
@@ -82,13 +76,6 @@ class PolicyReloader:
         if self.on_reload is not None:
             self.on_reload()
         return True
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self.poll_once()
-            except Exception:  # the watcher must outlive any surprise; the old bundle stays active
-                log.exception("policy_reload_crashed")
 
     def _safe_fingerprint(self) -> Fingerprint | None:
         try:

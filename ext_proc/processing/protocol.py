@@ -6,6 +6,7 @@ are built once and reused: they are the common case and protobuf construction is
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from envoy.config.core.v3 import base_pb2
@@ -145,6 +146,14 @@ def _attributes(request: Any) -> dict[str, Any]:
 
 
 # -- responses ----------------------------------------------------------------------------
+
+
+def deadline_extension(seconds: float) -> Any:
+    """A message that only moves Envoy's deadline for the current message (up to the filter's
+    max_message_timeout): sent before a wait, such as a call held for approval."""
+    response = pb.ProcessingResponse()
+    response.override_message_timeout.FromTimedelta(datetime.timedelta(seconds=seconds))
+    return response
 
 
 def response_for(kind: str, action: Action) -> Any:

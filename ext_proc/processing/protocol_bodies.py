@@ -29,6 +29,7 @@ from ext_proc.inspection.llm_json import inspect_llm_json
 from ext_proc.inspection.llm_stream import LlmStreamRelay
 from ext_proc.inspection.request import LLM, MCP, InspectedRequest, inspect_request
 from ext_proc.inspection.rewrite import apply_rewrite
+from ext_proc.metrics import Metrics
 from ext_proc.policy.decision import BodyMode, Decision
 from ext_proc.policy.evaluator import DenyResponse, Outcome
 from ext_proc.policy_input.extproc import phase_document, with_request_body
@@ -50,6 +51,7 @@ class Host(Protocol):
     decision_id: str
     request_document: dict[str, Any]
     response: dict[str, Any]
+    metrics: Metrics
 
     async def decide(
         self,
@@ -106,6 +108,7 @@ class ProtocolBodies:
         scans = guard.scan(request.texts)
         findings = guard.findings_input(scans)
         injection = guard.injection_input(scans)
+        self._host.metrics.injections("request", [signal["kind"] for signal in injection["signals"]])
         self._note_request(request, findings, injection)
         if not (asked or request.protocol or findings["count"] or injection["signals"]):
             return Continue()  # plain traffic with nothing found: nothing to decide
@@ -120,6 +123,7 @@ class ProtocolBodies:
         decision = outcome.decision
         self._layers.append(decision.sensitive_data or {})
         applied = guard.apply(scans, self.table(), strip=decision.injection == "strip")
+        self._host.metrics.redactions("request", applied.redacted)
         self.summary["request_redactions"] = applied.redacted
         if applied.blocked_by is not None:
             denied = _refusal(outcome, f"the request contained {applied.blocked_by}")
@@ -248,6 +252,7 @@ class ProtocolBodies:
                 response_findings=rpc.findings,
                 response_redactions=rpc.redacted,
             )
+        self._host.metrics.redactions("response", self.summary.get("response_redactions") or {})
         return {key: value for key, value in self.summary.items() if value not in (None, {}, 0)}
 
     # -- judging JSON-RPC responses ---------------------------------------------------------------
@@ -271,6 +276,7 @@ class ProtocolBodies:
         )
         document.update(action=action, findings=findings, injection=injection, result={"is_error": is_error})
         quiet = not (findings["count"] or injection["signals"])
+        self._host.metrics.injections("response", [signal["kind"] for signal in injection["signals"]])
         audit = _audit_fields(action, findings, injection)
         outcome = await self._host.decide(PHASE_RESPONSE_BODY, document, quiet=quiet, audit=audit)
         decision = outcome.decision

@@ -14,7 +14,7 @@ from envoy.service.ext_proc.v3 import external_processor_pb2_grpc
 
 from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.processing.events import Reject
-from ext_proc.processing.protocol import event_from_request, response_for
+from ext_proc.processing.protocol import deadline_extension, event_from_request, response_for
 from ext_proc.processing.stream import StreamProcessor
 
 log = structlog.get_logger("chaperone.ext_proc")
@@ -24,10 +24,15 @@ class ExternalProcessorServicer(external_processor_pb2_grpc.ExternalProcessorSer
     def __init__(self, new_stream: Callable[[], StreamProcessor]) -> None:
         self._new_stream = new_stream
 
-    async def Process(  # noqa: N802 (gRPC name)
-        self, request_iterator: AsyncIterator[Any], context: Any
-    ) -> AsyncIterator[Any]:
+    async def Process(self, request_iterator: AsyncIterator[Any], context: Any) -> None:  # noqa: N802 (gRPC name)
+        # Responses are written with context.write rather than yielded, so that a stream that
+        # waits (a call held for approval) can first extend Envoy's deadline for the message.
         stream = self._new_stream()
+
+        async def extend_deadline(seconds: float) -> None:
+            await context.write(deadline_extension(seconds))
+
+        stream.extend_deadline = extend_deadline
         try:
             async for request in request_iterator:
                 try:
@@ -35,13 +40,13 @@ class ExternalProcessorServicer(external_processor_pb2_grpc.ExternalProcessorSer
                     action = await stream.handle(event)
                 except ChaperoneError as exc:
                     log.error("ext_proc_protocol_error", code=exc.code.value, error=exc.message)
-                    yield response_for("", _internal_reject(exc.code))
+                    await context.write(response_for("", _internal_reject(exc.code)))
                     return
                 except Exception:
                     log.exception("ext_proc_internal_error", decision_id=stream.decision_id)
-                    yield response_for("", _internal_reject(ErrorCode.INTERNAL_ERROR))
+                    await context.write(response_for("", _internal_reject(ErrorCode.INTERNAL_ERROR)))
                     return
-                yield response_for(kind, action)
+                await context.write(response_for(kind, action))
                 if isinstance(action, Reject):
                     return  # Envoy ends the HTTP request after an immediate response
         finally:

@@ -20,12 +20,15 @@ evaluated again: one policy evaluation per request on the common path.
 from __future__ import annotations
 
 import dataclasses
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ext_proc.audit import AuditLog, RequestSummary
 from ext_proc.config import DEFAULT_DENY_STATUS, DEFAULT_MAX_BODY_BYTES
 from ext_proc.errors import ChaperoneError, ErrorCode
+from ext_proc.metrics import NULL_METRICS, Metrics
 from ext_proc.policy.decision import NO_INSPECTION, BodyMode, Decision, Inspection
 from ext_proc.policy.evaluator import DenyResponse, Evaluator, Outcome, deny_response, new_decision_id
 from ext_proc.policy_input.extproc import phase_document, request_document, with_request_body
@@ -65,7 +68,9 @@ class StreamSettings:
 
 
 class StreamProcessor:
-    def __init__(self, evaluator: Evaluator, audit: AuditLog, settings: StreamSettings) -> None:
+    def __init__(
+        self, evaluator: Evaluator, audit: AuditLog, settings: StreamSettings, metrics: Metrics = NULL_METRICS
+    ) -> None:
         self._evaluator = evaluator
         self._audit = audit
         self._settings = settings
@@ -81,10 +86,17 @@ class StreamProcessor:
         self._chunk_evaluations = 0
         self._audit_extra: dict[str, Any] = {}
         self.rejected = False
+        # Set by the servicer: moves Envoy's deadline for the current message before a long wait.
+        self.extend_deadline: Callable[[float], Awaitable[None]] | None = None
+        self.metrics = metrics
+        self._phase_started = 0.0
+        self._last_outcome: Outcome | None = None
+        metrics.stream_opened()
 
     # -- entry points ---------------------------------------------------------------------
 
     async def handle(self, event: Event) -> Action:
+        self._phase_started = time.perf_counter()
         try:
             if isinstance(event, HeadersEvent):
                 if event.direction is Direction.REQUEST:
@@ -95,9 +107,12 @@ class StreamProcessor:
             return await self._on_trailers(event)
         except ChaperoneError as exc:
             return self.reject(_phase_of(event), self._evaluator.failure(exc))
+        finally:
+            self.metrics.phase(_phase_of(event), time.perf_counter() - self._phase_started)
 
     def close(self) -> None:
         """End of the ext_proc stream: one summary event for what was not logged one by one."""
+        self.metrics.stream_closed()
         fields: dict[str, Any] = {}
         if self._chunk_evaluations:
             fields["chunk_decisions"] = self._chunk_evaluations
@@ -106,7 +121,11 @@ class StreamProcessor:
             fields.update(self._protocol.finish_summary())
         if fields:
             self._audit.event(
-                "stream_summary", decision_id=self.decision_id, path=self._summary.path, **fields
+                "stream_summary",
+                decision_id=self.decision_id,
+                path=self._summary.path,
+                upstream=self._upstream(),
+                **fields,
             )
 
     # -- headers --------------------------------------------------------------------------
@@ -329,6 +348,8 @@ class StreamProcessor:
     ) -> Outcome:
         """Evaluate; ``audit`` adds fields (the action, what was found) to this decision's event."""
         outcome = await self._evaluator.decide(document)
+        self.metrics.outcome(phase, outcome)
+        self._last_outcome = outcome
         self._audit_extra = audit or {}
         if quiet:
             self._chunk_evaluations += 1
@@ -341,7 +362,7 @@ class StreamProcessor:
                 request=self._summary,
                 outcome=outcome,
                 status=None,
-                **self._audit_extra,
+                **self._audit_fields(),
             )
         return outcome
 
@@ -354,17 +375,33 @@ class StreamProcessor:
     def reject(self, phase: str, outcome: Outcome, deny: DenyResponse | None = None) -> Reject:
         self.rejected = True
         deny = deny or self.deny_of(outcome)
+        if outcome is not self._last_outcome:  # a refusal no evaluation made (bad input, blocked data)
+            self.metrics.outcome(phase, outcome)
         self._audit.decision(
             decision_id=self.decision_id,
             phase=phase,
             request=self._summary,
             outcome=outcome,
             status=deny.status,
-            **self._audit_extra,
+            **self._audit_fields(),
         )
         self._audit_extra = {}
         code = outcome.error.code.value if outcome.error else "denied"
         return Reject(status=deny.status, headers=deny.headers, body=deny.body, details=f"chaperone_{code}")
+
+    def _audit_fields(self) -> dict[str, Any]:
+        """The decision's own audit fields, after those of every decision of this stream: its
+        upstream, and the time spent on the phase so far."""
+        observed = {
+            "upstream": self._upstream(),
+            "phase_ms": (time.perf_counter() - self._phase_started) * 1000,
+        }
+        return {**observed, **self._audit_extra}
+
+    def _upstream(self) -> str | None:
+        extensions = self.request_document.get("attributes", {}).get("contextExtensions") or {}
+        upstream = extensions.get("upstream")
+        return upstream if isinstance(upstream, str) else None
 
 
 def _request_changes(decision: Decision) -> HeaderChanges:

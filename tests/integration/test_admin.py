@@ -38,3 +38,17 @@ def test_without_a_token_file_the_operator_api_is_closed(tmp_path: Path, upstrea
     for stack in start_stack(tmp_path, copy_policies("default", tmp_path / "policies"), upstream):
         response = httpx.get(f"{stack.service.admin_url}/api/anything", headers={"authorization": "Bearer x"})
         assert response.status_code == 503
+
+
+def test_named_operator_tokens(tmp_path: Path, upstream: UpstreamServer) -> None:
+    tokens = tmp_path / "tokens"
+    tokens.write_text("# operators\nalice tok-alice\nbob tok-bob\n")
+    for stack in start_stack(
+        tmp_path,
+        copy_policies("default", tmp_path / "policies"),
+        upstream,
+        service_sections={"admin": {"token_file": str(tokens)}},
+    ):
+        url = f"{stack.service.admin_url}/api/anything"
+        assert httpx.get(url, headers={"authorization": "Bearer tok-bob"}).status_code == 404
+        assert httpx.get(url, headers={"authorization": "Bearer tok-carol"}).status_code == 401

@@ -1,0 +1,125 @@
+"""The audit trail's value scan: Chaperone's own scanner over the string values of an event.
+
+The key-based step (logs.redact_sensitive) drops fields whose name says credential or body; this
+step catches values that say it without a telling key: a policy reason quoting an email address,
+a tool name or a path carrying a key. Each string is run through ``redact_text`` with the default
+table (every finding type redacted), so it is written as ``[REDACTED:<TYPE>]``, and the event
+says what was removed (``log_redactions``: counts by type, never values).
+
+Cost is bounded: only strings are scanned, only up to ``MAX_SCANNED_CHARS`` each (a longer one is
+replaced whole: cutting it first could split a secret into a prefix the scanner no longer
+recognizes), at most ``MAX_VALUES`` per event, and values Chaperone writes itself (ids,
+hashes, times, phase names) are skipped. Audit values repeat (models, hosts, paths, reasons), so
+short strings in which nothing was found are remembered and not scanned again.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import MutableMapping
+from typing import Any
+
+from ext_proc.scanning import redact_text
+
+MAX_SCANNED_CHARS = 4096
+MAX_VALUES = 256
+MAX_DEPTH = 8
+# Strings up to this length are memoized (the cache holds at most CACHE_SIZE of them).
+CACHED_CHARS = 256
+CACHE_SIZE = 4096
+LOG_REDACTIONS_KEY = "log_redactions"
+OMITTED = "[OMITTED:TOO_LONG]"
+# Values Chaperone writes itself: never attacker-influenced, not scanned.
+OWN_KEYS = frozenset(
+    {
+        "audit",
+        "event",
+        "time",
+        "decision_id",
+        "phase",
+        "direction",
+        "policy_revision",
+        "error_code",
+        "chain",
+        "prev_chain",
+        "prev",
+        "hash",
+        "category",
+    }
+)
+
+
+class ValueScan:
+    """A structlog processor: redacts what the scanner finds in string values, in place."""
+
+    def __init__(self, cache_size: int = CACHE_SIZE) -> None:
+        # Short strings in which nothing was found, remembered so that they are not scanned again.
+        # Only clean strings are kept: the cache never holds a value that had to be redacted.
+        self._clean: dict[str, None] = {}
+        self._cache_size = cache_size
+
+    def __call__(
+        self, _logger: Any, _method: str, event: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        walk = _Walk(self)
+        for key, value in event.items():
+            if key not in OWN_KEYS:
+                event[key] = walk.value(value, 0)
+        if walk.found:
+            event[LOG_REDACTIONS_KEY] = dict(walk.found)
+        return event
+
+    def string(self, text: str, walk: _Walk) -> str:
+        if not text or text in self._clean:
+            return text
+        walk.budget -= 1
+        if walk.budget < 0 or len(text) > MAX_SCANNED_CHARS:
+            return OMITTED
+        clean, counts = _redact(text)
+        if not counts and len(text) <= CACHED_CHARS:
+            self._remember(text)
+        for finding_type, count in counts:
+            walk.found[finding_type] += count
+        return clean
+
+    def _remember(self, text: str) -> None:
+        if len(self._clean) >= self._cache_size:
+            del self._clean[next(iter(self._clean))]  # the oldest entry
+        self._clean[text] = None
+
+
+class _Walk:
+    """One event's scan: what was found, and how many more strings may be scanned."""
+
+    def __init__(self, scan: ValueScan) -> None:
+        self._scan = scan
+        self.found: Counter[str] = Counter()
+        self.budget = MAX_VALUES
+
+    def value(self, value: Any, depth: int) -> Any:
+        if type(value) is str:
+            return self._scan.string(value, self)
+        if isinstance(value, dict | list | tuple):
+            return OMITTED if depth >= MAX_DEPTH else self._container(value, depth + 1)
+        return value
+
+    def _container(self, value: dict[Any, Any] | list[Any] | tuple[Any, ...], depth: int) -> Any:
+        # Copied only when something inside changed: callers' objects (the action summary is
+        # the policy input's) are never modified.
+        if isinstance(value, dict):
+            changed: dict[Any, Any] | None = None
+            for key, item in value.items():
+                new = self.value(item, depth)
+                if new is not item:
+                    changed = changed if changed is not None else dict(value)
+                    changed[key] = new
+            return value if changed is None else changed
+        items = [self.value(item, depth) for item in value]
+        return items if any(new is not old for new, old in zip(items, value, strict=True)) else value
+
+
+def _redact(text: str) -> tuple[str, tuple[tuple[str, int], ...]]:
+    redaction = redact_text(text)
+    if not redaction.findings:
+        return text, ()
+    return redaction.text, tuple(redaction.counts_by_type.items())
