@@ -55,6 +55,7 @@ class ErrorCode(StrEnum):
     BUDGET_EXCEEDED = "budget_exceeded"
     LOOP_DETECTED = "loop_detected"
     KILL_SWITCH = "kill_switch"
+    KILL_NOT_FOUND = "kill_not_found"
     PRICE_UNKNOWN = "price_unknown"
     INTERNAL_ERROR = "internal_error"
 

@@ -36,9 +36,10 @@ from typing import Any
 from ext_proc.errors import ChaperoneError
 from ext_proc.limits.budget_store import STEP, BudgetStore, Charge, Refusal
 from ext_proc.limits.fields import Budget
-from ext_proc.limits.guard import FailMode, Stats
+from ext_proc.limits.guard import StateGuard, Stats
 from ext_proc.limits.prices import NANOS, Price, PriceTable
 from ext_proc.limits.windows import CalendarWindow, calendar_window
+from ext_proc.metrics import NULL_METRICS, Metrics
 
 Clock = Callable[[], float]
 OVERRUN_STEP = 256
@@ -100,15 +101,17 @@ class BudgetLedger:
         default_output_tokens: int,
         fail_open: bool = False,
         clock: Clock = time.time,
+        metrics: Metrics = NULL_METRICS,
     ) -> None:
         self._store = store
+        self._metrics = metrics
         self._prices = prices
         self._prefix = key_prefix
         self._ttl = reservation_ttl_seconds
         self.default_output_tokens = default_output_tokens
         self._clock = clock
         self.stats = Stats("budgets")
-        self._fail = FailMode(self.stats, fail_open=fail_open)
+        self._fail = StateGuard(self.stats, fail_open=fail_open, metrics=metrics)
 
     def estimate(self, model: str, prompt_tokens: int, max_output_tokens: int | None) -> Usage:
         """What to reserve for a call: its prompt, and its output limit or the configured default."""
@@ -140,6 +143,7 @@ class BudgetLedger:
         self._fail.available()
         if refusal is not None:
             self.stats.add("refused")
+            self._metrics.limit_hit("budget")
             return self._exceeded(budgets, charges, refusal, now)
         self.stats.add("reserved")
         return reservation
@@ -172,6 +176,7 @@ class BudgetLedger:
         self._fail.available()
         if isinstance(outcome, Refusal):
             self.stats.add("crossed")
+            self._metrics.limit_hit("budget")
             return self._exceeded(reservation.budgets, tuple(steps), outcome, now, exact)
         tokens, amounts = (step, [c.amount for c in steps]) if outcome == STEP else (over, exact)
         reservation.extra_output_tokens += tokens

@@ -1,9 +1,10 @@
 """Every limits component, built from the configuration on one backend.
 
 ```python
-limits = build_limits(config)              # memory, or Redis when state.redis_url is set
-await limits.start()                       # encodings loaded, kill switch following changes
-service.admin_extensions.append(limits.admin_extension())
+limits = build_limits(config, metrics=metrics)  # memory, or Redis when state.redis_url is set
+await limits.start()                            # encodings loaded, kill switch following changes
+service.admin_extensions.append(limits.admin_extension(audit))   # HTTP operator API
+kill_switch_backend = limits.rpc_backend()                       # for add_admin_services(...)
 ...
 await limits.stop()
 ```
@@ -18,8 +19,10 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from ext_proc.admin.app import AdminExtension
+from ext_proc.admin.rpc.backends import KillSwitchBackend
+from ext_proc.audit import AuditLog
 from ext_proc.config import Config
-from ext_proc.limits.admin import kill_switch_routes
+from ext_proc.limits.admin import KillSwitchRpc, kill_switch_routes
 from ext_proc.limits.budget_store import BudgetStore, MemoryBudgetStore, RedisBudgetStore
 from ext_proc.limits.budgets import BudgetLedger
 from ext_proc.limits.kill_store import KillStore, MemoryKillStore, RedisKillStore
@@ -30,6 +33,7 @@ from ext_proc.limits.prices import PriceTable
 from ext_proc.limits.rate_store import MemoryRateStore, RateStore, RedisRateStore
 from ext_proc.limits.ratelimit import RateLimiter
 from ext_proc.limits.tokens import TokenCounter, default_counter
+from ext_proc.metrics import NULL_METRICS, Metrics
 from ext_proc.state.redis_client import connect
 
 Clock = Callable[[], float]
@@ -89,8 +93,13 @@ class Limits:
         await self.kill_switch.stop()
         await self.backend.close()
 
-    def admin_extension(self) -> AdminExtension:
-        return kill_switch_routes(self.kill_switch)
+    def admin_extension(self, audit: AuditLog | None = None) -> AdminExtension:
+        """The kill switch's HTTP routes; engage and release are audited to ``audit``."""
+        return kill_switch_routes(self.kill_switch, audit)
+
+    def rpc_backend(self) -> KillSwitchBackend:
+        """The kill switch for the admin gRPC API."""
+        return KillSwitchRpc(self.kill_switch)
 
     def stats(self) -> dict[str, dict[str, int]]:
         """Counters per component, for the metrics layer."""
@@ -104,13 +113,14 @@ def build_limits(
     backend: Backend | None = None,
     clock: Clock = time.time,
     on_kill_event: Callable[[KillEvent], None] = log_event,
+    metrics: Metrics = NULL_METRICS,
 ) -> Limits:
     backend = open_backend(config) if backend is None else backend
     limits, fail_open = config.limits, config.state.fail_open
     prices = PriceTable(limits.prices)
     return Limits(
         rate_limiter=RateLimiter(
-            backend.rates, key_prefix=limits.key_prefix, fail_open=fail_open, clock=clock
+            backend.rates, key_prefix=limits.key_prefix, fail_open=fail_open, clock=clock, metrics=metrics
         ),
         budgets=BudgetLedger(
             backend.budgets,
@@ -120,6 +130,7 @@ def build_limits(
             default_output_tokens=limits.budgets.default_output_tokens,
             fail_open=fail_open,
             clock=clock,
+            metrics=metrics,
         ),
         loops=LoopDetector(
             backend.loops,
@@ -129,6 +140,7 @@ def build_limits(
             max_tracked=limits.loops.max_tracked,
             fail_open=fail_open,
             clock=clock,
+            metrics=metrics,
         ),
         kill_switch=KillSwitch(
             backend.kills,
@@ -137,6 +149,7 @@ def build_limits(
             fail_open=fail_open,
             on_event=on_kill_event,
             clock=clock,
+            metrics=metrics,
         ),
         prices=prices,
         tokens=default_counter(),

@@ -2,8 +2,9 @@
 
 ``state.fail_open`` decides for every component: false (the default) refuses (the error,
 ``state_unavailable``, reaches the integrator, which denies); true carries on without the shared
-state (the result says so). Either way the event is counted, and logged once when an outage
-starts and once when it ends (not once per request, which would flood the log during one).
+state (the result says so). Either way the event is counted (in the component's ``Stats``, and
+as ``fail_mode("state", "open" | "closed")`` in the service's metrics), and logged once when an
+outage starts and once when it ends (not once per request, which would flood the log during one).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections import Counter
 import structlog
 
 from ext_proc.errors import ChaperoneError, ErrorCode
+from ext_proc.metrics import NULL_METRICS, Metrics
 
 log = structlog.get_logger("chaperone.limits")
 
@@ -34,16 +36,18 @@ class Stats:
         return dict(self._counts)
 
 
-class FailMode:
-    def __init__(self, stats: Stats, *, fail_open: bool) -> None:
+class StateGuard:
+    def __init__(self, stats: Stats, *, fail_open: bool, metrics: Metrics = NULL_METRICS) -> None:
         self.stats = stats
         self.fail_open = fail_open
+        self.metrics = metrics
         self._failing = 0
 
     def unavailable(self, error: ChaperoneError, operation: str) -> None:
         """Count a state failure; re-raise it when failing closed, return when failing open."""
         self.record(error, operation)
         self.stats.add("failed_open" if self.fail_open else "failed_closed")
+        self.metrics.fail_mode("state", "open" if self.fail_open else "closed")
         if not self.fail_open:
             raise error
 

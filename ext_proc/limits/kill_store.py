@@ -39,9 +39,10 @@ class Kill:
         return f"{self.scope}:{self.target}"
 
     def as_dict(self) -> dict[str, Any]:
+        """The operator API's shape (target null for scope "all", as in the gRPC API)."""
         return {
             "scope": self.scope,
-            "target": self.target,
+            "target": None if self.scope == "all" else self.target,
             "reason": self.reason,
             "actor": self.actor,
             "engaged_at": datetime.fromtimestamp(self.engaged_at, UTC).isoformat().replace("+00:00", "Z"),

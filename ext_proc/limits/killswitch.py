@@ -26,8 +26,9 @@ from dataclasses import dataclass
 import structlog
 
 from ext_proc.errors import ChaperoneError
-from ext_proc.limits.guard import FailMode, Stats
+from ext_proc.limits.guard import StateGuard, Stats
 from ext_proc.limits.kill_store import ALL_TARGET, SCOPES, Kill, KillStore, Scope, Subscription
+from ext_proc.metrics import NULL_METRICS, Metrics
 
 log = structlog.get_logger("chaperone.kill_switch")
 Clock = Callable[[], float]
@@ -75,6 +76,7 @@ class KillSwitch:
         on_event: Callable[[KillEvent], None] = log_event,
         clock: Clock = time.time,
         monotonic: Clock = time.monotonic,
+        metrics: Metrics = NULL_METRICS,
     ) -> None:
         self._store = store
         self._interval = refresh_interval_seconds
@@ -84,7 +86,7 @@ class KillSwitch:
         self._clock = clock
         self._monotonic = monotonic
         self.stats = Stats("kill_switch")
-        self._fail = FailMode(self.stats, fail_open=fail_open)
+        self._fail = StateGuard(self.stats, fail_open=fail_open, metrics=metrics)
         self._kills: dict[tuple[str, str], Kill] = {}  # (scope, target)
         self._changes = 0  # engage/release on this replica, to spot a read they overtook
         self._read_at: float | None = None
@@ -95,11 +97,12 @@ class KillSwitch:
 
     def blocked(self, agent: str | None, tool: str | None = None, upstream: str | None = None) -> Kill | None:
         """The kill that stops this call, or None; never waits on the shared state."""
-        if not self._fail_open and (
-            self._read_at is None or self._monotonic() - self._read_at > self._stale_after
-        ):
-            self.stats.add("blocked_unavailable")
-            return UNAVAILABLE
+        if self._read_at is None or self._monotonic() - self._read_at > self._stale_after:
+            self._fail.metrics.fail_mode("state", "open" if self._fail_open else "closed")
+            if not self._fail_open:
+                self.stats.add("blocked_unavailable")
+                return UNAVAILABLE
+            self.stats.add("stale_reads")
         kills = self._kills
         if not kills:
             return None

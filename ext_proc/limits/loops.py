@@ -29,8 +29,9 @@ from typing import Any
 import orjson
 
 from ext_proc.errors import ChaperoneError
-from ext_proc.limits.guard import FailMode, Stats
+from ext_proc.limits.guard import StateGuard, Stats
 from ext_proc.limits.loop_store import LoopStore, LoopWindow
+from ext_proc.metrics import NULL_METRICS, Metrics
 
 Clock = Callable[[], float]
 # Beyond 2**53 a float no longer holds every integer: keep such numbers as they are.
@@ -65,13 +66,14 @@ class LoopDetector:
         max_tracked: int,
         fail_open: bool = False,
         clock: Clock = time.time,
+        metrics: Metrics = NULL_METRICS,
     ) -> None:
         self._store = store
         self._prefix = key_prefix
         self._window = LoopWindow(window_seconds, max_tracked, session_ttl_seconds)
         self._clock = clock
         self.stats = Stats("loop_detector")
-        self._fail = FailMode(self.stats, fail_open=fail_open)
+        self._fail = StateGuard(self.stats, fail_open=fail_open, metrics=metrics)
         self._members = (f"{os.urandom(6).hex()}.{n}" for n in itertools.count())
 
     async def observe(

@@ -28,8 +28,9 @@ from dataclasses import dataclass
 
 from ext_proc.errors import ChaperoneError
 from ext_proc.limits.fields import RateLimit
-from ext_proc.limits.guard import FailMode, Stats
+from ext_proc.limits.guard import StateGuard, Stats
 from ext_proc.limits.rate_store import Counted, RateStore
+from ext_proc.metrics import NULL_METRICS, Metrics
 
 Clock = Callable[[], float]
 
@@ -48,13 +49,20 @@ ALLOWED = RateResult(allowed=True)
 
 class RateLimiter:
     def __init__(
-        self, store: RateStore, *, key_prefix: str, fail_open: bool = False, clock: Clock = time.time
+        self,
+        store: RateStore,
+        *,
+        key_prefix: str,
+        fail_open: bool = False,
+        clock: Clock = time.time,
+        metrics: Metrics = NULL_METRICS,
     ) -> None:
         self._store = store
+        self._metrics = metrics
         self._prefix = f"{key_prefix}rate:"
         self._clock = clock
         self.stats = Stats("rate_limiter")
-        self._fail = FailMode(self.stats, fail_open=fail_open)
+        self._fail = StateGuard(self.stats, fail_open=fail_open, metrics=metrics)
         # Members of a Redis log must be unique across replicas: a random prefix and a counter.
         self._members = (f"{os.urandom(6).hex()}.{n}" for n in itertools.count())
 
@@ -74,6 +82,7 @@ class RateLimiter:
             self.stats.add("allowed")
             return RateResult(allowed=True, remaining=outcome.remaining)
         self.stats.add("refused")
+        self._metrics.limit_hit("rate")
         return RateResult(
             allowed=False,
             limit_name=limits[outcome.exceeded].name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from ext_proc.limits.factory import Limits, build_limits
 from ext_proc.limits.fields import Budget, RateLimit
 from ext_proc.limits.killswitch import UNAVAILABLE, KillSwitch
 from ext_proc.limits.settings import LimitsConfig
+from ext_proc.metrics import FailMode, Metrics
 from tests.harness import free_port
 from tests.redis_server import RedisServer
 
@@ -159,3 +161,42 @@ async def test_a_kill_switch_that_never_read_its_state_fails_closed() -> None:
     finally:
         await switch.stop()
         await limits.stop()
+
+
+class Recorder(Metrics):
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, ...]] = []
+
+    def fail_mode(self, component: str, mode: FailMode) -> None:
+        self.calls.append(("fail_mode", component, mode))
+
+    def limit_hit(self, limit: str) -> None:
+        self.calls.append(("limit_hit", limit))
+
+
+@pytest.mark.parametrize("fail_open", [False, True])
+async def test_state_failures_reach_the_service_metrics(fail_open: bool) -> None:
+    metrics = Recorder()
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    limits = build_limits(Config(state=StateConfig(redis_url=url, fail_open=fail_open)), metrics=metrics)
+    try:
+        with contextlib.suppress(ChaperoneError):
+            await limits.rate_limiter.hit([LIMIT])
+        with contextlib.suppress(ChaperoneError):
+            await limits.loops.observe("a", None, "t", {})
+        limits.kill_switch.blocked("bot")  # never read: stale
+    finally:
+        await limits.stop()
+    mode = "open" if fail_open else "closed"
+    assert metrics.calls == [("fail_mode", "state", mode)] * 3
+
+
+async def test_refusals_reach_the_service_metrics() -> None:
+    metrics = Recorder()
+    limits = build_limits(Config(), metrics=metrics)
+    one = RateLimit("one", "k", 1, 60.0)
+    await limits.rate_limiter.hit([one])
+    await limits.rate_limiter.hit([one])
+    small = Budget("small", "k", "day", tokens=10)
+    await limits.budgets.reserve([small], Usage("gpt-4o", 20, 0))
+    assert metrics.calls == [("limit_hit", "rate"), ("limit_hit", "budget")]
