@@ -20,8 +20,9 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import structlog
 
@@ -32,6 +33,7 @@ from ext_proc.metrics import NULL_METRICS, Metrics
 
 log = structlog.get_logger("chaperone.kill_switch")
 Clock = Callable[[], float]
+T = TypeVar("T")
 MAX_TARGET_LENGTH = 256
 MAX_REASON_LENGTH = 500
 MAX_ACTOR_LENGTH = 100
@@ -119,7 +121,7 @@ class KillSwitch:
         """Stop a scope; ``state_unavailable`` when it could not be stored (whatever the fail mode)."""
         scope_, target = check_kill(scope, target, reason, actor)
         kill = Kill(scope_, target, reason, actor, self._clock())
-        await self._store.engage(kill)
+        await self._counted(self._store.engage(kill), "engage")
         self._kills = {**self._kills, (kill.scope, kill.target): kill}
         self._changes += 1
         self.stats.add("engaged")
@@ -129,13 +131,21 @@ class KillSwitch:
     async def release(self, scope: str, target: str, reason: str, actor: str) -> Kill | None:
         """Lift a kill; None when none was engaged for this scope and target."""
         scope_, target = check_kill(scope, target, reason or "released", actor)
-        kill = await self._store.release(scope_, target)
+        kill = await self._counted(self._store.release(scope_, target), "release")
         self._kills = {key: k for key, k in self._kills.items() if key != (scope_, target)}
         self._changes += 1
         if kill is not None:
             self.stats.add("released")
             self._on_event(KillEvent("released", kill, actor, reason))
         return kill
+
+    async def _counted(self, operation: Awaitable[T], name: str) -> T:
+        """An operator's write: a state failure is counted and logged, and raised whatever the mode."""
+        try:
+            return await operation
+        except ChaperoneError as error:
+            self._fail.record(error, name)
+            raise
 
     async def active(self) -> list[Kill]:
         """The kills engaged now, read from the shared state (and refreshing this replica's copy)."""
