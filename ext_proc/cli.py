@@ -18,6 +18,7 @@ from ext_proc.audit.verify import Report, Verifier
 from ext_proc.config import DEFAULT_DECISION_PATH, ENV_CONFIG_FILE, ConfigError, load_config
 from ext_proc.errors import ChaperoneError
 from ext_proc.identity.cli import add_keys_commands
+from ext_proc.limits.cli import add_kill_commands
 from ext_proc.logs import configure_logging
 from ext_proc.policy.bundle import PolicyLoadError, load_bundle
 from ext_proc.policy.decision import parse_decision
@@ -78,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     envoy.set_defaults(handler=_envoy_config)
     add_approvals_commands(commands)
     add_keys_commands(commands)
+    add_kill_commands(commands)
 
     audit = commands.add_parser("audit", help="audit trail tools").add_subparsers(metavar="ACTION")
     verify = audit.add_parser(

@@ -23,6 +23,7 @@ import yaml
 
 from ext_proc.credentials.config import CredentialsConfig
 from ext_proc.identity.config import IdentityConfig
+from ext_proc.limits.settings import LimitsConfig
 
 ENV_PREFIX = "CHAPERONE_"
 ENV_CONFIG_FILE = "CHAPERONE_CONFIG"
@@ -237,6 +238,7 @@ class Config(_Section, frozen=True):
     credentials: CredentialsConfig = msgspec.field(default_factory=CredentialsConfig)
     audit: AuditConfig = msgspec.field(default_factory=AuditConfig)
     metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
+    limits: LimitsConfig = msgspec.field(default_factory=LimitsConfig)
     upstreams: tuple[UpstreamConfig, ...] = ()
 
 

@@ -50,6 +50,13 @@ class ErrorCode(StrEnum):
     CREDENTIAL_UNKNOWN = "credential_unknown"
     CREDENTIAL_UNAVAILABLE = "credential_unavailable"
     TOKEN_MINT_FAILED = "token_mint_failed"
+    # Limits, budgets, loops and the kill switch (ext_proc/limits)
+    RATE_LIMITED = "rate_limited"
+    BUDGET_EXCEEDED = "budget_exceeded"
+    LOOP_DETECTED = "loop_detected"
+    KILL_SWITCH = "kill_switch"
+    KILL_NOT_FOUND = "kill_not_found"
+    PRICE_UNKNOWN = "price_unknown"
     INTERNAL_ERROR = "internal_error"
 
 
