@@ -115,11 +115,11 @@ class Service:
         self.decisions = DecisionFeed(config.audit.recent)
         self.audit = build_audit(config.audit, self.decisions, self.metrics)
         # -- enforcement: identity, credentials, approvals, sessions (files are read now) --------
-        self.enforcement = Enforcement.build(config, emit=self.audit.event, metrics=self.metrics)
+        self.enforcement = Enforcement.build(config, audit=self.audit, metrics=self.metrics)
         self.approvals_backend: ApprovalsBackend | None = StoreApprovalsBackend(
             self.enforcement.approvals.store
         )
-        self.kill_switch_backend: KillSwitchBackend | None = None
+        self.kill_switch_backend: KillSwitchBackend | None = self.enforcement.limits.rpc_backend()
         # More readiness conditions (e.g. "the state backend answers"): each returns True when ready.
         self.readiness_checks: list[Callable[[], bool]] = []
 

@@ -20,6 +20,7 @@ from google.rpc import code_pb2, status_pb2
 from ext_proc.enforcement.credentials import NONE as NO_CREDENTIALS
 from ext_proc.enforcement.credentials import UpstreamCredentials
 from ext_proc.enforcement.handoff import NO_HANDOFF, Handoff
+from ext_proc.limits.answers import rate_limit_metadata
 from ext_proc.policy.decision import Decision, Headers
 from ext_proc.policy.evaluator import DenyResponse
 from ext_proc.processing.protocol import CHECK_METADATA_KEY, CONTEXT_EXTENSIONS_KEY, SENSITIVE_DATA_KEY
@@ -49,6 +50,8 @@ def allowed_response(
     )
     response = pb.CheckResponse(status=_OK, ok_response=ok)
     _set_metadata(response.dynamic_metadata, decision, decision_id)
+    if decision.limits:  # for Envoy's own rate-limit filter, when a deployment runs one
+        response.dynamic_metadata.update(rate_limit_metadata(decision.limits))
     if handoff is not NO_HANDOFF:
         fields = response.dynamic_metadata.fields[CHECK_METADATA_KEY].struct_value
         fields.update(handoff.as_fields())

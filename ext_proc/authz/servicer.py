@@ -1,9 +1,11 @@
 """The Authorization/Check servicer: who is calling, one decision, what it grants, an audit event.
 
-The order of a check: the agent's credentials are verified (``input.agent``); a request that is
-not decided on its body is recorded in its session (``input.session``); the policy decides;
-an allow then gets its brokered credential, the agent's own credential is removed, and what the
-later ext_proc phases need (the agent, an approval to hold for) is handed to them.
+The order of a check: the agent's credentials are verified (``input.agent``); a kill switch
+engaged for everything, the agent or the upstream refuses at once (503); a request that is not
+decided on its body is recorded in its session (``input.session``); the policy decides; an
+allow is counted against the decision's rate limits (429 over one), then gets its brokered
+credential, the agent's own credential is removed, and what the later ext_proc phases need (the
+agent, an approval to hold for, budgets to reserve) is handed to them.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from envoy.service.auth.v3 import external_auth_pb2_grpc
 from ext_proc.audit import AuditLog, RequestSummary
 from ext_proc.authz.response import allowed_response, denied_response
 from ext_proc.enforcement.components import Enforcement
-from ext_proc.enforcement.credentials import upstream_credentials
+from ext_proc.enforcement.credentials import UpstreamCredentials, upstream_credentials
 from ext_proc.enforcement.handoff import NO_HANDOFF, Handoff
+from ext_proc.enforcement.limits import killed, rate_limited
 from ext_proc.enforcement.sessions import decided_on_body, observe
 from ext_proc.errors import ChaperoneError
 from ext_proc.identity.model import AgentIdentity
 from ext_proc.metrics import NULL_METRICS, Metrics
 from ext_proc.policy.decision import Decision
-from ext_proc.policy.evaluator import Evaluator, Outcome, deny_response, new_decision_id
+from ext_proc.policy.evaluator import DenyResponse, Evaluator, Outcome, deny_response, new_decision_id
 from ext_proc.policy_input.check import PHASE_CHECK, check_input
 
 UPSTREAM_KEY = "upstream"
@@ -53,12 +56,19 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
         upstream = attributes.context_extensions.get(UPSTREAM_KEY)
         enforcement = self._enforcement
         identity = await enforcement.identifier.identify(http.headers, attributes.source.principal or None)
+        limits = enforcement.limits
+        deny: DenyResponse | None = None
+        credentials: UpstreamCredentials | None = None
         try:
-            outcome = await self._evaluator.decide(await self._input(request, identity, upstream))
-            decision = outcome.decision
-            credentials = (
-                upstream_credentials(decision, identity, enforcement.broker) if decision.allowed else None
-            )
+            refusal = killed(limits.kill_switch, identity.agent_id, upstream, None)
+            if refusal is None:
+                outcome = await self._evaluator.decide(await self._input(request, identity, upstream))
+                if outcome.decision.allowed:
+                    refusal = await rate_limited(limits.rate_limiter, outcome.decision.limits)
+                    if refusal is None:
+                        credentials = upstream_credentials(outcome.decision, identity, enforcement.broker)
+            if refusal is not None:
+                outcome, deny = self._evaluator.failure(refusal.error), refusal.deny
         except ChaperoneError as exc:
             outcome, credentials = self._evaluator.failure(exc), None
         decision = outcome.decision
@@ -79,7 +89,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
                 credentials,
                 _handoff(decision, identity, credentials.injected),
             )
-        deny = deny_response(outcome, decision_id, self._deny_status)
+        deny = deny or deny_response(outcome, decision_id, self._deny_status)
         self._audit.decision(
             decision_id=decision_id,
             phase=PHASE_CHECK,
@@ -127,7 +137,8 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
 
 def _handoff(decision: Decision, identity: AgentIdentity, injected: tuple[str, ...]) -> Handoff:
     agent = identity.as_input() if identity.authenticated or identity.error else None
-    approval = decision.raw.get("require_approval") if isinstance(decision.raw, dict) else None
-    if agent is None and approval is None and not injected:
+    raw = decision.raw if isinstance(decision.raw, dict) else {}
+    approval, budgets = raw.get("require_approval"), raw.get("budgets")
+    if agent is None and approval is None and not budgets and not injected:
         return NO_HANDOFF
-    return Handoff(agent=agent, require_approval=approval, hidden_headers=injected)
+    return Handoff(agent=agent, require_approval=approval, budgets=budgets, hidden_headers=injected)

@@ -6,19 +6,29 @@ on one backend: this process's memory, or the one Redis client of ``state.redis_
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
+import structlog
 
 from ext_proc.admin.app import AdminExtension
 from ext_proc.approvals import Approvals, build_approvals
-from ext_proc.approvals.audit import Emit
 from ext_proc.config import Config
 from ext_proc.credentials.broker import CredentialBroker
 from ext_proc.identity.identifier import Identifier
+from ext_proc.limits.factory import Limits, build_limits, memory_backend, redis_backend
 from ext_proc.metrics import NULL_METRICS, Metrics
 from ext_proc.sessions import SessionTracker, build_session_tracker
 from ext_proc.state.redis_client import connect
+
+if TYPE_CHECKING:
+    from ext_proc.audit import AuditLog
+
+log = structlog.get_logger("chaperone.enforcement")
 
 
 @dataclass(slots=True)
@@ -27,29 +37,39 @@ class Enforcement:
     broker: CredentialBroker
     approvals: Approvals
     sessions: SessionTracker
+    limits: Limits
     # state.fail_open: carry on without the shared state when it does not answer.
     fail_open: bool = False
     # inspection.protocols: recognized traffic is decided on its body, in ext_proc.
     body_protocols: bool = True
     metrics: Metrics = NULL_METRICS
     redis: aioredis.Redis | None = None
+    audit: AuditLog | None = None
     _started: bool = field(default=False, repr=False)
+    _background: set[asyncio.Task[Any]] = field(default_factory=set, repr=False)
 
     @classmethod
     def build(
-        cls, config: Config, *, emit: Emit | None = None, metrics: Metrics = NULL_METRICS
+        cls, config: Config, *, audit: AuditLog | None = None, metrics: Metrics = NULL_METRICS
     ) -> Enforcement:
         """Reads the identity and credential files now (a missing one is a start-up error)."""
         redis = connect(config.state) if config.state.redis_url is not None else None
+        # One Redis client for every component; this object closes it.
+        backend = memory_backend() if redis is None else redis_backend(redis, config.limits.key_prefix)
+        backend = dataclasses.replace(backend, client=None)
         return cls(
             identifier=Identifier.from_config(config),
             broker=CredentialBroker.from_config(config),
-            approvals=build_approvals(config, redis, emit=emit, metrics=metrics),
+            approvals=build_approvals(
+                config, redis, emit=audit.event if audit is not None else None, metrics=metrics
+            ),
             sessions=build_session_tracker(config, redis),
+            limits=build_limits(config, backend=backend, metrics=metrics),
             fail_open=config.state.fail_open,
             body_protocols=config.inspection.protocols,
             metrics=metrics,
             redis=redis,
+            audit=audit,
         )
 
     @classmethod
@@ -60,12 +80,20 @@ class Enforcement:
     async def start(self) -> None:
         await self.identifier.start()
         await self.broker.start()
+        await self.limits.kill_switch.start()
+        # The tokenizers load in about half a second of Python that holds the GIL: before serving,
+        # since loading them while serving stalls the event loop that long (measured: a 100 ms
+        # OPA deadline missed during the load).
+        await asyncio.to_thread(self.limits.tokens.prepare)
         self._started = True
 
     async def stop(self) -> None:
         if self._started:
             await self.identifier.stop()
             await self.broker.stop()
+            await self.limits.kill_switch.stop()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         await self.approvals.close()
         await self.sessions.close()
         if self.redis is not None:
@@ -73,4 +101,19 @@ class Enforcement:
         self._started = False
 
     def admin_extensions(self) -> list[AdminExtension]:
-        return [self.approvals.admin_extension(), self.broker.admin_extension()]
+        return [
+            self.approvals.admin_extension(),
+            self.broker.admin_extension(),
+            self.limits.admin_extension(self.audit),
+        ]
+
+    def in_background(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run work that no request waits for (a reconcile after the answer has gone)."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background_task_failed", error=type(task.exception()).__name__)

@@ -45,6 +45,7 @@ class RelayStats:
     rewritten: int = 0
     usage: Usage | None = None
     model: str | None = None
+    output_chars: int = 0  # the answer's text sent so far (budgets charge a stream by it)
 
 
 class LlmStreamRelay:
@@ -91,6 +92,13 @@ class LlmStreamRelay:
     def error_events(self, message: str, code: str) -> bytes:
         return self._interpreter.error_events(message, code)
 
+    def stop(self, code: str, message: str) -> bytes:
+        """End the stream here for a reason of the gateway's (a budget crossed, a kill switch):
+        the provider's error event; everything the upstream sends after is swallowed."""
+        if self.stopped is not None:
+            return b""
+        return self._stop(Stopped(code), message, code)
+
     # -- one event ------------------------------------------------------------------------------
 
     def _event(self, event: SseEvent) -> bytes:
@@ -130,6 +138,7 @@ class LlmStreamRelay:
             self.stopped = Stopped("sensitive_data", redaction.stopped_by.type)
             return ""
         self._sent[channel] = redaction.text
+        self.stats.output_chars += len(redaction.text)
         return redaction.text
 
     def _record(self, channel: str, step: Step) -> str:
@@ -137,6 +146,7 @@ class LlmStreamRelay:
         if step.verdict is not None:
             self.stopped = Stopped("sensitive_data", step.stopped_by.type if step.stopped_by else None)
         self._sent[channel] = self._sent.get(channel, "") + step.emit
+        self.stats.output_chars += len(step.emit)
         return step.emit
 
     def _after_step(self, channel: str, step: Step, like: SseEvent | None) -> bytes:

@@ -28,7 +28,15 @@ import structlog
 
 from ext_proc.errors import ChaperoneError
 from ext_proc.limits.guard import StateGuard, Stats
-from ext_proc.limits.kill_store import ALL_TARGET, SCOPES, Kill, KillStore, Scope, Subscription
+from ext_proc.limits.kill_store import (
+    ALL_TARGET,
+    SCOPES,
+    Kill,
+    KillStore,
+    MemoryKillStore,
+    Scope,
+    Subscription,
+)
 from ext_proc.metrics import NULL_METRICS, Metrics
 
 log = structlog.get_logger("chaperone.kill_switch")
@@ -90,6 +98,8 @@ class KillSwitch:
         self.stats = Stats("kill_switch")
         self._fail = StateGuard(self.stats, fail_open=fail_open, metrics=metrics)
         self._kills: dict[tuple[str, str], Kill] = {}  # (scope, target)
+        # In this process's memory, the copy is the state itself: it can never be stale.
+        self._local = isinstance(store, MemoryKillStore)
         self._changes = 0  # engage/release on this replica, to spot a read they overtook
         self._read_at: float | None = None
         self._task: asyncio.Task[None] | None = None
@@ -99,7 +109,9 @@ class KillSwitch:
 
     def blocked(self, agent: str | None, tool: str | None = None, upstream: str | None = None) -> Kill | None:
         """The kill that stops this call, or None; never waits on the shared state."""
-        if self._read_at is None or self._monotonic() - self._read_at > self._stale_after:
+        if not self._local and (
+            self._read_at is None or self._monotonic() - self._read_at > self._stale_after
+        ):
             self._fail.metrics.fail_mode("state", "open" if self._fail_open else "closed")
             if not self._fail_open:
                 self.stats.add("blocked_unavailable")

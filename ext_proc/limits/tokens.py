@@ -72,6 +72,10 @@ class TokenCounter:
         for name in encodings:
             self._encoder(name)
 
+    def loaded(self, name: str) -> bool:
+        """Is this encoding ready (counting with it will not load it first)?"""
+        return name in self._encoders
+
     def count_tokens(self, model: str, texts: Iterable[str]) -> int:
         """Tokens of these texts for this model: exact for OpenAI encodings, else an estimate."""
         name = encoding_for_model(model)

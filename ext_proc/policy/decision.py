@@ -5,7 +5,8 @@ A decision is a boolean or an object with opa-envoy-plugin's fields (``allowed``
 ``dynamic_metadata``, ``query_parameters_to_set``, ``query_parameters_to_remove``) plus
 Chaperone's own (``reasons``, ``response_headers_to_remove``, ``inspect``, ``replace_body``, and
 ``sensitive_data``, ``rewrite`` and ``injection``, see directives.py; ``require_approval``, see
-approvals/requirement.py; ``credential`` and ``mint_token``, see credentials/decision.py).
+approvals/requirement.py; ``credential`` and ``mint_token``, see credentials/decision.py;
+``limits`` and ``budgets``, see limits/fields.py).
 Every shape error names the field, the expected type and the actual one; the caller turns it into
 a deny with the ``decision_invalid`` code, never into an allow.
 """
@@ -24,6 +25,7 @@ import orjson
 from ext_proc.approvals.requirement import ApprovalRequirement, parse_require_approval
 from ext_proc.credentials.decision import MintToken, parse_credential, parse_mint_token
 from ext_proc.errors import ChaperoneError, ErrorCode
+from ext_proc.limits.fields import Budget, RateLimit, parse_budgets, parse_limits
 from ext_proc.policy.directives import (
     NO_REWRITE,
     Rewrite,
@@ -92,6 +94,8 @@ class Decision:
     require_approval: ApprovalRequirement | None = None
     credential: str | None = None
     mint_token: MintToken | None = None
+    limits: tuple[RateLimit, ...] = ()
+    budgets: tuple[Budget, ...] = ()
     # The value the policy returned, for the audit trail and `chaperone policy eval`.
     raw: Any = field(default=None, compare=False, repr=False)
 
@@ -133,6 +137,8 @@ def parse_decision(value: Any) -> Decision:
         require_approval=parse_require_approval(value.get("require_approval")),
         credential=parse_credential(value.get("credential")),
         mint_token=parse_mint_token(value.get("mint_token")),
+        limits=parse_limits(value.get("limits")),
+        budgets=parse_budgets(value.get("budgets")),
         raw=value,
     )
 

@@ -23,6 +23,8 @@ import orjson
 
 from ext_proc.approvals import ApprovalRequirement
 from ext_proc.enforcement.components import Enforcement
+from ext_proc.enforcement.limits import TOO_MANY_REQUESTS, LimitRefusal, loop_refusal
+from ext_proc.enforcement.request_limits import RequestLimits
 from ext_proc.enforcement.sessions import mark, observe
 from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.inspection import guard
@@ -32,6 +34,7 @@ from ext_proc.inspection.llm_json import inspect_llm_json
 from ext_proc.inspection.llm_stream import LlmStreamRelay
 from ext_proc.inspection.request import LLM, MCP, InspectedRequest, inspect_request
 from ext_proc.inspection.rewrite import apply_rewrite
+from ext_proc.limits.fields import Budget
 from ext_proc.metrics import Metrics
 from ext_proc.policy.decision import BodyMode, Decision
 from ext_proc.policy.evaluator import DenyResponse, Outcome
@@ -57,6 +60,7 @@ class Host(Protocol):
     response: dict[str, Any]
     metrics: Metrics
     enforcement: Enforcement
+    check_budgets: tuple[Budget, ...]
 
     @property
     def agent_id(self) -> str | None: ...
@@ -99,6 +103,7 @@ class ProtocolBodies:
         self.relay: LlmStreamRelay | JsonRpcResponses | None = None
         self.summary: dict[str, Any] = {}
         self.session: SessionFacts | None = None
+        self.limits: RequestLimits | None = None
         self._marked: set[Fact] = set()
 
     # -- request ----------------------------------------------------------------------------------
@@ -131,10 +136,21 @@ class ProtocolBodies:
         )
         if injection["indirect"] is not None:
             await self._mark(Fact.RECEIVED_INJECTION)  # a tool's output fed back to the model
+        self.limits = RequestLimits(
+            enforcement,
+            agent=self._host.agent_id,
+            upstream=self._host.upstream,
+            session=headers.get(mcp.SESSION_HEADER),
+            check_budgets=self._host.check_budgets,
+        )
+        refusal = await self.limits.before_decision(request)
+        if refusal is not None:
+            return self._refuse(refusal)
         if not (asked or request.protocol or findings["count"] or injection["signals"]):
             return Continue()  # plain traffic with nothing found: nothing to decide
         document = with_request_body(self._host.request_document, text, request.document)
         document.update(action=request.action, findings=findings, injection=injection)
+        document.update(self.limits.policy_input())
         if self.session is not None:
             document["session"] = self.session.as_input()
         audit = _audit_fields(request.action, findings, injection)
@@ -153,12 +169,15 @@ class ProtocolBodies:
             return self._reject_request(
                 denied, f"the request contained sensitive data ({applied.blocked_by})"
             )
+        refusal = await self.limits.after_allow(decision)
+        if refusal is not None:
+            return self._refuse(refusal)
         if decision.require_approval is not None:
-            refusal = await self._host.hold_for_approval(
+            held = await self._host.hold_for_approval(
                 PHASE_REQUEST_BODY, decision.require_approval, request.action, request, outcome
             )
-            if refusal is not None:
-                return refusal
+            if held is not None:
+                return held
         body = self._new_request_body(request, applied.replacements, decision)
         changes = HeaderChanges(decision.headers, decision.request_headers_to_remove)
         return Continue(headers=changes, body=body)
@@ -179,7 +198,26 @@ class ProtocolBodies:
             return None
         return orjson.dumps(rewritten)
 
+    def _refuse(self, refusal: LimitRefusal) -> Reject:
+        """A limit's refusal (kill switch, rate limit, budget), in the request's protocol."""
+        data = {**refusal.data, "decision_id": self._host.decision_id}
+        deny = protocol_denial(self.request, refusal.deny, refusal.error.message, data)
+        return self._host.reject(PHASE_REQUEST_BODY, self._host.failure(refusal.error), deny)
+
     def _reject_request(self, outcome: Outcome, message: str) -> Reject:
+        loop = self.limits.loop if self.limits is not None else None
+        if (
+            loop is not None
+            and outcome.decision.http_status == TOO_MANY_REQUESTS
+            and outcome.decision.body is None
+        ):
+            # The policy refused a repeating tool call as too many: say so, with when to retry.
+            refusal = loop_refusal(loop)
+            loop_data = {**refusal.data, "decision_id": self._host.decision_id}
+            if outcome.verdict.reasons:
+                loop_data["reasons"] = list(outcome.verdict.reasons)
+            denial = protocol_denial(self.request, refusal.deny, message, loop_data)
+            return self._host.reject(PHASE_REQUEST_BODY, outcome, denial)
         deny = self._host.deny_of(outcome)
         data: dict[str, Any] = {"decision_id": self._host.decision_id}
         if outcome.verdict.reasons:
@@ -224,10 +262,18 @@ class ProtocolBodies:
         relay = self.relay
         if isinstance(relay, LlmStreamRelay):
             out = relay.feed(data) + (relay.finish() if end else b"")
+            limits = self.limits
+            if limits is not None and relay.stopped is None:
+                refusal = await limits.while_streaming(relay.stats.output_chars)
+                if refusal is not None:
+                    out += relay.stop(refusal.error.code.value, refusal.error.message)
             if relay.stopped is not None:
                 self.summary["stopped"] = {"reason": relay.stopped.reason, "type": relay.stopped.finding_type}
-            if end and relay.stats.findings:
-                await self._mark(Fact.READ_SENSITIVE_DATA)
+            if end:
+                if relay.stats.findings:
+                    await self._mark(Fact.READ_SENSITIVE_DATA)
+                if limits is not None:
+                    await limits.settle(relay.stats.usage, relay.stats.output_chars)
             return out
         if isinstance(relay, JsonRpcResponses):
             return await relay.feed(data) + (relay.finish() if end else b"")
@@ -242,6 +288,8 @@ class ProtocolBodies:
             self.summary["response_redactions"] = dict(outcome.redacted)
             if outcome.findings:
                 await self._mark(Fact.READ_SENSITIVE_DATA)
+            if self.limits is not None:
+                await self.limits.settle(outcome.usage, 0)
             if outcome.usage is not None:
                 self.summary["usage"] = {
                     "input_tokens": outcome.usage.input_tokens,
@@ -267,6 +315,10 @@ class ProtocolBodies:
 
     def finish_summary(self) -> dict[str, Any]:
         relay = self.relay
+        if self.limits is not None:
+            stats = relay.stats if isinstance(relay, LlmStreamRelay) else None
+            self.limits.settle_later(stats.usage if stats else None, stats.output_chars if stats else 0)
+            self.summary.update(self.limits.audit())
         if isinstance(relay, LlmStreamRelay):
             llm = relay.stats
             self.summary["response_findings"] = dict(llm.findings)

@@ -34,11 +34,13 @@ from ext_proc.config import DEFAULT_DENY_STATUS, DEFAULT_MAX_BODY_BYTES
 from ext_proc.enforcement.approval import approval_audit, await_approval
 from ext_proc.enforcement.components import Enforcement
 from ext_proc.enforcement.credentials import upstream_credentials
+from ext_proc.enforcement.limits import killed, rate_limited
 from ext_proc.enforcement.sessions import decided_on_body, observe
 from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.identity.model import ANONYMOUS
 from ext_proc.inspection.denial import protocol_denial
 from ext_proc.inspection.request import InspectedRequest, is_candidate
+from ext_proc.limits.fields import Budget, parse_budgets
 from ext_proc.metrics import NULL_METRICS, Metrics
 from ext_proc.policy.decision import NO_INSPECTION, BodyMode, Decision, Inspection
 from ext_proc.policy.evaluator import (
@@ -101,6 +103,8 @@ class StreamProcessor:
         self.enforcement = enforcement or Enforcement.local()
         # input.agent: from the check's hand-off, or identified here when ext_proc runs alone.
         self.agent: dict[str, Any] = ANONYMOUS_INPUT
+        # Budgets of the check decision, reserved where the tokens are known (the body phase).
+        self.check_budgets: tuple[Budget, ...] = ()
         self.decision_id = new_decision_id()
         self._summary = RequestSummary("", "", "")
         self.request_document: dict[str, Any] = {}
@@ -174,6 +178,7 @@ class StreamProcessor:
             self._set_agent(
                 dict(agent) if agent is not None else ANONYMOUS_INPUT, check.handoff.hidden_headers
             )
+            self.check_budgets = parse_budgets(check.handoff.budgets)
             requirement = parse_require_approval(check.handoff.require_approval)
             if requirement is not None:
                 refusal = await self.hold_for_approval(PHASE_REQUEST_HEADERS, requirement, None, None)
@@ -189,6 +194,10 @@ class StreamProcessor:
         identity = await enforcement.identifier.identify(event.headers)
         self.agent = identity.as_input()
         self.request_document["agent"] = self.agent
+        limits = enforcement.limits
+        refusal = killed(limits.kill_switch, identity.agent_id, self.upstream, None)
+        if refusal is not None:
+            return self.reject(PHASE_REQUEST_HEADERS, self.failure(refusal.error), refusal.deny)
         if not decided_on_body(event.headers, enforcement.body_protocols):
             facts = await observe(
                 enforcement.sessions,
@@ -206,16 +215,18 @@ class StreamProcessor:
         if not outcome.decision.allowed:
             return self.reject(PHASE_REQUEST_HEADERS, outcome)
         decision = outcome.decision
+        refusal = await rate_limited(limits.rate_limiter, decision.limits)
+        if refusal is not None:
+            return self.reject(PHASE_REQUEST_HEADERS, self.failure(refusal.error), refusal.deny)
+        self.check_budgets = decision.budgets
         credentials = upstream_credentials(decision, identity, enforcement.broker)
         # The later phases see the request as it leaves: without the agent's credential.
         self._set_agent(self.agent, (*identity.credential_headers, *credentials.injected))
         self.request_document.pop("session", None)
         if decision.require_approval is not None:
-            refusal = await self.hold_for_approval(
-                PHASE_REQUEST_HEADERS, decision.require_approval, None, None
-            )
-            if refusal is not None:
-                return refusal
+            held = await self.hold_for_approval(PHASE_REQUEST_HEADERS, decision.require_approval, None, None)
+            if held is not None:
+                return held
         self._pending_response_changes = _response_changes(decision)
         changes = _request_changes(decision).merged(HeaderChanges(credentials.set, credentials.remove))
         return self._continue_request(event, changes, decision.inspect, decision.sensitive_data)

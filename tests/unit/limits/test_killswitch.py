@@ -178,3 +178,13 @@ async def test_a_read_overtaken_by_this_replicas_change_does_not_undo_it() -> No
     store.gate.set()
     await stale_read
     assert switch.blocked("bot") is not None
+
+
+async def test_in_memory_the_copy_is_the_state_and_never_stale() -> None:
+    # A single process keeps its kill switches in memory: there is nothing to read, nor to miss.
+    switch = KillSwitch(MemoryKillStore(), refresh_interval_seconds=30, stale_after_seconds=0.001)
+    assert switch.blocked("support-bot") is None  # never started, never read: still answers
+    await switch.engage("agent", "support-bot", "incident", "ops")
+    await asyncio.sleep(0.01)
+    blocked = switch.blocked("support-bot")
+    assert blocked is not None and not blocked.state_unavailable
