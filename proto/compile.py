@@ -26,7 +26,9 @@ TARGETS = {"chaperone/admin/v1/admin.proto": ROOT / "ext_proc" / "admin" / "rpc"
 SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py", "_pb2_grpc.pyi")
 _VERSION_STAMPS = (
     re.compile(r"^(GRPC_GENERATED_VERSION = )'[^']*'$", re.MULTILINE),
-    re.compile(r"(ValidateProtobufRuntimeVersion\(\s*_runtime_version\.Domain\.PUBLIC,)\s*\d+,\s*\d+,\s*\d+,"),
+    re.compile(
+        r"(ValidateProtobufRuntimeVersion\(\s*_runtime_version\.Domain\.PUBLIC,)\s*\d+,\s*\d+,\s*\d+,"
+    ),
 )
 
 

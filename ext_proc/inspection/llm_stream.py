@@ -15,6 +15,7 @@ whenever an event's texts are unchanged.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ext_proc.errors import ChaperoneError
@@ -62,21 +63,27 @@ class LlmStreamRelay:
 
     def feed(self, data: bytes) -> bytes:
         """The bytes to forward for this chunk of the upstream's stream."""
+        return b"".join(self.feed_events(data))
+
+    def feed_events(self, data: bytes) -> Iterator[bytes]:
+        """The bytes to forward for this chunk, event by event: a caller that stops the stream
+        between two events (``stop``) drops the rest of the chunk."""
         if self.stopped is not None:
-            return b""
-        out = bytearray()
+            return
         try:
             for event in self._parser.feed(data):
-                out += self._event(event)
+                yield self._event(event)
                 if self.stopped is not None:
-                    return bytes(out)
-            out += self._parser.take_idle()  # keep-alive comments pass at once
+                    return
+            idle = self._parser.take_idle()  # keep-alive comments pass at once
         except ChaperoneError as exc:
             # An event we cannot read is not passed on unread: the stream ends with an error.
-            out += self._stop(
+            yield self._stop(
                 Stopped(exc.code.value), "the upstream stream could not be inspected", exc.code.value
             )
-        return bytes(out)
+            return
+        if idle:
+            yield idle
 
     def finish(self) -> bytes:
         """The end of the upstream's stream: what is still held goes out; a cut-off event does not."""

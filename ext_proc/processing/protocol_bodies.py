@@ -261,23 +261,36 @@ class ProtocolBodies:
     async def response_chunk(self, data: bytes, *, end: bool) -> bytes:
         relay = self.relay
         if isinstance(relay, LlmStreamRelay):
-            out = relay.feed(data) + (relay.finish() if end else b"")
-            limits = self.limits
-            if limits is not None and relay.stopped is None:
-                refusal = await limits.while_streaming(relay.stats.output_chars)
-                if refusal is not None:
-                    out += relay.stop(refusal.error.code.value, refusal.error.message)
+            out = await self._relay_llm(relay, data)
+            if end:
+                out += relay.finish()
             if relay.stopped is not None:
                 self.summary["stopped"] = {"reason": relay.stopped.reason, "type": relay.stopped.finding_type}
             if end:
                 if relay.stats.findings:
                     await self._mark(Fact.READ_SENSITIVE_DATA)
-                if limits is not None:
-                    await limits.settle(relay.stats.usage, relay.stats.output_chars)
+                if self.limits is not None:
+                    await self.limits.settle(relay.stats.usage, relay.stats.output_chars)
             return out
         if isinstance(relay, JsonRpcResponses):
             return await relay.feed(data) + (relay.finish() if end else b"")
         return data
+
+    async def _relay_llm(self, relay: LlmStreamRelay, data: bytes) -> bytes:
+        """One chunk of a streamed answer; between events, a budget crossed or a kill switch
+        engaged ends the stream there (before the provider's end-of-stream event)."""
+        limits = self.limits
+        if limits is None:
+            return relay.feed(data)
+        out = bytearray()
+        for piece in relay.feed_events(data):
+            out += piece
+            if relay.stopped is None:
+                refusal = await limits.while_streaming(relay.stats.output_chars)
+                if refusal is not None:
+                    out += relay.stop(refusal.error.code.value, refusal.error.message)
+                    break
+        return bytes(out)
 
     async def response_whole(self, data: bytes) -> Action:
         """A complete JSON response (buffered)."""
