@@ -200,6 +200,18 @@ class ServiceProcess:
                     events.append(event)
         return events
 
+    def wait_for_event(
+        self, matches: Callable[[dict[str, Any]], bool], timeout: float = 10
+    ) -> dict[str, Any]:
+        """The last logged event that matches, waiting for it (a stream's summary is written when
+        Envoy closes the ext_proc stream, just after the client got its answer)."""
+        deadline = time.monotonic() + timeout
+        while not (events := [e for e in self.log_events() if matches(e)]):
+            if time.monotonic() > deadline:
+                raise AssertionError("no such event in the service log")
+            time.sleep(0.05)
+        return events[-1]
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int | None:
         if self.process is None:
             return None
