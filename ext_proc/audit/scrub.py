@@ -10,11 +10,14 @@ Cost is bounded: only strings are scanned, only up to ``MAX_SCANNED_CHARS`` each
 replaced whole: cutting it first could split a secret into a prefix the scanner no longer
 recognizes), at most ``MAX_VALUES`` per event, and values Chaperone writes itself (ids,
 hashes, times, phase names) are skipped. Audit values repeat (models, hosts, paths, reasons), so
-short strings in which nothing was found are remembered and not scanned again.
+short strings are remembered and not scanned again: clean ones as they are, those that had to be
+redacted by a digest of the original (the cache never holds a redacted value itself) with their
+redacted form; a host written as an IP address is the common case.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import MutableMapping
 from typing import Any
@@ -56,6 +59,8 @@ class ValueScan:
         # Short strings in which nothing was found, remembered so that they are not scanned again.
         # Only clean strings are kept: the cache never holds a value that had to be redacted.
         self._clean: dict[str, None] = {}
+        # Short strings that had to be redacted: digest -> (redacted text, counts by type).
+        self._dirty: dict[bytes, tuple[str, tuple[tuple[str, int], ...]]] = {}
         self._cache_size = cache_size
 
     def __call__(
@@ -75,17 +80,27 @@ class ValueScan:
         walk.budget -= 1
         if walk.budget < 0 or len(text) > MAX_SCANNED_CHARS:
             return OMITTED
-        clean, counts = _redact(text)
-        if not counts and len(text) <= CACHED_CHARS:
-            self._remember(text)
+        digest = _digest(text) if len(text) <= CACHED_CHARS else None
+        known = self._dirty.get(digest) if digest is not None else None
+        if known is not None:
+            clean, counts = known
+        else:
+            clean, counts = _redact(text)
+            if digest is not None:
+                self._remember(text, digest, clean, counts)
         for finding_type, count in counts:
             walk.found[finding_type] += count
         return clean
 
-    def _remember(self, text: str) -> None:
-        if len(self._clean) >= self._cache_size:
-            del self._clean[next(iter(self._clean))]  # the oldest entry
-        self._clean[text] = None
+    def _remember(self, text: str, digest: bytes, clean: str, counts: tuple[tuple[str, int], ...]) -> None:
+        if not counts:
+            if len(self._clean) >= self._cache_size:
+                del self._clean[next(iter(self._clean))]  # the oldest entry
+            self._clean[text] = None
+            return
+        if len(self._dirty) >= self._cache_size:
+            del self._dirty[next(iter(self._dirty))]
+        self._dirty[digest] = (clean, counts)
 
 
 class _Walk:
@@ -123,3 +138,7 @@ def _redact(text: str) -> tuple[str, tuple[tuple[str, int], ...]]:
     if not redaction.findings:
         return text, ()
     return redaction.text, tuple(redaction.counts_by_type.items())
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()

@@ -4,7 +4,8 @@ Each request is recorded once, where its action is known: recognized traffic (LL
 A2A) in ext_proc's request body phase, one record per message of a batch; any other request at
 the ext_authz check, as an ``http`` action. When the shared state does not answer, the request
 is refused (``state_unavailable``) unless ``state.fail_open``, in which case the policy sees no
-``input.session`` for it.
+``input.session`` for it. A session belongs to an agent (a verified identity) or to an MCP
+session: anonymous requests outside an MCP session have none.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ async def observe(
     """Record the action (an ``input.action`` object, a batch of them, or None) and return the
     session as it was before it: for a batch, before its first message."""
     session = headers.get(mcp.SESSION_HEADER)
+    if agent is None and session is None:
+        return None  # anonymous traffic of no MCP session: nobody's history to keep
     actions = action if isinstance(action, list) and action else [action]
     try:
         first = await tracker.observe(agent, session, _action(actions[0]), upstream)

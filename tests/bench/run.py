@@ -9,6 +9,7 @@ absolute numbers on a shared 2-core machine are noise.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import subprocess
@@ -32,8 +33,11 @@ from tests.harness import (
     render_envoy_config,
     service_config,
 )
+from tests.jwt_keys import AUDIENCE, ISSUER, claims, ec_key, jwks, public_jwk, token, write
+from tests.redis_server import RedisServer
 
 BENCH_POLICIES = Path(__file__).parent / "policies"
+AGENTS_POLICY = Path(__file__).parent / "agents_policy"
 DEFAULT_POLICIES = ROOT / "policies"
 ORIGIN_CONFIG = Path(__file__).parent / "origin.yaml"
 REQUEST_BODY = '{"messages": [{"role": "user", "content": "' + "y" * 400 + '"}]}'
@@ -60,6 +64,9 @@ class Scenario:
     policies: Path
     body: str = REQUEST_BODY
     inspection: dict[str, Any] = field(default_factory=dict)
+    # Agent identity: each request carries the JWT of one of this many agents (a registry of
+    # them is the policy's data), and the service counts per-agent rate limits in Redis.
+    agents: int = 0
 
 
 SCENARIOS = [
@@ -89,6 +96,17 @@ SCENARIOS = [
         DEFAULT_POLICIES,
         CHAT_BODY,
         {"protocols": True},
+    ),
+    # Who is calling and how often: the check verifies a JWT (ES256, each agent's token seen
+    # before, as an agent reuses its token), looks the agent up in a 1,000-agent registry and
+    # counts a per-agent rate limit in Redis (one round trip per request).
+    Scenario(
+        "ext_authz, JWT + 1k agents + Redis limit",
+        "GET",
+        "/health",
+        ("ext_authz",),
+        AGENTS_POLICY,
+        agents=1000,
     ),
 ]
 
@@ -135,9 +153,26 @@ def keep_filters(names: tuple[str, ...]) -> Callable[[dict[str, Any]], None]:
     return edit
 
 
-def wrk(url: str, method: str, connections: int, seconds: int, workdir: Path, body: str) -> Result:
+def wrk(
+    url: str,
+    method: str,
+    connections: int,
+    seconds: int,
+    workdir: Path,
+    body: str,
+    tokens: list[str] | None = None,
+) -> Result:
     script = workdir / f"{method.lower()}.lua"
-    if method == "POST":
+    if tokens:
+        listed = ",\n".join(f'"{token}"' for token in tokens)
+        script.write_text(
+            f"tokens = {{\n{listed}\n}}\n"
+            "request = function()\n"
+            "  local token = tokens[math.random(#tokens)]\n"
+            f'  return wrk.format("{method}", nil, {{["Authorization"] = "Bearer " .. token}})\n'
+            "end\n"
+        )
+    elif method == "POST":
         escaped = body.replace('"', '\\"')
         script.write_text(
             f'wrk.method = "POST"\nwrk.body = "{escaped}"\nwrk.headers["Content-Type"] = "application/json"\n'
@@ -170,15 +205,13 @@ def run_scenario(
     scenario: Scenario, origin_port: int, args: argparse.Namespace, workdir: Path
 ) -> tuple[Result, Result]:
     service_port = free_port()
-    service = ServiceProcess(
-        workdir,
-        service_config(
-            f"127.0.0.1:{service_port}",
-            scenario.policies,
-            logging={"level": "warning"},
-            inspection=scenario.inspection,
-        ),
-    )
+    sections: dict[str, dict[str, Any]] = {"logging": {"level": "warning"}, "inspection": scenario.inspection}
+    policies, tokens, redis = scenario.policies, None, None
+    if scenario.agents:
+        redis = RedisServer(workdir / "redis").start()
+        policies, tokens, identity = agents_setup(scenario.agents, scenario.policies, workdir)
+        sections.update(identity=identity, state={"redis_url": redis.url})
+    service = ServiceProcess(workdir, service_config(f"127.0.0.1:{service_port}", policies, **sections))
     listener, admin = free_port(), free_port()
     front = EnvoyProcess(
         render_envoy_config(
@@ -198,13 +231,28 @@ def run_scenario(
         front.start()
         url = f"{front.url}{scenario.path}"
         body = scenario.body
-        wrk(url, scenario.method, args.connections, 1, workdir, body)  # warm-up: engines, connections
-        loaded = wrk(url, scenario.method, args.connections, args.seconds, workdir, body)
-        single = wrk(url, scenario.method, 1, args.latency_seconds, workdir, body)
+        wrk(url, scenario.method, args.connections, 1, workdir, body, tokens)  # warm-up: engines, caches
+        loaded = wrk(url, scenario.method, args.connections, args.seconds, workdir, body, tokens)
+        single = wrk(url, scenario.method, 1, args.latency_seconds, workdir, body, tokens)
         return loaded, single
     finally:
         front.stop()
         service.stop()
+        if redis is not None:
+            redis.stop()
+
+
+def agents_setup(count: int, policy_source: Path, workdir: Path) -> tuple[Path, list[str], dict[str, Any]]:
+    """A registry of ``count`` agents (the policy's data), one JWT each, and the identity config."""
+    key = ec_key()
+    policies = workdir / "policies"
+    shutil.copytree(policy_source, policies)
+    agents = {f"agent-{n:04d}": {"team": f"team-{n % 20}", "rpm": 100_000} for n in range(count)}
+    (policies / "agents.json").write_text(json.dumps({"agents": agents}))
+    tokens = [token(key, "ES256", "bench", claims(sub=agent, lifetime=3600)) for agent in agents]
+    jwks_file = write(workdir / "jwks.json", jwks(public_jwk(key, "bench")))
+    identity = {"jwt": {"jwks_file": str(jwks_file), "issuer": ISSUER, "audiences": [AUDIENCE]}}
+    return policies, tokens, identity
 
 
 def main() -> int:
@@ -244,14 +292,14 @@ def report(results: dict[str, tuple[Result, Result]], args: argparse.Namespace) 
     load = f"-c{args.connections} -d{args.seconds}s"
     print(f"\nwrk -t1 {load} (throughput); -c1 -d{args.latency_seconds}s (latency at one connection)")
     columns = ("req/s", "x alone", "p50 ms", "p99 ms", "c1 p50", "+p50 ms", "errors")
-    header = f"{'scenario':34} " + " ".join(f"{c:>8}" for c in columns)
+    header = f"{'scenario':44} " + " ".join(f"{c:>8}" for c in columns)
     print(header)
     print("-" * len(header))
     for name, (loaded, single) in results.items():
         ratio = loaded.rps / base_loaded.rps
         added = single.p50_ms - base_single.p50_ms
         print(
-            f"{name:34} {loaded.rps:9.0f} {ratio:8.3f} {loaded.p50_ms:8.2f} {loaded.p99_ms:8.2f} "
+            f"{name:44} {loaded.rps:9.0f} {ratio:8.3f} {loaded.p50_ms:8.2f} {loaded.p99_ms:8.2f} "
             f"{single.p50_ms:8.3f} {added:8.3f} {loaded.errors + single.errors:7d}"
         )
 
