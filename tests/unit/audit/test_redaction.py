@@ -100,3 +100,13 @@ def test_stdout_and_file_sinks_get_the_same_redacted_line() -> None:
     assert first.getvalue() == second.getvalue()
     assert b"[REDACTED:EMAIL]" in first.getvalue()
     assert orjson.loads(first.getvalue().splitlines()[1])["log_redactions"] == {"EMAIL": 1}
+
+
+def test_a_repeated_value_is_redacted_the_same_every_time_from_the_cache() -> None:
+    audit, buffer = memory_log()
+    for _ in range(3):  # the second and third events are served by the cache
+        audit.event("decision", host="10.1.2.3:8080", reason="mail ada@example.com", path="/plain")
+    written = events(buffer.getvalue())
+    assert [e["host"] for e in written[-3:]] == ["[REDACTED:IP_ADDRESS]:8080"] * 3
+    assert [e["log_redactions"] for e in written[-3:]] == [{"IP_ADDRESS": 1, "EMAIL": 1}] * 3
+    assert_absent("ada@example.com", written)
