@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import httpx
@@ -96,3 +97,24 @@ def test_the_admin_grpc_api_shares_the_service_port(stack: Stack) -> None:
                 pb.GetApprovalRequest(id="apr_" + "x" * 22), metadata=tuple(AUTH.items()), timeout=5
             )
         assert error.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_an_edited_audit_line_is_found(stack: Stack, tmp_path: Path) -> None:
+    # The log a replica wrote through Envoy, one of its denials turned into an allow.
+    source = stack.service.workdir / "audit"
+    lines = "".join(p.read_text() for p in sorted(source.iterdir(), key=_rotation_order)).splitlines()
+    edited = next(i for i, line in enumerate(lines) if '"allowed":false' in line)
+    lines[edited] = lines[edited].replace('"allowed":false', '"allowed":true')
+    copy = tmp_path / "audit.log"
+    copy.write_text("\n".join(lines) + "\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "ext_proc", "audit", "verify", str(copy)], capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert f"{copy}:{edited + 1}" in result.stdout, result.stdout
+
+
+def _rotation_order(path: Path) -> int:
+    """audit.log.N ... audit.log.1, then audit.log: oldest first."""
+    suffix = path.name.rpartition(".")[2]
+    return -int(suffix) if suffix.isdigit() else 0
