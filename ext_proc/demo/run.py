@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -28,6 +29,7 @@ Chaperone is running.
   Chaperone gRPC   {host}:{service}            (policies: ./policies, reloaded on change)
   Demo upstream    http://{host}:{upstream}    (OpenAI-compatible chat + echo)
   Envoy admin      http://{host}:{admin}
+  Operator console http://{host}:{chaperone_admin}/console   (token: {token})
 
 Try:
   curl -i http://{host}:{listener}/echo/hello                       # allowed; see the injected header
@@ -38,6 +40,10 @@ Try:
        -d '{{"model":"gpt-5-ultra","messages":[{{"role":"user","content":"hi"}}]}}'          # model denied
   curl -N http://{host}:{listener}/v1/chat/completions -H 'content-type: application/json' \\
        -d '{{"model":"gpt-4o-mini","stream":true,"messages":[{{"role":"user","content":"hi"}}]}}'
+  curl -i http://{host}:{listener}/mcp -H 'content-type: application/json' -H 'accept: application/json' \
+       -d '{{"jsonrpc":"2.0","id":1,"method":"tools/call",
+            "params":{{"name":"refund_payment","arguments":{{"order_id":"o-1","amount":900}}}}}}'
+                                                      # waits for a person: approve it in the console
 
 Edit policies/*.rego or policies/data.yaml: the change is live within a second. Ctrl-C stops everything.
 """
@@ -87,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     env["CHAPERONE_POLICY__DIRECTORY"] = args.policies
     processes: list[tuple[str, subprocess.Popen[bytes]]] = []
     with tempfile.TemporaryDirectory(prefix="chaperone-run-") as tmp:
+        # A token for this run's operator console, readable only by this user.
+        token = secrets.token_urlsafe(18)
+        token_file = Path(tmp) / "operator-token"
+        token_file.touch(mode=0o600)
+        token_file.write_text(f"demo {token}\n")
+        env["CHAPERONE_ADMIN__TOKEN_FILE"] = str(token_file)
         envoy_config = Path(tmp) / "envoy.yaml"
         envoy_config.write_text(yaml.safe_dump(local_envoy_config(ports)))
         try:
@@ -111,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
                     service=args.service_port,
                     upstream=ports.upstream,
                     admin=ports.admin,
+                    chaperone_admin=args.chaperone_admin_port,
+                    token=token,
                 ),
                 flush=True,
             )

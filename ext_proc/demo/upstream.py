@@ -1,5 +1,6 @@
 """A small local upstream standing in for paid LLM APIs: OpenAI Chat Completions, OpenAI
-Responses and Anthropic Messages (JSON or streamed as SSE), plus an echo endpoint.
+Responses and Anthropic Messages (JSON or streamed as SSE), plus an echo endpoint and a small
+MCP tool server at /mcp (tools.py).
 
 The answer is synthetic: a greeting and the last user message. Tests steer it with headers
 (Chaperone forwards them): `x-demo-reply` sets the answer text, `x-demo-tool-call: NAME {json}`
@@ -20,6 +21,7 @@ from aiohttp import web
 
 from ext_proc.demo import providers
 from ext_proc.demo.providers import Reply
+from ext_proc.demo.tools import handle_mcp
 
 DEFAULT_PORT = 8080
 DEFAULT_DELAY_MS = 20
@@ -33,6 +35,7 @@ def create_app() -> web.Application:
     app.router.add_post("/v1/responses", _responses)
     app.router.add_post("/v1/messages", _messages)
     app.router.add_route("*", "/echo/{tail:.*}", _echo)
+    app.router.add_post("/mcp", handle_mcp)
     return app
 
 

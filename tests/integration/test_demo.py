@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -17,7 +19,7 @@ from tests.harness import ROOT, free_port
 
 
 @pytest.fixture
-def demo() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def demo() -> Iterator[tuple[subprocess.Popen[bytes], str, str, str]]:
     ports = {name: free_port() for name in ("listener", "service", "upstream", "admin", "chaperone-admin")}
     args = [f"--{name}-port={port}" for name, port in ports.items()]
     process = subprocess.Popen(
@@ -36,17 +38,25 @@ def demo() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
         output.append(line)
         if "Ctrl-C stops everything" in line or not line:
             break
-    assert "Chaperone is running." in "".join(output), "".join(output)
-    yield process, f"http://127.0.0.1:{ports['listener']}"
+    text = "".join(output)
+    assert "Chaperone is running." in text, text
+    token = re.search(r"\(token: (\S+)\)", text)
+    assert token is not None, text
+    yield (
+        process,
+        f"http://127.0.0.1:{ports['listener']}",
+        f"http://127.0.0.1:{ports['chaperone-admin']}",
+        token[1],
+    )
     if process.poll() is None:
         process.kill()
     process.stdout.close()
 
 
 def test_make_run_answers_the_readme_examples_and_stops_on_ctrl_c(
-    demo: tuple[subprocess.Popen[bytes], str],
+    demo: tuple[subprocess.Popen[bytes], str, str, str],
 ) -> None:
-    process, url = demo
+    process, url, admin, token = demo
     children = psutil.Process(process.pid).children(recursive=True)
     assert len(children) >= 3
     with httpx.Client(base_url=url, timeout=10) as client:
@@ -69,8 +79,43 @@ def test_make_run_answers_the_readme_examples_and_stops_on_ctrl_c(
     )
     assert model.status_code == 403 and "gpt-5-ultra" in model.json()["error"]["message"]
     assert events[-1] == "data: [DONE]" and len(events) > 5
+    _a_large_refund_waits_for_the_console(url, admin, token)
 
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does in a terminal
     assert process.wait(timeout=30) == 0
     for child in children:
         assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+
+
+def _a_large_refund_waits_for_the_console(url: str, admin: str, token: str) -> None:
+    """The README's tool call: held until an operator approves it with the printed token."""
+    arguments = {"order_id": "o-1", "amount": 900}
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "refund_payment", "arguments": arguments},
+    }
+    headers = {"accept": "application/json, text/event-stream"}
+    answer: dict[str, httpx.Response] = {}
+    thread = threading.Thread(
+        target=lambda: answer.setdefault(
+            "r", httpx.post(f"{url}/mcp", json=call, headers=headers, timeout=30)
+        )
+    )
+    thread.start()
+    auth = {"authorization": f"Bearer {token}"}
+    deadline = time.monotonic() + 10
+    while not (
+        pending := httpx.get(f"{admin}/api/approvals?status=pending", headers=auth).json()["approvals"]
+    ):
+        assert time.monotonic() < deadline, "the refund was not held for approval"
+        time.sleep(0.05)
+    assert pending[0]["reason"] == "refund_payment of 900 is above 500" and pending[0]["group"] == "finance"
+    assert (
+        httpx.post(f"{admin}/api/approvals/{pending[0]['id']}/approve", headers=auth, json={}).status_code
+        == 200
+    )
+    thread.join(15)
+    result = answer["r"].json()["result"]
+    assert result["content"][0]["text"].startswith("demo: refund_payment done")
