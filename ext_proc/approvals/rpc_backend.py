@@ -8,6 +8,7 @@ from ext_proc.admin.rpc.backends import (
     ApprovalRecord,
     ApprovalStatus,
     ConflictError,
+    ForbiddenError,
     InvalidError,
     NotFoundError,
 )
@@ -18,7 +19,8 @@ from ext_proc.errors import ChaperoneError, ErrorCode
 # The HTTP API's errors, as the gRPC API's.
 _NOT_FOUND = {ErrorCode.APPROVAL_NOT_FOUND}
 _CONFLICT = {ErrorCode.APPROVAL_NOT_PENDING}
-_INVALID = {ErrorCode.APPROVAL_SELF_DECISION, ErrorCode.OPERATOR_REQUEST_INVALID}
+_INVALID = {ErrorCode.OPERATOR_REQUEST_INVALID}
+_FORBIDDEN = {ErrorCode.APPROVAL_SELF_DECISION}
 
 
 class StoreApprovalsBackend:
@@ -55,6 +57,8 @@ class StoreApprovalsBackend:
                 raise ConflictError(exc.message) from None
             if exc.code in _INVALID:
                 raise InvalidError(exc.message) from None
+            if exc.code in _FORBIDDEN:
+                raise ForbiddenError(exc.message) from None
             raise
         return _record(approval)
 

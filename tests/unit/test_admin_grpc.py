@@ -227,12 +227,12 @@ async def test_approval_errors_have_their_status_codes(admin: Admin) -> None:
     assert [(a["operation"], a["operator"]) for a in admin.audit_events()] == [("approvals.approve", "bob")]
 
 
-async def test_a_decision_the_store_refuses_is_an_invalid_argument(admin: Admin) -> None:
+async def test_a_decision_the_store_refuses_is_refused_with_its_status(admin: Admin) -> None:
     # An agent cannot decide its own request: the operator alice is refused on the agent alice's
-    # (the HTTP API answers 403 approval_self_decision; the backend reports it as InvalidError).
+    # (as the HTTP API answers 403 approval_self_decision).
     own = await admin.hold(agent="alice")
     approve = admin.approvals.Approve(pb.DecideApprovalRequest(id=own.id), metadata=ALICE)
-    assert await code_of(approve) == grpc.StatusCode.INVALID_ARGUMENT
+    assert await code_of(approve) == grpc.StatusCode.PERMISSION_DENIED
     # A comment longer than the store keeps (2000 characters).
     other = await admin.hold()
     too_long = pb.DecideApprovalRequest(id=other.id, comment="x" * 2001)

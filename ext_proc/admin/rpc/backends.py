@@ -1,11 +1,12 @@
 """What the admin gRPC API needs from the approvals store and the kill switch.
 
-The operations are implemented by those components; the integrator hands the service objects
-that satisfy these Protocols. Records are plain values (times are Unix seconds); the servicers
-convert them to the API's messages. A backend reports a missing approval with ``NotFoundError``, an
-operation that no longer applies (an approval already decided or expired) with ``ConflictError``,
-and bad arguments with ``InvalidError``; an unreachable shared store raises ``ChaperoneError``
-(``state_unavailable``).
+The operations are implemented by those components (approvals/rpc_backend.py, limits/admin.py);
+the service hands them to the servicers. Records are plain values (times are Unix seconds); the
+servicers convert them to the API's messages. A backend reports a missing approval with
+``NotFoundError``, an operation that no longer applies (an approval already decided or expired)
+with ``ConflictError``, bad arguments with ``InvalidError``, and what this operator may not do
+(decide a request of its own) with ``ForbiddenError``; an unreachable shared store raises
+``ChaperoneError`` (``state_unavailable``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ class ConflictError(Exception):
 
 class InvalidError(ValueError):
     pass
+
+
+class ForbiddenError(PermissionError):
+    """The operator may not do this (an agent's operator deciding its own request)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from ext_proc.admin.rpc.backends import (
     APPROVAL_STATUSES,
     ApprovalsBackend,
     ConflictError,
+    ForbiddenError,
     InvalidError,
     KillScope,
     KillSwitchBackend,
@@ -186,6 +187,8 @@ async def _call(context: Any, operation: Awaitable[T]) -> T:
         await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(exc) or "no longer applies")
     except InvalidError as exc:
         await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc) or "invalid argument")
+    except ForbiddenError as exc:
+        await _abort(context, grpc.StatusCode.PERMISSION_DENIED, str(exc) or "not allowed")
     except ChaperoneError as exc:
         code = (
             grpc.StatusCode.UNAVAILABLE
