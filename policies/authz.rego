@@ -5,7 +5,8 @@
 # traffic Chaperone recognizes (LLM API calls, MCP, A2A), on the request body with the action
 # (input.action), the sensitive data found (input.findings) and prompt-injection signals
 # (input.injection), and on each MCP or A2A result coming back (input.phase == "response_body").
-# The routes, models, tools and limits are data (data.yaml), so they change without Rego.
+# Who is calling is input.agent in every phase. The routes, models, tools and limits are data
+# (data.yaml), so they change without Rego.
 package envoy.authz
 
 import rego.v1
@@ -38,16 +39,31 @@ credential_refused if is_string(input.agent.error)
 
 # -- The request line: an allow-list of routes --------------------------------------------------
 
-allow := {
-	"allowed": true,
-	"headers": {"x-chaperone-policy": "default"},
-	"sensitive_data": data.chaperone.sensitive_data,
-} if {
+allow := object.union(
+	{
+		"allowed": true,
+		"headers": {"x-chaperone-policy": "default"},
+		"sensitive_data": data.chaperone.sensitive_data,
+	},
+	agent_limits,
+) if {
 	input.phase in {"check", "request_headers"}
 	not identity_refusal
 	some route in data.chaperone.routes
 	route.method == input.attributes.request.http.method
 	path_matches(route.path)
+}
+
+# An identified agent has a request rate and a daily token budget of its own (counted in Redis
+# across replicas when state.redis_url is set). The budget is reserved where the tokens are
+# known: on its LLM calls.
+default agent_limits := {}
+
+agent_limits := {
+	"limits": [object.union({"name": "agent-requests", "key": input.agent.id}, data.chaperone.agent_rate)],
+	"budgets": [{"name": "agent-daily-tokens", "key": input.agent.id, "tokens": data.chaperone.agent_daily_tokens, "window": "day"}],
+} if {
+	input.agent.authenticated
 }
 
 path_matches(pattern) if pattern == request_path
@@ -61,13 +77,24 @@ request_path := concat("/", ["", concat("/", input.parsed_path)])
 
 # -- Request bodies: the action ---------------------------------------------------------------
 
+# An MCP tool call repeated with the same arguments, again and again, is a runaway loop: refused
+# as too many (Chaperone answers with the loop window as Retry-After).
+allow := {"allowed": false, "http_status": 429, "reasons": ["the same tool call repeats"]} if {
+	input.phase == "request_body"
+	looping
+}
+
+looping if input.loop.repeats_in_window > data.chaperone.max_repeats
+
 allow := {"allowed": false, "http_status": 403, "reasons": sort(violations)} if {
 	input.phase == "request_body"
+	not looping
 	count(violations) > 0
 }
 
 allow := {"allowed": true, "rewrite": rewrite} if {
 	input.phase == "request_body"
+	not looping
 	count(violations) == 0
 	not needs_approval
 }
@@ -75,6 +102,7 @@ allow := {"allowed": true, "rewrite": rewrite} if {
 # A person approves what is allowed but risky (Chaperone holds the call until they decide).
 allow := {"allowed": true, "rewrite": rewrite, "require_approval": needs_approval} if {
 	input.phase == "request_body"
+	not looping
 	count(violations) == 0
 	needs_approval
 }

@@ -140,3 +140,20 @@ test_a_call_without_a_model_is_denied if {
 	d := authz.allow with input as body(llm(null))
 	d.reasons == ["the request names no model"]
 }
+
+test_an_identified_agent_gets_its_rate_limit_and_budget if {
+	d := authz.allow with input as as_agent(check("POST", "/v1/chat/completions"), {"authenticated": true, "id": "bot-1", "error": null})
+	d.limits == [{"name": "agent-requests", "key": "bot-1", "limit": 600, "window_seconds": 60}]
+	d.budgets == [{"name": "agent-daily-tokens", "key": "bot-1", "tokens": 2000000, "window": "day"}]
+	anonymous_decision := authz.allow with input as as_agent(check("POST", "/v1/chat/completions"), anonymous)
+	not anonymous_decision.limits
+}
+
+test_a_repeating_tool_call_is_refused_as_a_loop if {
+	looping := object.union(body(tool("get_customer", {"customer_id": 42})), {"loop": {"repeats_in_window": 11}})
+	d := authz.allow with input as looping
+	d.http_status == 429
+	d.reasons == ["the same tool call repeats"]
+	calm := object.union(body(tool("get_customer", {"customer_id": 42})), {"loop": {"repeats_in_window": 2}})
+	authz.allow.allowed with input as calm
+}
