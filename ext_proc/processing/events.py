@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ext_proc.enforcement.handoff import NO_HANDOFF, Handoff
-from ext_proc.policy.decision import BodyMode, Inspection
+from ext_proc.policy.decision import BodyMode, Decision, Inspection
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -108,3 +108,13 @@ class Reject:
 Action = Continue | Reject
 
 CONTINUE = Continue()
+
+
+def request_changes(decision: Decision) -> HeaderChanges:
+    """A decision's changes to the request headers."""
+    return HeaderChanges(decision.headers, decision.request_headers_to_remove)
+
+
+def response_changes(decision: Decision) -> HeaderChanges:
+    """A decision's changes to the response headers."""
+    return HeaderChanges(decision.response_headers_to_add, decision.response_headers_to_remove)

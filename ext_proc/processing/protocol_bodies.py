@@ -87,8 +87,9 @@ class Host(Protocol):
         self,
         phase: str,
         requirement: ApprovalRequirement,
-        action: Any,
-        request: InspectedRequest | None,
+        *,
+        action: Any = None,
+        request: InspectedRequest | None = None,
         outcome: Outcome | None = None,
     ) -> Reject | None: ...
 
@@ -174,7 +175,11 @@ class ProtocolBodies:
             return self._refuse(refusal)
         if decision.require_approval is not None:
             held = await self._host.hold_for_approval(
-                PHASE_REQUEST_BODY, decision.require_approval, request.action, request, outcome
+                PHASE_REQUEST_BODY,
+                decision.require_approval,
+                action=request.action,
+                request=request,
+                outcome=outcome,
             )
             if held is not None:
                 return held

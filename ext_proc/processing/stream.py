@@ -25,26 +25,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from ext_proc.approvals import ApprovalRequirement, parse_require_approval
-from ext_proc.approvals.refusals import REFUSAL_STATUS
 from ext_proc.audit import AuditLog, RequestSummary
 from ext_proc.config import DEFAULT_DENY_STATUS, DEFAULT_MAX_BODY_BYTES
-from ext_proc.enforcement.approval import approval_audit, await_approval
 from ext_proc.enforcement.components import Enforcement
-from ext_proc.enforcement.credentials import upstream_credentials
-from ext_proc.enforcement.limits import killed, rate_limited
-from ext_proc.enforcement.sessions import decided_on_body, observe
 from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.identity.model import ANONYMOUS
-from ext_proc.inspection.denial import protocol_denial
 from ext_proc.inspection.request import InspectedRequest, is_candidate
 from ext_proc.limits.fields import Budget, parse_budgets
 from ext_proc.metrics import NULL_METRICS, Metrics
-from ext_proc.policy.decision import NO_INSPECTION, BodyMode, Decision, Inspection
+from ext_proc.policy.decision import NO_INSPECTION, BodyMode, Inspection
 from ext_proc.policy.evaluator import (
-    JSON_CONTENT_TYPE,
     DenyResponse,
     Evaluator,
     Outcome,
@@ -53,6 +44,7 @@ from ext_proc.policy.evaluator import (
 )
 from ext_proc.policy_input.extproc import phase_document, request_document, with_request_body
 from ext_proc.policy_input.http import decode_utf8, parse_body
+from ext_proc.processing.approval_hold import hold_for_approval
 from ext_proc.processing.body_state import BodyState
 from ext_proc.processing.codecs import decoder_for
 from ext_proc.processing.events import (
@@ -68,8 +60,11 @@ from ext_proc.processing.events import (
     ProcessingMode,
     Reject,
     TrailersEvent,
+    request_changes,
+    response_changes,
 )
 from ext_proc.processing.protocol_bodies import ProtocolBodies
+from ext_proc.processing.standalone import decide_request_headers
 
 PHASE_REQUEST_HEADERS = "request_headers"
 PHASE_REQUEST_BODY = "request_body"
@@ -106,11 +101,11 @@ class StreamProcessor:
         # Budgets of the check decision, reserved where the tokens are known (the body phase).
         self.check_budgets: tuple[Budget, ...] = ()
         self.decision_id = new_decision_id()
-        self._summary = RequestSummary("", "", "")
+        self.summary = RequestSummary("", "", "")
         self.request_document: dict[str, Any] = {}
         self._headers: dict[str, str] = {}
         self._inspect = NO_INSPECTION
-        self._pending_response_changes = NO_HEADER_CHANGES
+        self.pending_response_changes = NO_HEADER_CHANGES
         self.response: dict[str, Any] = {}
         self._bodies: dict[Direction, BodyState] = {}
         self._protocol: ProtocolBodies | None = None
@@ -154,7 +149,7 @@ class StreamProcessor:
             self._audit.event(
                 "stream_summary",
                 decision_id=self.decision_id,
-                path=self._summary.path,
+                path=self.summary.path,
                 upstream=self.upstream,
                 **fields,
             )
@@ -164,7 +159,7 @@ class StreamProcessor:
     async def _on_request_headers(self, event: HeadersEvent) -> Action:
         headers = event.headers
         self._headers = headers
-        self._summary = RequestSummary.of(
+        self.summary = RequestSummary.of(
             headers.get(":method", ""), headers.get(":path", ""), headers.get(":authority", "")
         )
         self.request_document = request_document(headers, event.attributes)
@@ -175,63 +170,19 @@ class StreamProcessor:
             if check.context_extensions:
                 self.request_document["attributes"]["contextExtensions"] = check.context_extensions
             agent = check.handoff.agent
-            self._set_agent(
+            self.set_agent(
                 dict(agent) if agent is not None else ANONYMOUS_INPUT, check.handoff.hidden_headers
             )
             self.check_budgets = parse_budgets(check.handoff.budgets)
             requirement = parse_require_approval(check.handoff.require_approval)
             if requirement is not None:
-                refusal = await self.hold_for_approval(PHASE_REQUEST_HEADERS, requirement, None, None)
+                refusal = await self.hold_for_approval(PHASE_REQUEST_HEADERS, requirement)
                 if refusal is not None:
                     return refusal
-            return self._continue_request(event, NO_HEADER_CHANGES, check.inspect, check.sensitive_data)
-        return await self._decide_request_headers(event)
+            return self.continue_request(event, NO_HEADER_CHANGES, check.inspect, check.sensitive_data)
+        return await decide_request_headers(self, event)
 
-    async def _decide_request_headers(self, event: HeadersEvent) -> Action:
-        """ext_proc without ext_authz in front: the request headers are decided here, with the
-        same identity, session and credential handling as the check."""
-        enforcement = self.enforcement
-        identity = await enforcement.identifier.identify(event.headers)
-        self.agent = identity.as_input()
-        self.request_document["agent"] = self.agent
-        limits = enforcement.limits
-        refusal = killed(limits.kill_switch, identity.agent_id, self.upstream, None)
-        if refusal is not None:
-            return self.reject(PHASE_REQUEST_HEADERS, self.failure(refusal.error), refusal.deny)
-        if not decided_on_body(event.headers, enforcement.body_protocols):
-            facts = await observe(
-                enforcement.sessions,
-                fail_open=enforcement.fail_open,
-                agent=identity.agent_id,
-                headers=event.headers,
-                action=None,
-                upstream=self.upstream,
-            )
-            if facts is not None:
-                self.request_document["session"] = facts.as_input()
-        outcome = await self.decide(
-            PHASE_REQUEST_HEADERS, phase_document(self.request_document, PHASE_REQUEST_HEADERS)
-        )
-        if not outcome.decision.allowed:
-            return self.reject(PHASE_REQUEST_HEADERS, outcome)
-        decision = outcome.decision
-        refusal = await rate_limited(limits.rate_limiter, decision.limits)
-        if refusal is not None:
-            return self.reject(PHASE_REQUEST_HEADERS, self.failure(refusal.error), refusal.deny)
-        self.check_budgets = decision.budgets
-        credentials = upstream_credentials(decision, identity, enforcement.broker)
-        # The later phases see the request as it leaves: without the agent's credential.
-        self._set_agent(self.agent, (*identity.credential_headers, *credentials.injected))
-        self.request_document.pop("session", None)
-        if decision.require_approval is not None:
-            held = await self.hold_for_approval(PHASE_REQUEST_HEADERS, decision.require_approval, None, None)
-            if held is not None:
-                return held
-        self._pending_response_changes = _response_changes(decision)
-        changes = _request_changes(decision).merged(HeaderChanges(credentials.set, credentials.remove))
-        return self._continue_request(event, changes, decision.inspect, decision.sensitive_data)
-
-    def _set_agent(self, agent: dict[str, Any], hidden_headers: tuple[str, ...]) -> None:
+    def set_agent(self, agent: dict[str, Any], hidden_headers: tuple[str, ...]) -> None:
         self.agent = agent
         self.request_document["agent"] = agent
         if hidden_headers:
@@ -243,7 +194,7 @@ class StreamProcessor:
         agent_id = self.agent.get("id")
         return agent_id if isinstance(agent_id, str) else None
 
-    def _continue_request(
+    def continue_request(
         self, event: HeadersEvent, changes: HeaderChanges, inspect: Inspection, check_table: Any
     ) -> Action:
         has_body = not event.end_of_stream
@@ -270,7 +221,7 @@ class StreamProcessor:
             changes = changes.merged(HeaderChanges(set=(("accept-encoding", "identity"),)))
         mode = ProcessingMode(
             response_headers=bool(inspect.response_headers or inspect.response_body is not BodyMode.NONE)
-            or bool(self._pending_response_changes)
+            or bool(self.pending_response_changes)
             or self._protocol is not None,
             request_body=inspect.request_body if has_body else BodyMode.NONE,
             response_body=inspect.response_body,
@@ -299,7 +250,7 @@ class StreamProcessor:
         status_text = event.headers.get(":status", "")
         status = int(status_text) if status_text.isdigit() else 0
         self.response = {"status": status, "headers": event.headers}
-        changes = self._pending_response_changes
+        changes = self.pending_response_changes
         inspect = self._inspect
         if inspect.response_headers:
             outcome = await self.decide(
@@ -308,7 +259,7 @@ class StreamProcessor:
             )
             if not outcome.decision.allowed:
                 return self.reject(PHASE_RESPONSE_HEADERS, outcome)
-            changes = changes.merged(_response_changes(outcome.decision))
+            changes = changes.merged(response_changes(outcome.decision))
             if outcome.decision.inspect.response_body is not BodyMode.NONE:
                 inspect = dataclasses.replace(inspect, response_body=outcome.decision.inspect.response_body)
         self._inspect = inspect
@@ -368,13 +319,13 @@ class StreamProcessor:
                 return await protocol.request_body(self._headers, data, text, asked=asked)
             parsed = parse_body(self._headers.get("content-type"), data)
             document = with_request_body(self.request_document, text, parsed)
-            return await self._policy_body(PHASE_REQUEST_BODY, document, _request_changes)
+            return await self._policy_body(PHASE_REQUEST_BODY, document, request_changes)
         if body.by_protocol and protocol is not None:
             return await protocol.response_whole(data)
         parsed = parse_body(self.response["headers"].get("content-type"), data)
         response = {**self.response, "body": text, "parsed_body": parsed}
         document = phase_document(self.request_document, PHASE_RESPONSE_BODY, response=response)
-        return await self._policy_body(PHASE_RESPONSE_BODY, document, _response_changes)
+        return await self._policy_body(PHASE_RESPONSE_BODY, document, response_changes)
 
     async def _policy_body(self, phase: str, document: dict[str, Any], changes_of: Any) -> Action:
         outcome = await self.decide(phase, document)
@@ -444,14 +395,14 @@ class StreamProcessor:
                 return outcome  # summarised at the end of the stream instead of one event per chunk
         if outcome.decision.allowed and outcome.decision.require_approval is None:
             # An allow on approval is written once the approval is settled (hold_for_approval).
-            self._write_decision(phase, outcome, None)
+            self.write_decision(phase, outcome, None)
         return outcome
 
-    def _write_decision(self, phase: str, outcome: Outcome, status: int | None) -> None:
+    def write_decision(self, phase: str, outcome: Outcome, status: int | None) -> None:
         self._audit.decision(
             decision_id=self.decision_id,
             phase=phase,
-            request=self._summary,
+            request=self.summary,
             outcome=outcome,
             status=status,
             **self._audit_fields(),
@@ -467,49 +418,26 @@ class StreamProcessor:
         self,
         phase: str,
         requirement: ApprovalRequirement,
-        action: Any,
-        request: InspectedRequest | None,
+        *,
+        action: Any = None,
+        request: InspectedRequest | None = None,
         outcome: Outcome | None = None,
     ) -> Reject | None:
-        """The policy allowed this call on a person's approval: None once approved, else the
-        refusal (in the request's protocol). The decision's audit event is written here, with
-        the approval's outcome."""
-        try:
-            result = await await_approval(
-                self.enforcement.approvals.gate,
-                requirement,
-                agent=self.agent_id,
-                action=action,
-                request={
-                    "method": self._summary.method,
-                    "path": self._summary.path,
-                    "host": self._summary.host,
-                },
-                decision_id=self.decision_id,
-                extend_deadline=self.extend_deadline,
-            )
-        except ChaperoneError as exc:
-            return self.reject(phase, self.failure(exc))
-        self._audit_extra = {**self._audit_extra, "approval": approval_audit(result)}
-        if result.refusal is None:
-            if outcome is not None:
-                self._write_decision(phase, outcome, None)
-            return None
-        refusal = result.refusal
-        refused = self.failure(ChaperoneError(refusal.code, refusal.message, http_status=REFUSAL_STATUS))
-        data = {**refusal.as_json(), "decision_id": self.decision_id}
-        if request is not None and request.protocol is not None:
-            deny = protocol_denial(request, self.deny_of(refused), refusal.message, data)
-        else:  # plain HTTP: the refusal as README.md documents it
-            deny = DenyResponse(REFUSAL_STATUS, (JSON_CONTENT_TYPE,), orjson.dumps({"error": data}))
-        return self.reject(phase, refused, deny)
+        """The policy allowed this call on a person's approval (approval_hold.py)."""
+        return await hold_for_approval(
+            self, phase, requirement, action=action, request=request, outcome=outcome
+        )
+
+    def note_audit(self, fields: dict[str, Any]) -> None:
+        """Fields for the audit event of the decision being made."""
+        self._audit_extra = {**self._audit_extra, **fields}
 
     def reject(self, phase: str, outcome: Outcome, deny: DenyResponse | None = None) -> Reject:
         self.rejected = True
         deny = deny or self.deny_of(outcome)
         if outcome is not self._last_outcome:  # a refusal no evaluation made (bad input, blocked data)
             self.metrics.outcome(phase, outcome)
-        self._write_decision(phase, outcome, deny.status)
+        self.write_decision(phase, outcome, deny.status)
         self._audit_extra = {}
         code = outcome.error.code.value if outcome.error else "denied"
         return Reject(status=deny.status, headers=deny.headers, body=deny.body, details=f"chaperone_{code}")
@@ -529,14 +457,6 @@ class StreamProcessor:
         extensions = self.request_document.get("attributes", {}).get("contextExtensions") or {}
         upstream = extensions.get("upstream")
         return upstream if isinstance(upstream, str) else None
-
-
-def _request_changes(decision: Decision) -> HeaderChanges:
-    return HeaderChanges(decision.headers, decision.request_headers_to_remove)
-
-
-def _response_changes(decision: Decision) -> HeaderChanges:
-    return HeaderChanges(decision.response_headers_to_add, decision.response_headers_to_remove)
 
 
 def _too_large(limit: int) -> ChaperoneError:

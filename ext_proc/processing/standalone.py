@@ -1,0 +1,62 @@
+"""The request headers decided in ext_proc, when no ext_authz filter ran first.
+
+The same steps as the check (authz/servicer.py), so that a deployment with ext_proc alone
+enforces the same: who is calling, the kill switch, the session of a request not decided on its
+body, the policy, the decision's rate limits, brokered credentials with the agent's own removed,
+and an approval to hold for.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ext_proc.enforcement.credentials import upstream_credentials
+from ext_proc.enforcement.limits import killed, rate_limited
+from ext_proc.enforcement.sessions import decided_on_body, observe
+from ext_proc.policy_input.extproc import phase_document
+from ext_proc.processing.events import Action, HeaderChanges, HeadersEvent, request_changes, response_changes
+
+if TYPE_CHECKING:
+    from ext_proc.processing.stream import StreamProcessor
+
+PHASE = "request_headers"
+
+
+async def decide_request_headers(stream: StreamProcessor, event: HeadersEvent) -> Action:
+    enforcement = stream.enforcement
+    identity = await enforcement.identifier.identify(event.headers)
+    stream.set_agent(identity.as_input(), ())
+    limits = enforcement.limits
+    refusal = killed(limits.kill_switch, identity.agent_id, stream.upstream, None)
+    if refusal is not None:
+        return stream.reject(PHASE, stream.failure(refusal.error), refusal.deny)
+    document = phase_document(stream.request_document, PHASE)
+    if not decided_on_body(event.headers, enforcement.body_protocols):
+        facts = await observe(
+            enforcement.sessions,
+            fail_open=enforcement.fail_open,
+            agent=identity.agent_id,
+            headers=event.headers,
+            action=None,
+            upstream=stream.upstream,
+        )
+        if facts is not None:
+            document["session"] = facts.as_input()
+    outcome = await stream.decide(PHASE, document)
+    if not outcome.decision.allowed:
+        return stream.reject(PHASE, outcome)
+    decision = outcome.decision
+    refusal = await rate_limited(limits.rate_limiter, decision.limits)
+    if refusal is not None:
+        return stream.reject(PHASE, stream.failure(refusal.error), refusal.deny)
+    stream.check_budgets = decision.budgets
+    credentials = upstream_credentials(decision, identity, enforcement.broker)
+    # The later phases see the request as it leaves: without the agent's credential.
+    stream.set_agent(stream.agent, (*identity.credential_headers, *credentials.injected))
+    if decision.require_approval is not None:
+        held = await stream.hold_for_approval(PHASE, decision.require_approval)
+        if held is not None:
+            return held
+    stream.pending_response_changes = response_changes(decision)
+    changes = request_changes(decision).merged(HeaderChanges(credentials.set, credentials.remove))
+    return stream.continue_request(event, changes, decision.inspect, decision.sensitive_data)
