@@ -16,9 +16,10 @@ import redis.asyncio as aioredis
 import structlog
 
 from ext_proc.admin.app import AdminExtension
-from ext_proc.approvals import Approvals, build_approvals
+from ext_proc.approvals import Approvals, Status, build_approvals
 from ext_proc.config import Config
 from ext_proc.credentials.broker import CredentialBroker
+from ext_proc.errors import ChaperoneError
 from ext_proc.identity.identifier import Identifier
 from ext_proc.limits.factory import Limits, build_limits, memory_backend, redis_backend
 from ext_proc.metrics import NULL_METRICS, Metrics
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from ext_proc.audit import AuditLog
 
 log = structlog.get_logger("chaperone.enforcement")
+PENDING_GAUGE_SECONDS = 5.0
 
 
 @dataclass(slots=True)
@@ -47,6 +49,7 @@ class Enforcement:
     audit: AuditLog | None = None
     _started: bool = field(default=False, repr=False)
     _background: set[asyncio.Task[Any]] = field(default_factory=set, repr=False)
+    _pending_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -81,6 +84,7 @@ class Enforcement:
         await self.identifier.start()
         await self.broker.start()
         await self.limits.kill_switch.start()
+        self._pending_task = asyncio.create_task(self._count_pending(), name="approvals-pending")
         # The tokenizers load in about half a second of Python that holds the GIL: before serving,
         # since loading them while serving stalls the event loop that long (measured: a 100 ms
         # OPA deadline missed during the load).
@@ -88,6 +92,10 @@ class Enforcement:
         self._started = True
 
     async def stop(self) -> None:
+        if self._pending_task is not None:
+            self._pending_task.cancel()
+            await asyncio.gather(self._pending_task, return_exceptions=True)
+            self._pending_task = None
         if self._started:
             await self.identifier.stop()
             await self.broker.stop()
@@ -106,6 +114,17 @@ class Enforcement:
             self.broker.admin_extension(),
             self.limits.admin_extension(self.audit),
         ]
+
+    async def _count_pending(self) -> None:
+        """The pending approvals gauge, from the shared store (every replica reports the same)."""
+        store = self.approvals.store
+        while True:
+            try:
+                pending = await store.list(Status.PENDING, limit=store.settings.max_pending)
+                self.metrics.approvals_pending(len(pending))
+            except ChaperoneError:
+                pass  # the store's outage is counted and logged where requests meet it
+            await asyncio.sleep(PENDING_GAUGE_SECONDS)
 
     def in_background(self, work: Coroutine[Any, Any, Any]) -> None:
         """Run work that no request waits for (a reconcile after the answer has gone)."""

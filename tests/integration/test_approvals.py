@@ -10,6 +10,7 @@ request's id and passes once after the approval.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -110,10 +111,26 @@ async def test_a_held_call_goes_through_once_an_operator_on_another_replica_appr
     assert approval["agent"] is None and approval["group"] == "finance"
     assert approval["action"]["tool"] == "refund_payment"
     assert approval["action"]["arguments"] == {"order_id": "o-77", "amount": 900}
+    await asyncio.to_thread(_gauge_reads, stack, "chaperone_approvals_pending 1.0")
     decided = await asyncio.to_thread(decide, replica_b, approval["id"], "approve", "order checked")
     assert decided["status"] == "approved" and decided["decided_by"] == "frank"
     result = await asyncio.wait_for(call, 10)
     assert not result.is_error and "refunded 900" in result.content[0].text.lower()
+    requested = re.search(r"^chaperone_approvals_requested_total (\S+)$", _metrics(stack.service), re.M)
+    assert requested is not None and float(requested[1]) >= 1  # counted where the call was held
+    assert 'chaperone_approvals_decided_total{outcome="granted"} 1.0' in _metrics(replica_b)  # and decided
+
+
+def _metrics(service: ServiceProcess) -> str:
+    return httpx.get(f"{service.admin_url}/metrics").text
+
+
+def _gauge_reads(stack: Stack, line: str, timeout: float = 10.0) -> None:
+    """The metric shows on the held call's replica (refreshed every few seconds)."""
+    deadline = time.monotonic() + timeout
+    while line not in httpx.get(f"{stack.service.admin_url}/metrics").text:
+        assert time.monotonic() < deadline, f"no {line!r} in /metrics"
+        time.sleep(0.1)
 
 
 async def test_a_denied_call_gets_the_operators_refusal(held: tuple[Stack, ServiceProcess]) -> None:
