@@ -77,14 +77,22 @@ request_path := concat("/", ["", concat("/", input.parsed_path)])
 
 # -- Request bodies: the action ---------------------------------------------------------------
 
-# An MCP tool call repeated with the same arguments, again and again, is a runaway loop: refused
-# as too many (Chaperone answers with the loop window as Retry-After).
-allow := {"allowed": false, "http_status": 429, "reasons": ["the same tool call repeats"]} if {
+# An MCP tool call repeated with the same arguments again and again, or a session that makes
+# more tool calls than any task needs, is a runaway loop: refused as too many (Chaperone answers
+# with the loop window as Retry-After).
+allow := {"allowed": false, "http_status": 429, "reasons": [loop_reason]} if {
 	input.phase == "request_body"
 	looping
 }
 
-looping if input.loop.repeats_in_window > data.chaperone.max_repeats
+looping if loop_reason
+
+loop_reason := "the same tool call repeats" if input.loop.repeats_in_window > data.chaperone.max_repeats
+
+loop_reason := "too many tool calls in this session" if {
+	input.loop.repeats_in_window <= data.chaperone.max_repeats
+	input.loop.session_calls > data.chaperone.max_session_calls
+}
 
 allow := {"allowed": false, "http_status": 403, "reasons": sort(violations)} if {
 	input.phase == "request_body"

@@ -150,10 +150,12 @@ test_an_identified_agent_gets_its_rate_limit_and_budget if {
 }
 
 test_a_repeating_tool_call_is_refused_as_a_loop if {
-	looping := object.union(body(tool("get_customer", {"customer_id": 42})), {"loop": {"repeats_in_window": 11}})
+	looping := object.union(body(tool("get_customer", {"customer_id": 42})), {"loop": {"repeats_in_window": 11, "session_calls": 11}})
 	d := authz.allow with input as looping
 	d.http_status == 429
 	d.reasons == ["the same tool call repeats"]
-	calm := object.union(body(tool("get_customer", {"customer_id": 42})), {"loop": {"repeats_in_window": 2}})
+	calm := object.union(body(tool("get_customer", {"customer_id": 42})), {"loop": {"repeats_in_window": 2, "session_calls": 3}})
 	authz.allow.allowed with input as calm
+	long := object.union(body(tool("get_customer", {"customer_id": 42})), {"loop": {"repeats_in_window": 1, "session_calls": 501}})
+	authz.allow.reasons == ["too many tool calls in this session"] with input as long
 }

@@ -10,6 +10,8 @@ request's id and passes once after the approval.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import re
 import threading
 import time
@@ -18,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
+from aiohttp import web
 from mcp.shared.exceptions import MCPError
 
 from tests.harness import (
@@ -38,6 +42,30 @@ pytestmark = pytest.mark.envoy
 
 TOKEN = "tok-finance"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
+
+
+WEBHOOK_SECRET = "a-webhook-secret-for-the-receiver"
+
+
+class Receiver:
+    """The webhook's receiver: an HTTP server that keeps what it was sent."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        app = web.Application()
+        app.router.add_post("/hooks/approvals", self._receive)
+        self.server = UpstreamServer(app)
+
+    async def _receive(self, request: web.Request) -> web.Response:
+        self.received.append((dict(request.headers), await request.read()))
+        return web.Response(status=204)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}/hooks/approvals"
+
+
+RECEIVER = Receiver()
 
 
 def _sections(workdir: Path, redis_url: str | None, **approvals: Any) -> dict[str, dict[str, Any]]:
@@ -60,13 +88,16 @@ def held(
     workdir = tmp_path_factory.mktemp("approvals")
     redis_url = redis_server.url.replace("/0", "/5")
     policies = copy_policies("approvals", workdir / "policies")
-    sections = _sections(workdir, redis_url)
+    (workdir / "webhook-secret").write_text(WEBHOOK_SECRET + "\n")
+    webhook = {"webhook_url": RECEIVER.url, "webhook_secret_file": str(workdir / "webhook-secret")}
+    sections = _sections(workdir, redis_url, **webhook)
     other = ServiceProcess(
         workdir / "replica-b",
         service_config(f"127.0.0.1:{free_port()}", policies, **_sections(workdir, redis_url)),
     )
     other.workdir.mkdir()
     server = McpServerThread().start()
+    RECEIVER.server.start()
     try:
         other.start()
         for stack in start_stack(workdir, policies, server, service_sections=sections):  # type: ignore[arg-type]
@@ -74,6 +105,7 @@ def held(
     finally:
         other.stop()
         server.stop()
+        RECEIVER.server.stop()
 
 
 def pending(service: ServiceProcess, reason: str, timeout: float = 10.0) -> dict[str, Any]:
@@ -159,6 +191,20 @@ async def test_calls_that_need_no_approval_are_not_held(held: tuple[Stack, Servi
         call_tool(stack, "refund_payment", {"order_id": "o-79", "amount": 20}), 10
     )
     assert not result.is_error
+
+
+def test_each_new_request_is_announced_to_the_webhook_signed(held: tuple[Stack, ServiceProcess]) -> None:
+    announced = []
+    for headers, body in RECEIVER.received:
+        stamp, _, signature = headers["x-chaperone-signature"].partition(",v1=")
+        signed = stamp.removeprefix("t=").encode() + b"." + body
+        expected = hmac.new(WEBHOOK_SECRET.encode(), signed, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(signature, expected), "the signature verifies"
+        assert headers["x-chaperone-event"] == "approval_requested"
+        announced.append(orjson.loads(body))
+    refund = next(event for event in announced if event["reason"] == "refund of 900")
+    assert refund["id"].startswith("apr_") and refund["group"] == "finance" and refund["mode"] == "hold"
+    assert refund["link"].endswith(f"/console#approval={refund['id']}")
 
 
 def test_the_audit_trail_says_who_approved_what(held: tuple[Stack, ServiceProcess]) -> None:

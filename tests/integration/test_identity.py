@@ -53,6 +53,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, upstream: UpstreamServer) ->
             "api_keys": {"file": str(keys)},
             "jwt": {
                 "jwks_file": str(jwt_keys.write(workdir / "jwks.json", jwks)),
+                "hs256_secret_file": str(jwt_keys.write(workdir / "hs256", jwt_keys.HS_SECRET)),
+                "algorithms": ["RS256", "ES256", "EdDSA", "HS256"],
                 "issuer": jwt_keys.ISSUER,
                 "audiences": [jwt_keys.AUDIENCE],
             },
@@ -146,8 +148,8 @@ def _alg_none() -> str:
     return jwt.encode(jwt_keys.claims(), None, algorithm="none")
 
 
-def _hs256_without_a_secret() -> str:
-    return jwt_keys.token(jwt_keys.HS_SECRET, "HS256", "rsa-1")
+def _hs256_with_another_secret() -> str:
+    return jwt_keys.token(b"another-secret-of-32-bytes-or-more!!!!!", "HS256", None)
 
 
 def _not_yet_valid() -> str:
@@ -163,7 +165,7 @@ def _not_yet_valid() -> str:
         (_bad_signature, "jwt_bad_signature"),
         (_unknown_kid, "jwt_unknown_kid"),
         (_alg_none, "jwt_algorithm_not_allowed"),
-        (_hs256_without_a_secret, "jwt_algorithm_not_allowed"),
+        (_hs256_with_another_secret, "jwt_bad_signature"),
         (_not_yet_valid, "jwt_not_yet_valid"),
     ],
 )

@@ -9,8 +9,11 @@ client and server.
 from __future__ import annotations
 
 import concurrent.futures
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +21,7 @@ import openai
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from tests.harness import Stack, UpstreamServer, copy_policies, start_stack
+from tests.harness import Stack, UpstreamServer, copy_policies, free_port, start_stack
 from tests.mcp_server import McpServerThread, call_tool
 from tests.redis_server import RedisServer
 
@@ -88,9 +91,13 @@ def test_a_rate_limit_admits_exactly_its_limit_across_two_replicas(replicas: tup
 
 def test_a_kill_switch_engaged_on_one_replica_stops_the_other(replicas: tuple[Stack, Stack]) -> None:
     a, b = replicas
-    engage = {"scope": "upstream", "target": "upstream", "reason": "incident 7"}
-    response = httpx.post(f"{a.service.admin_url}/api/kill-switch", headers=AUTH, json=engage)
-    assert response.status_code in (200, 201), response.text
+    engaged = subprocess.run(
+        [sys.executable, "-m", "ext_proc", "kill", "engage", "--admin", a.service.admin_url,
+         "--token-file", str(a.service.workdir / "tokens"),
+         "--scope", "upstream", "--target", "upstream", "--reason", "incident 7"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert engaged.returncode == 0, engaged.stdout + engaged.stderr
     try:
         deadline = time.monotonic() + 1.0
         with b.client() as client:
@@ -118,6 +125,27 @@ def test_a_kill_switch_engaged_on_one_replica_stops_the_other(replicas: tuple[St
         e for e in a.service.log_events() + b.service.log_events() if e.get("event") == "operator_action"
     ]
     assert {e.get("action") for e in events} >= {"engage", "release"} or len(events) >= 2
+
+
+@pytest.mark.parametrize("fail_open", [False, True])
+def test_when_redis_does_not_answer_the_configured_fail_mode_applies(
+    tmp_path: Path, upstream: UpstreamServer, fail_open: bool
+) -> None:
+    sections = _sections(tmp_path, f"redis://127.0.0.1:{free_port()}/0")  # nobody listens there
+    sections["state"]["fail_open"] = fail_open
+    policies = copy_policies("limits", tmp_path / "policies")
+    for stack in start_stack(tmp_path, policies, upstream, service_sections=sections):
+        with stack.client() as client:
+            response = client.get("/echo/limited/1", headers={"x-caller": "c-outage"})
+        if fail_open:
+            assert response.status_code == 200  # uncounted, and logged as such
+        else:
+            assert response.status_code == 503
+            assert response.json()["error"]["code"] == "state_unavailable"
+        assert stack.service.wait_for_event(lambda e: e.get("event") == "state_unavailable")
+        metrics = httpx.get(f"{stack.service.admin_url}/metrics").text
+        mode = "open" if fail_open else "closed"
+        assert f'chaperone_fail_mode_events_total{{component="state",mode="{mode}"}}' in metrics
 
 
 def _openai(stack: Stack, **headers: str) -> openai.OpenAI:
