@@ -167,6 +167,10 @@ class ApprovalsConfig(_Section, frozen=True):
 
 
 class SessionsConfig(_Section, frozen=True):
+    # auto: record sessions while a policy module reads input.session (always with a remote OPA,
+    # whose policies Chaperone cannot see); always; never. Recording costs a state round trip
+    # per request, and the history makes every policy input larger.
+    record: Literal["auto", "always", "never"] = "auto"
     # The earlier actions of a session the policy sees (input.session.actions).
     history: PositiveInt = DEFAULT_SESSION_HISTORY
     # A session without an Mcp-Session-Id ends after this long without an action.

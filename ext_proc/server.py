@@ -45,6 +45,7 @@ from ext_proc.audit import AuditLog, DecisionFeed
 from ext_proc.authz.servicer import AuthorizationServicer
 from ext_proc.config import AuditConfig, Config
 from ext_proc.enforcement.components import Enforcement
+from ext_proc.enforcement.sessions import reads_sessions
 from ext_proc.metrics import NULL_METRICS, Metrics
 from ext_proc.metrics.http import metrics_routes
 from ext_proc.metrics.prometheus import PrometheusMetrics
@@ -116,6 +117,8 @@ class Service:
         self.audit = build_audit(config.audit, self.decisions, self.metrics)
         # -- enforcement: identity, credentials, approvals, sessions (files are read now) --------
         self.enforcement = Enforcement.build(config, audit=self.audit, metrics=self.metrics)
+        if config.sessions.record == "auto" and isinstance(self.policy.engine, RegorusEngine):
+            self.enforcement.sessions_on = _session_reader(self.policy.engine)
         self.approvals_backend: ApprovalsBackend | None = StoreApprovalsBackend(
             self.enforcement.approvals.store
         )
@@ -245,6 +248,22 @@ class Service:
         port = server.add_insecure_port(address)
         host = address.rpartition(":")[0]
         return f"{host}:{port}"
+
+
+def _session_reader(engine: RegorusEngine) -> Callable[[], bool]:
+    """sessions.record auto: whether the loaded bundle reads input.session, looked at once per
+    bundle (a reload that starts or stops reading it takes effect with it)."""
+    seen: dict[str, bool] = {}
+
+    def reads() -> bool:
+        bundle = engine.bundle
+        answer = seen.get(bundle.revision)
+        if answer is None:
+            seen.clear()
+            answer = seen[bundle.revision] = reads_sessions(bundle)
+        return answer
+
+    return reads
 
 
 def _remove_stale_socket(path: Path) -> None:

@@ -108,6 +108,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
         if not decided_on_body(headers, enforcement.body_protocols):
             facts = await observe(
                 enforcement.sessions,
+                active=enforcement.sessions_on(),
                 fail_open=enforcement.fail_open,
                 agent=identity.agent_id,
                 headers=headers,

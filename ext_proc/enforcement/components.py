@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +47,8 @@ class Enforcement:
     metrics: Metrics = NULL_METRICS
     redis: aioredis.Redis | None = None
     audit: AuditLog | None = None
+    # Whether sessions are recorded now (sessions.record; "auto" follows the loaded policy).
+    sessions_on: Callable[[], bool] = field(default=lambda: True, repr=False)
     _started: bool = field(default=False, repr=False)
     _background: set[asyncio.Task[Any]] = field(default_factory=set, repr=False)
     _pending_task: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -70,6 +72,7 @@ class Enforcement:
             limits=build_limits(config, backend=backend, metrics=metrics),
             fail_open=config.state.fail_open,
             body_protocols=config.inspection.protocols,
+            sessions_on=(lambda: config.sessions.record != "never"),
             metrics=metrics,
             redis=redis,
             audit=audit,

@@ -129,6 +129,7 @@ class ProtocolBodies:
         enforcement = self._host.enforcement
         self.session = await observe(
             enforcement.sessions,
+            active=enforcement.sessions_on(),
             fail_open=enforcement.fail_open,
             agent=self._host.agent_id,
             headers=headers,

@@ -34,6 +34,7 @@ async def decide_request_headers(stream: StreamProcessor, event: HeadersEvent) -
     if not decided_on_body(event.headers, enforcement.body_protocols):
         facts = await observe(
             enforcement.sessions,
+            active=enforcement.sessions_on(),
             fail_open=enforcement.fail_open,
             agent=identity.agent_id,
             headers=event.headers,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -29,7 +29,7 @@ from ext_proc.sessions.tracker import Clock, SessionSettings, SessionTracker, se
 from ext_proc.state.redis_client import call
 
 DEFAULT_PREFIX = "chaperone:sessions:"
-_FACT_PREFIX = b"fact:"
+_FACT_PREFIX = "fact:"
 
 # KEYS: session, actions, tools, upstreams. ARGV: now, idle, new id, record, history, tool,
 # upstream, forget-before, max remembered, session ttl ms, agent ttl ms.
@@ -56,7 +56,16 @@ local function remember(key, name)
   end
   return seen
 end
-return {count, session, earlier, remember(KEYS[3], ARGV[6]), remember(KEYS[4], ARGV[7])}
+local fields = {}
+for i = 1, #session, 2 do fields[session[i]] = session[i + 1] end
+local function names(list)
+  if #list == 0 then return '[]' end
+  return cjson.encode(list)
+end
+-- One JSON document: a single bulk reply parses in one step (the records are JSON already).
+return '{"count":' .. count .. ',"session":' .. cjson.encode(fields) .. ',"earlier":['
+  .. table.concat(earlier, ',') .. '],"tools":' .. names(remember(KEYS[3], ARGV[6]))
+  .. ',"upstreams":' .. names(remember(KEYS[4], ARGV[7])) .. '}'
 """
 
 # KEYS: session. ARGV: field, now, idle.
@@ -102,15 +111,14 @@ class RedisSessionTracker(SessionTracker):
             repr(now - settings.agent_memory_seconds), settings.max_remembered,
             _ms(settings.idle_seconds), _ms(settings.agent_memory_seconds),
         ]  # fmt: skip
-        reply = await call(self._observe(keys=keys, args=args), "session observe")
-        count, fields, earlier, tools, upstreams = reply
-        session_fields = dict(zip(fields[::2], fields[1::2], strict=True))
-        tools_seen, upstreams_seen = _names(tools), _names(upstreams)
+        reply = orjson.loads(await call(self._observe(keys=keys, args=args), "session observe"))
+        session_fields: dict[str, str] = reply["session"]
+        tools_seen, upstreams_seen = tuple(sorted(reply["tools"])), tuple(sorted(reply["upstreams"]))
         return SessionFacts(
             key=key,
-            id=session_fields[b"id"].decode(),
-            count=int(count),
-            actions=tuple(ActionRecord.from_json(orjson.loads(item)) for item in earlier),
+            id=session_fields["id"],
+            count=int(reply["count"]),
+            actions=tuple(ActionRecord.from_json(item) for item in reply["earlier"]),
             new_tool=record.tool is not None and record.tool not in tools_seen,
             new_upstream=record.upstream is not None and record.upstream not in upstreams_seen,
             tools_seen=tools_seen,
@@ -120,7 +128,7 @@ class RedisSessionTracker(SessionTracker):
 
     async def mark(self, key: SessionKey, fact: Fact) -> None:
         args = [
-            _FACT_PREFIX.decode() + Fact(fact).value,
+            _FACT_PREFIX + Fact(fact).value,
             repr(self._clock()),
             repr(self.settings.idle_seconds),
         ]
@@ -138,13 +146,9 @@ def _hash(value: SessionKey | str | None) -> str:
     return hashlib.sha256(parts).hexdigest()[:32]
 
 
-def _names(members: Sequence[bytes]) -> tuple[str, ...]:
-    return tuple(sorted(member.decode() for member in members))
-
-
-def _facts(fields: Mapping[bytes, bytes]) -> frozenset[Fact]:
+def _facts(fields: Mapping[str, str]) -> frozenset[Fact]:
     known = {fact.value for fact in Fact}
-    names = (name[len(_FACT_PREFIX) :].decode() for name in fields if name.startswith(_FACT_PREFIX))
+    names = (name[len(_FACT_PREFIX) :] for name in fields if name.startswith(_FACT_PREFIX))
     return frozenset(Fact(name) for name in names if name in known)
 
 
