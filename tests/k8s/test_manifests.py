@@ -84,6 +84,13 @@ def test_egress_network_policy_allows_only_dns_and_public_https() -> None:
     assert policy["spec"]["ingress"] == []
     dns, https = policy["spec"]["egress"]
     assert {p["port"] for p in dns["ports"]} == {53}
+    # The cluster's DNS pods as they are labeled, nothing of the overlay's own labels added.
+    assert dns["to"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }
+    ]
     assert https["ports"] == [{"protocol": "TCP", "port": 443}]
     assert "169.254.0.0/16" in https["to"][0]["ipBlock"]["except"], "no cloud metadata endpoint"
 
