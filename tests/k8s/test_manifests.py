@@ -29,7 +29,12 @@ def test_make_k8s_check_passes(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_pods_and_containers_are_locked_down(rendered: tuple[str, list[Any], dict[str, Any]]) -> None:
     _, _, spec = rendered
-    assert spec["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    security = spec["securityContext"]
+    assert security == {
+        "runAsNonRoot": True,
+        "fsGroup": security["fsGroup"],
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
     assert spec["automountServiceAccountToken"] is False
     for item in all_containers(spec):
         security = item["securityContext"]
@@ -38,6 +43,23 @@ def test_pods_and_containers_are_locked_down(rendered: tuple[str, list[Any], dic
         assert security["capabilities"] == {"drop": ["ALL"]}, item["name"]
         assert security["runAsUser"] > 0, item["name"]
         assert set(item["resources"]) == {"requests", "limits"}, item["name"]
+
+
+def test_non_root_containers_can_read_the_secrets_they_mount(
+    rendered: tuple[str, list[Any], dict[str, Any]],
+) -> None:
+    """The kubelet writes Secret files as root: a non-root user reads them through the pod's
+    fsGroup (group bits) or not at all, unless the mode lets everyone read."""
+    _, _, spec = rendered
+    secrets = {v["name"]: v["secret"] for v in spec["volumes"] if "secret" in v}
+    for item in all_containers(spec):
+        for mount in item.get("volumeMounts", []):
+            if mount["name"] not in secrets:
+                continue
+            mode = secrets[mount["name"]].get("defaultMode", 0o644)
+            readable = mode & 0o004 or (mode & 0o040 and spec["securityContext"].get("fsGroup"))
+            assert readable, f"{item['name']} cannot read {mount['mountPath']} (mode {mode:o})"
+            assert mode & 0o022 == 0, "nobody but the owner writes"
 
 
 def test_sidecars_start_in_order_and_are_probed(rendered: tuple[str, list[Any], dict[str, Any]]) -> None:
