@@ -52,6 +52,7 @@ def test_non_root_containers_can_read_the_secrets_they_mount(
     fsGroup (group bits) or not at all, unless the mode lets everyone read."""
     _, _, spec = rendered
     secrets = {v["name"]: v["secret"] for v in spec["volumes"] if "secret" in v}
+    assert secrets
     for item in all_containers(spec):
         for mount in item.get("volumeMounts", []):
             if mount["name"] not in secrets:
@@ -89,16 +90,57 @@ def test_envoy_image_is_the_tested_version(rendered: tuple[str, list[Any], dict[
     assert container(spec, "envoy")["image"] == f"envoyproxy/envoy:v{tested.group(1)}"
 
 
-def test_only_envoy_holds_the_upstream_credentials() -> None:
-    spec = pod_spec(RENDERED["egress"], "agent")
-    holders = [
-        c["name"]
-        for c in all_containers(spec)
-        if any(m["name"] == "upstream-credentials" for m in c.get("volumeMounts", []))
-    ]
-    assert holders == ["envoy"]
-    agent = container(spec, "agent")
-    assert not agent.get("envFrom") and all("valueFrom" not in e for e in agent["env"])
+def secret_holders(spec: dict[str, Any]) -> dict[str, set[str]]:
+    """Secret name -> the containers that mount it or read a key of it."""
+    volumes = {v["name"]: v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v}
+    holders: dict[str, set[str]] = {}
+    for item in all_containers(spec):
+        assert not item.get("envFrom"), f"{item['name']}: every variable is named"
+        names = {volumes[m["name"]] for m in item.get("volumeMounts", []) if m["name"] in volumes}
+        names |= {e["valueFrom"]["secretKeyRef"]["name"] for e in item.get("env", []) if "valueFrom" in e}
+        for name in names:
+            holders.setdefault(name, set()).add(item["name"])
+    return holders
+
+
+def test_each_secret_is_held_only_by_the_container_that_needs_it() -> None:
+    # Egress: the upstream keys are Envoy's alone; the agent has its own key to Chaperone, which
+    # holds the key hashes and the operators' tokens.
+    assert secret_holders(pod_spec(RENDERED["egress"], "agent")) == {
+        "chaperone-upstream-credentials": {"envoy"},
+        "agent-api-key": {"agent"},
+        "chaperone-agent-keys": {"chaperone"},
+        "chaperone-operator-tokens": {"chaperone"},
+    }
+    # Ingress: the MCP server's credential is Chaperone's alone (it sets it on allowed calls).
+    assert secret_holders(pod_spec(RENDERED["ingress"], "mcp-server")) == {
+        "chaperone-brokered-credentials": {"chaperone"},
+        "chaperone-agent-keys": {"chaperone"},
+        "chaperone-operator-tokens": {"chaperone"},
+    }
+
+
+def test_secrets_are_mounted_read_only_as_whole_directories(
+    rendered: tuple[str, list[Any], dict[str, Any]],
+) -> None:
+    """A subPath mount never sees a Secret's update, and Chaperone re-reads rotated keys."""
+    _, _, spec = rendered
+    secret_volumes = {v["name"] for v in spec["volumes"] if "secret" in v}
+    for item in all_containers(spec):
+        for mount in item.get("volumeMounts", []):
+            if mount["name"] in secret_volumes:
+                assert mount.get("readOnly") is True and "subPath" not in mount, (item["name"], mount)
+
+
+def test_every_secret_is_documented_with_the_keys_the_pod_uses(
+    rendered: tuple[str, list[Any], dict[str, Any]],
+) -> None:
+    name, objects, spec = rendered
+    secrets, problems = check.user_secrets(
+        spec, objects, check.documented_secrets(ROOT / "k8s" / "overlays" / name)
+    )
+    assert problems == []
+    assert set(secrets) == set(secret_holders(spec)), "every Secret the pod uses is one the user creates"
 
 
 def test_egress_network_policy_allows_only_dns_and_public_https() -> None:

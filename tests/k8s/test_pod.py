@@ -1,11 +1,12 @@
 """The egress pod, run here: Envoy and Chaperone as the rendered manifests start them, real traffic.
 
 The containers' commands, arguments, environment and mounted files come from `kubectl kustomize
-k8s/overlays/egress`: ConfigMaps and the credentials Secret are laid out as the kubelet lays
-them out, container paths map to that directory, and the processes share one network namespace
-of their own, as a pod's containers do, so every port is the manifests' port. The sidecars start
-in the manifests' order, each once the previous one's startup probe passed, then the agent (the
-OpenAI SDK with the agent container's environment) makes its calls.
+k8s/overlays/egress`: ConfigMaps and the Secrets the overlay documents (the upstream keys, the
+agent's key and its hash, the operators' tokens) are laid out as the kubelet lays them out,
+container paths map to that directory, and the processes share one network namespace of their
+own, as a pod's containers do, so every port is the manifests' port. The sidecars start in the
+manifests' order, each once the previous one's startup probe passed, then the agent (the OpenAI
+SDK with the agent container's environment, its key from a Secret) makes its calls.
 
 What stands in for the outside world: an HTTPS server in the namespace with a certificate from a
 test CA for api.openai.com, in place of the image's CA bundle, and the upstream clusters'
@@ -28,6 +29,7 @@ import pytest
 import trustme
 import yaml
 
+from ext_proc.identity.api_keys import hash_key, new_key
 from tests.k8s.manifests import OVERLAYS, ROOT, PodLayout, container, pod_spec, render
 from tests.k8s.netns import NetworkNamespace
 
@@ -35,9 +37,18 @@ from tests.k8s.netns import NetworkNamespace
 # machines provide; without one the test fails rather than being skipped.
 pytestmark = [pytest.mark.envoy]
 
-CREDENTIALS_SECRET = "chaperone-upstream-credentials"
 OPENAI_KEY = "sk-test-openai-0123456789"
 ANTHROPIC_KEY = "sk-ant-test-0123456789"
+AGENT_ID = "agent"
+AGENT_KEY = new_key()
+OPERATOR_TOKEN = "operator-token-0123456789"
+# The Secrets the overlay's kustomization.yaml says to create, as its commands would.
+SECRETS = {
+    "chaperone-upstream-credentials": {"openai": OPENAI_KEY, "anthropic": ANTHROPIC_KEY},
+    "agent-api-key": {"key": AGENT_KEY},
+    "chaperone-agent-keys": {"keys.yaml": f"{AGENT_ID}: {hash_key(AGENT_KEY)}"},
+    "chaperone-operator-tokens": {"tokens": f"alice {OPERATOR_TOKEN}"},
+}
 IMAGE_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 HOSTS = ("api.openai.com", "api.anthropic.com")
 STARTUP_SECONDS = 60
@@ -124,7 +135,7 @@ def pod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pod]:
         root / "pod",
         spec,
         objects,
-        secrets={CREDENTIALS_SECRET: {"openai": OPENAI_KEY, "anthropic": ANTHROPIC_KEY}},
+        secrets=SECRETS,
         image_files={IMAGE_CA_BUNDLE: root / "ca.pem"},
     ).materialize()
     namespace = NetworkNamespace().start()
@@ -177,6 +188,19 @@ def test_agent_traffic_is_allowed_denied_and_redacted(pod: Pod) -> None:
     assert results["other_model"]["error"]["message"] == 'model "gpt-5-ultra" is not allowed'
     assert results["other_call"]["status"] == 403
     assert results["other_call"]["error"]["code"] == "denied"
+    # Without the agent's key, nothing leaves.
+    assert results["unknown_key"]["status"] == 401
+
+
+def test_decisions_name_the_agent_and_its_key_never_leaves(pod: Pod) -> None:
+    pod.run_agent()
+    log = (pod.logs / "chaperone.log").read_text()
+    events = [orjson.loads(line) for line in log.splitlines() if line.startswith("{")]
+    decisions = [e for e in events if e.get("event") == "decision" and e.get("phase") == "check"]
+    assert {e.get("agent") for e in decisions} >= {AGENT_ID, None}
+    assert AGENT_KEY not in log
+    # The stand-in upstream refuses (421) any request whose credential is not the Secret's key,
+    # so the chat call's 200 shows the agent's key was replaced, not forwarded.
 
 
 def test_the_readiness_port_serves_only_envoys_ready(pod: Pod) -> None:
