@@ -69,6 +69,12 @@ def pod_spec(objects: list[dict[str, Any]], deployment: str) -> dict[str, Any]:
     return spec
 
 
+def pod_template(objects: list[dict[str, Any]], deployment: str) -> dict[str, Any]:
+    (item,) = find(objects, "Deployment", deployment)
+    template: dict[str, Any] = item["spec"]["template"]
+    return template
+
+
 def all_containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return [*spec.get("initContainers", []), *spec["containers"]]
 

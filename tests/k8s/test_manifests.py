@@ -9,9 +9,21 @@ from typing import Any
 
 import pytest
 
+from ext_proc.config import Config, load_config, split_host_port
 from tests.harness import envoy_binary
 from tests.k8s import check
-from tests.k8s.manifests import ROOT, all_containers, container, find, overlays, pod_spec, render
+from tests.k8s.manifests import (
+    OVERLAYS,
+    ROOT,
+    PodLayout,
+    all_containers,
+    container,
+    find,
+    overlays,
+    pod_spec,
+    pod_template,
+    render,
+)
 
 RENDERED = {overlay.name: render(overlay) for overlay in overlays()}
 DEPLOYMENTS = {"egress": "agent", "ingress": "mcp-server"}
@@ -68,9 +80,91 @@ def test_sidecars_start_in_order_and_are_probed(rendered: tuple[str, list[Any], 
     assert [c["name"] for c in spec["initContainers"]] == ["chaperone", "envoy"]
     assert all(c["restartPolicy"] == "Always" for c in spec["initContainers"]), "native sidecars"
     chaperone, envoy = spec["initContainers"]
+    # Chaperone: started and alive when its gRPC health answers SERVING on the port Envoy calls;
+    # ready when the admin port's /readyz says so.
+    assert chaperone["startupProbe"]["grpc"] == chaperone["livenessProbe"]["grpc"] == {"port": 9001}
+    assert chaperone["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": 9002}
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert chaperone[probe]["grpc"] == {"port": 9001}
         assert envoy[probe]["httpGet"] == {"path": "/ready", "port": 9902}
+
+
+def chaperone_config(
+    name: str, objects: list[dict[str, Any]], spec: dict[str, Any], root: Path
+) -> tuple[Config, dict[str, Any]]:
+    """The Chaperone container's configuration, loaded as the container loads it (its config file
+    and environment, with placeholder Secrets), and the container."""
+    secrets, problems = check.user_secrets(spec, objects, check.documented_secrets(OVERLAYS / name))
+    assert problems == []
+    layout = PodLayout(root, spec, objects, secrets).materialize()
+    item = container(spec, "chaperone")
+    layout.map_config_files(item)
+    argv = layout.command(item)
+    return load_config(argv[argv.index("--config") + 1], environ=layout.environment(item)), item
+
+
+def test_probes_and_scraping_reach_the_ports_chaperone_listens_on(
+    rendered: tuple[str, list[Any], dict[str, Any]], tmp_path: Path
+) -> None:
+    name, objects, spec = rendered
+    config, item = chaperone_config(name, objects, spec, tmp_path)
+    grpc_host, grpc_port = split_host_port(config.server.address)
+    admin_host, admin_port = split_host_port(config.admin.address)
+    # The kubelet probes the pod IP, and Prometheus scrapes it: both listen on every address.
+    assert grpc_host == admin_host == "0.0.0.0"
+    assert item["startupProbe"]["grpc"]["port"] == item["livenessProbe"]["grpc"]["port"] == grpc_port
+    assert item["readinessProbe"]["httpGet"]["port"] == admin_port
+    assert {p["name"]: p["containerPort"] for p in item["ports"]} == {"grpc": grpc_port, "admin": admin_port}
+    annotations = pod_template(objects, DEPLOYMENTS[name])["metadata"]["annotations"]
+    assert config.metrics.enabled
+    assert annotations == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(admin_port),
+        "prometheus.io/path": "/metrics",
+    }
+    assert config.admin.token_file is not None, "the operator API on that port needs a token"
+
+
+ANYONE = "anyone"
+PROMETHEUS = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+}
+
+
+def admitted(objects: list[dict[str, Any]], labels: dict[str, str], port: int) -> list[Any]:
+    """Who the NetworkPolicies that select a pod with these labels admit to a TCP port: a list of
+    peers, ANYONE for a rule without `from`; empty when none does. A pod no policy selects for
+    ingress admits anyone (an error here: every pod is covered)."""
+    selecting = [
+        policy["spec"]
+        for policy in find(objects, "NetworkPolicy")
+        if "Ingress" in policy["spec"].get("policyTypes", ["Ingress"])
+        and labels.items() >= policy["spec"]["podSelector"].get("matchLabels", {}).items()
+    ]
+    assert selecting, f"no NetworkPolicy governs the ingress of pods labeled {labels}"
+    peers: list[Any] = []
+    for policy in selecting:
+        assert "matchExpressions" not in policy["podSelector"]
+        for rule in policy.get("ingress", []):
+            ports = rule.get("ports")
+            if ports is None or {"protocol": "TCP", "port": port} in ports:
+                peers += rule.get("from", [ANYONE])
+    return peers
+
+
+def test_network_policy_admits_the_admin_port_to_prometheus_alone(
+    rendered: tuple[str, list[Any], dict[str, Any]], tmp_path: Path
+) -> None:
+    name, objects, spec = rendered
+    config, _ = chaperone_config(name, objects, spec, tmp_path)
+    labels = pod_template(objects, DEPLOYMENTS[name])["metadata"]["labels"]
+    callers = {"ingress": {8080: [ANYONE]}, "egress": {}}[name]  # Envoy's listener for the MCP clients
+    ports = {p["containerPort"] for c in all_containers(spec) for p in c.get("ports", [])}
+    ports |= {split_host_port(config.server.address)[1], split_host_port(config.admin.address)[1]}
+    expected = (
+        {port: [] for port in ports} | callers | {split_host_port(config.admin.address)[1]: [PROMETHEUS]}
+    )
+    assert {port: admitted(objects, labels, port) for port in sorted(ports)} == expected
 
 
 def test_policies_configmap_keeps_its_name_for_hot_reload(
@@ -145,7 +239,7 @@ def test_every_secret_is_documented_with_the_keys_the_pod_uses(
 
 def test_egress_network_policy_allows_only_dns_and_public_https() -> None:
     (policy,) = find(RENDERED["egress"], "NetworkPolicy")
-    assert policy["spec"]["ingress"] == []
+    assert policy["spec"]["ingress"] == [{"from": [PROMETHEUS], "ports": [{"protocol": "TCP", "port": 9002}]}]
     dns, https = policy["spec"]["egress"]
     assert {p["port"] for p in dns["ports"]} == {53}
     # The cluster's DNS pods as they are labeled, nothing of the overlay's own labels added.

@@ -30,7 +30,7 @@ import trustme
 import yaml
 
 from ext_proc.identity.api_keys import hash_key, new_key
-from tests.k8s.manifests import OVERLAYS, ROOT, PodLayout, container, pod_spec, render
+from tests.k8s.manifests import OVERLAYS, ROOT, PodLayout, container, pod_spec, pod_template, render
 from tests.k8s.netns import NetworkNamespace
 
 # The pod runs in a network namespace of its own (unshare --net, as root), which the test
@@ -77,6 +77,25 @@ class Pod:
         document: dict[str, Any] = orjson.loads(result.stdout)
         return document
 
+    def fetch(self, *requests: dict[str, Any]) -> list[dict[str, Any]]:
+        """HTTP requests from inside the pod (tests/k8s/fetch.py): status and text of each."""
+        result = subprocess.run(
+            [
+                *self.namespace.prefix(),
+                sys.executable,
+                "-m",
+                "tests.k8s.fetch",
+                orjson.dumps(requests).decode(),
+            ],
+            capture_output=True,
+            cwd=ROOT,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr.decode() + self.log_tail()
+        answers: list[dict[str, Any]] = orjson.loads(result.stdout)
+        return answers
+
     def log_tail(self) -> str:
         return "".join(
             f"\n--- {p.name} ---\n" + "\n".join(p.read_text(errors="replace").splitlines()[-40:])
@@ -119,7 +138,7 @@ def _wait_for_probe(pod: Pod, name: str, probe: dict[str, Any]) -> None:
         check=False,
     )
     assert pod.processes[name].poll() is None, f"{name} exited" + pod.log_tail()
-    assert result.returncode == 0, f"{name}'s startup probe did not pass" + pod.log_tail()
+    assert result.returncode == 0, f"{name}'s probe {action} did not pass" + pod.log_tail()
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +176,9 @@ def pod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pod]:
                 _point_upstreams_here(layout)
             _start(pod, sidecar["name"], layout.command(sidecar), {**base_env, **layout.environment(sidecar)})
             _wait_for_probe(pod, sidecar["name"], sidecar["startupProbe"])
+        # The pod is ready (the Service would send it calls) once every readiness probe passes.
+        for sidecar in spec["initContainers"]:
+            _wait_for_probe(pod, sidecar["name"], sidecar["readinessProbe"])
         yield pod
     finally:
         for process in pod.processes.values():
@@ -203,20 +225,27 @@ def test_decisions_name_the_agent_and_its_key_never_leaves(pod: Pod) -> None:
     # so the chat call's 200 shows the agent's key was replaced, not forwarded.
 
 
+def test_chaperone_is_ready_scraped_and_its_operator_api_needs_a_token(pod: Pod) -> None:
+    chaperone = container(pod.layout.spec, "chaperone")
+    ready = chaperone["readinessProbe"]["httpGet"]
+    annotations = pod_template(pod.layout.objects, "agent")["metadata"]["annotations"]
+    admin = f"http://127.0.0.1:{ready['port']}"
+    answers = pod.fetch(
+        {"url": f"{admin}{ready['path']}"},
+        {"url": f"http://127.0.0.1:{annotations['prometheus.io/port']}{annotations['prometheus.io/path']}"},
+        {"url": f"{admin}/api/policy"},
+        {"url": f"{admin}/api/policy", "headers": {"authorization": f"Bearer {OPERATOR_TOKEN}"}},
+    )
+    assert [a["status"] for a in answers] == [200, 200, 401, 200]
+    assert "chaperone_decisions_total" in answers[1]["text"]
+    assert orjson.loads(answers[3]["text"])["loaded"] is True
+
+
 def test_the_readiness_port_serves_only_envoys_ready(pod: Pod) -> None:
-    envoy = container(pod.layout.spec, "envoy")
-    probe = envoy["readinessProbe"]["httpGet"]
-    script = (
-        "import httpx, sys\n"
-        f"base = 'http://127.0.0.1:{probe['port']}'\n"
-        f"ready = httpx.get(base + '{probe['path']}').status_code\n"
-        "other = httpx.get(base + '/quitquitquit').status_code\n"
-        "print(ready, other)\n"
-    )
-    result = subprocess.run(
-        [*pod.namespace.prefix(), sys.executable, "-c", script], capture_output=True, text=True, check=False
-    )
-    assert result.stdout.split() == ["200", "404"], result.stderr
+    probe = container(pod.layout.spec, "envoy")["readinessProbe"]["httpGet"]
+    base = f"http://127.0.0.1:{probe['port']}"
+    answers = pod.fetch({"url": base + probe["path"]}, {"url": base + "/quitquitquit"})
+    assert [a["status"] for a in answers] == [200, 404]
 
 
 def test_policy_configmap_update_changes_decisions_without_restart(pod: Pod) -> None:
