@@ -53,7 +53,7 @@ CREATE_SECRET = "kubectl create secret generic "
 def documented_secrets(kustomization_dir: Path) -> dict[str, set[str]]:
     """The Secrets a kustomization's comments tell the user to create (`kubectl create secret
     generic NAME --from-literal=KEY=... --from-file=[KEY=]PATH`), with their keys; and those of
-    the components it names."""
+    the kustomizations and components it builds on."""
     path = kustomization_dir / "kustomization.yaml"
     comments = [
         line.strip()[1:].strip() for line in path.read_text().splitlines() if line.strip().startswith("#")
@@ -72,8 +72,10 @@ def documented_secrets(kustomization_dir: Path) -> dict[str, set[str]]:
                 key, sep, file = value.partition("=")
                 keys.add(key if sep else Path(file or key).name)
         secrets[words[4]] = keys
-    for component in yaml.safe_load(path.read_text()).get("components", []):
-        secrets.update(documented_secrets((kustomization_dir / component).resolve()))
+    document = yaml.safe_load(path.read_text())
+    for entry in [*document.get("resources", []), *document.get("components", [])]:
+        if (kustomization_dir / entry / "kustomization.yaml").is_file():
+            secrets.update(documented_secrets((kustomization_dir / entry).resolve()))
     return secrets
 
 

@@ -3,7 +3,7 @@
 python -m tests.k8s.fetch '[{"url": "http://127.0.0.1:9002/readyz"}, {"method": "POST", ...}]'
 
 Each request is ``{"method", "url", "headers", "json"}`` (only ``url`` required); the answers are
-printed as one JSON list of ``{"status", "text"}``.
+printed as ``{"answers": [{"status", "text"}, ...]}``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def main() -> None:
             timeout=10,
         )
         answers.append({"status": response.status_code, "text": response.text})
-    sys.stdout.write(orjson.dumps(answers).decode() + "\n")
+    sys.stdout.write(orjson.dumps({"answers": answers}).decode() + "\n")
 
 
 if __name__ == "__main__":

@@ -127,6 +127,7 @@ class PodLayout:
     # Files of the container image that the test replaces (container path -> host path).
     image_files: Mapping[str, Path] = field(default_factory=dict)
     generation: int = 0
+    mapped: set[Path] = field(default_factory=set)
 
     def materialize(self) -> PodLayout:
         for volume in self.spec.get("volumes", []):
@@ -210,9 +211,11 @@ class PodLayout:
         raise ValueError(f"unsupported valueFrom: {source}")
 
     def map_config_files(self, container: dict[str, Any]) -> None:
-        """Files named in the arguments (config files) get the mapped paths too, in place."""
+        """Files named in the arguments (config files) get the mapped paths too, in place, once."""
         for arg in self.command(container)[1:]:
             path = Path(arg)
             if path.is_absolute() and path.is_file() and str(path).startswith(str(self.root)):
                 real = path.resolve()
-                real.write_text(self.map_text(container, real.read_text()))
+                if real not in self.mapped:
+                    real.write_text(self.map_text(container, real.read_text()))
+                    self.mapped.add(real)

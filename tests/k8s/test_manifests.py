@@ -40,11 +40,15 @@ def test_make_k8s_check_passes(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_pods_and_containers_are_locked_down(rendered: tuple[str, list[Any], dict[str, Any]]) -> None:
-    _, _, spec = rendered
+    _, objects, _ = rendered
+    for deployment in find(objects, "Deployment"):  # the workload's, and Redis in the ingress overlay
+        check_locked_down(deployment["spec"]["template"]["spec"])
+
+
+def check_locked_down(spec: dict[str, Any]) -> None:
     security = spec["securityContext"]
-    assert security == {
+    assert {k: v for k, v in security.items() if k != "fsGroup"} == {
         "runAsNonRoot": True,
-        "fsGroup": security["fsGroup"],
         "seccompProfile": {"type": "RuntimeDefault"},
     }
     assert spec["automountServiceAccountToken"] is False
@@ -206,11 +210,13 @@ def test_each_secret_is_held_only_by_the_container_that_needs_it() -> None:
         "chaperone-agent-keys": {"chaperone"},
         "chaperone-operator-tokens": {"chaperone"},
     }
-    # Ingress: the MCP server's credential is Chaperone's alone (it sets it on allowed calls).
+    # Ingress: the MCP server's credential is Chaperone's alone (it sets it on allowed calls), and
+    # so is the password of the replicas' Redis.
     assert secret_holders(pod_spec(RENDERED["ingress"], "mcp-server")) == {
         "chaperone-brokered-credentials": {"chaperone"},
         "chaperone-agent-keys": {"chaperone"},
         "chaperone-operator-tokens": {"chaperone"},
+        "chaperone-redis": {"chaperone"},
     }
 
 
@@ -255,7 +261,7 @@ def test_egress_network_policy_allows_only_dns_and_public_https() -> None:
 
 def test_ingress_has_a_disruption_budget() -> None:
     (budget,) = find(RENDERED["ingress"], "PodDisruptionBudget")
-    (deployment,) = find(RENDERED["ingress"], "Deployment")
+    (deployment,) = find(RENDERED["ingress"], "Deployment", "mcp-server")
     assert deployment["spec"]["replicas"] > budget["spec"]["minAvailable"]
 
 

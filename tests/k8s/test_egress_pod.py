@@ -15,12 +15,9 @@ endpoint address (the DNS name) pointed at it. Nothing else of the configs chang
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +27,9 @@ import trustme
 import yaml
 
 from ext_proc.identity.api_keys import hash_key, new_key
-from tests.k8s.manifests import OVERLAYS, ROOT, PodLayout, container, pod_spec, pod_template, render
+from tests.k8s.manifests import OVERLAYS, PodLayout, container, pod_spec, pod_template, render
 from tests.k8s.netns import NetworkNamespace
+from tests.k8s.pod import Pod, agent_environment
 
 # The pod runs in a network namespace of its own (unshare --net, as root), which the test
 # machines provide; without one the test fails rather than being skipped.
@@ -51,56 +49,6 @@ SECRETS = {
 }
 IMAGE_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 HOSTS = ("api.openai.com", "api.anthropic.com")
-STARTUP_SECONDS = 60
-
-
-@dataclass
-class Pod:
-    layout: PodLayout
-    namespace: NetworkNamespace
-    processes: dict[str, subprocess.Popen[bytes]]
-    logs: Path
-
-    def run_agent(self) -> dict[str, Any]:
-        agent = container(self.layout.spec, "agent")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_"))}
-        env.update(self.layout.environment(agent))
-        result = subprocess.run(
-            [*self.namespace.prefix(), sys.executable, "-m", "tests.k8s.agent"],
-            capture_output=True,
-            env=env,
-            cwd=ROOT,
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr.decode() + self.log_tail()
-        document: dict[str, Any] = orjson.loads(result.stdout)
-        return document
-
-    def fetch(self, *requests: dict[str, Any]) -> list[dict[str, Any]]:
-        """HTTP requests from inside the pod (tests/k8s/fetch.py): status and text of each."""
-        result = subprocess.run(
-            [
-                *self.namespace.prefix(),
-                sys.executable,
-                "-m",
-                "tests.k8s.fetch",
-                orjson.dumps(requests).decode(),
-            ],
-            capture_output=True,
-            cwd=ROOT,
-            timeout=60,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr.decode() + self.log_tail()
-        answers: list[dict[str, Any]] = orjson.loads(result.stdout)
-        return answers
-
-    def log_tail(self) -> str:
-        return "".join(
-            f"\n--- {p.name} ---\n" + "\n".join(p.read_text(errors="replace").splitlines()[-40:])
-            for p in sorted(self.logs.glob("*.log"))
-        )
 
 
 def _point_upstreams_here(layout: PodLayout) -> None:
@@ -115,32 +63,6 @@ def _point_upstreams_here(layout: PodLayout) -> None:
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
-def _start(pod: Pod, name: str, argv: list[str], env: dict[str, str]) -> None:
-    with (pod.logs / f"{name}.log").open("ab") as log:
-        pod.processes[name] = subprocess.Popen(
-            [*pod.namespace.prefix(), *argv], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=pod.logs
-        )
-
-
-def _wait_for_probe(pod: Pod, name: str, probe: dict[str, Any]) -> None:
-    action = {k: v for k, v in probe.items() if k in ("grpc", "httpGet")}
-    result = subprocess.run(
-        [
-            *pod.namespace.prefix(),
-            sys.executable,
-            "-m",
-            "tests.k8s.probe",
-            orjson.dumps(action).decode(),
-            "60",
-        ],
-        cwd=ROOT,
-        timeout=STARTUP_SECONDS + 30,
-        check=False,
-    )
-    assert pod.processes[name].poll() is None, f"{name} exited" + pod.log_tail()
-    assert result.returncode == 0, f"{name}'s probe {action} did not pass" + pod.log_tail()
-
-
 @pytest.fixture(scope="module")
 def pod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pod]:
     root = tmp_path_factory.mktemp("pod")
@@ -151,15 +73,9 @@ def pod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pod]:
     server_cert = ca.issue_cert(*HOSTS)
     server_cert.private_key_and_cert_chain_pem.write_to_path(str(root / "server.pem"))
     layout = PodLayout(
-        root / "pod",
-        spec,
-        objects,
-        secrets=SECRETS,
-        image_files={IMAGE_CA_BUNDLE: root / "ca.pem"},
+        root / "pod", spec, objects, secrets=SECRETS, image_files={IMAGE_CA_BUNDLE: root / "ca.pem"}
     ).materialize()
-    namespace = NetworkNamespace().start()
-    pod = Pod(layout, namespace, {}, root)
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith("CHAPERONE_")}
+    pod = Pod(layout, NetworkNamespace().start(), root)
     try:
         upstream = [
             sys.executable, "-m", "tests.k8s.tls_upstream", "--cert", str(root / "server.pem"),
@@ -167,33 +83,28 @@ def pod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pod]:
             "--expect", f"api.openai.com=authorization=Bearer {OPENAI_KEY}",
             "--expect", f"api.anthropic.com=x-api-key={ANTHROPIC_KEY}",
         ]  # fmt: skip
-        _start(pod, "upstream", upstream, {**base_env, "PYTHONPATH": str(ROOT)})
+        pod.start("upstream", upstream, pod.base_environment())
         # The sidecars, in the manifests' order, each once the one before it has started.
         for sidecar in spec["initContainers"]:
             assert sidecar.get("restartPolicy") == "Always", "a native sidecar"
             layout.map_config_files(sidecar)
             if sidecar["name"] == "envoy":
                 _point_upstreams_here(layout)
-            _start(pod, sidecar["name"], layout.command(sidecar), {**base_env, **layout.environment(sidecar)})
-            _wait_for_probe(pod, sidecar["name"], sidecar["startupProbe"])
-        # The pod is ready (the Service would send it calls) once every readiness probe passes.
-        for sidecar in spec["initContainers"]:
-            _wait_for_probe(pod, sidecar["name"], sidecar["readinessProbe"])
+            pod.start_container(sidecar)
+            pod.wait_for_probe(sidecar["name"], sidecar["startupProbe"])
+        pod.wait_until_ready()
         yield pod
     finally:
-        for process in pod.processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in pod.processes.values():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        namespace.stop()
+        pod.stop_all()
+
+
+def run_agent(pod: Pod) -> dict[str, Any]:
+    """The agent container: the OpenAI SDK with the container's environment (tests/k8s/agent.py)."""
+    return pod.run("tests.k8s.agent", env=agent_environment(pod, "agent"))
 
 
 def test_agent_traffic_is_allowed_denied_and_redacted(pod: Pod) -> None:
-    results = pod.run_agent()
+    results = run_agent(pod)
     assert results["base_url"] == "http://127.0.0.1:10000/v1/"
     # Allowed: through Envoy's TLS to the upstream, with SNI, Host and the key from the Secret
     # (the stand-in answers 421 otherwise), and the answer redacted on the way back.
@@ -215,12 +126,10 @@ def test_agent_traffic_is_allowed_denied_and_redacted(pod: Pod) -> None:
 
 
 def test_decisions_name_the_agent_and_its_key_never_leaves(pod: Pod) -> None:
-    pod.run_agent()
-    log = (pod.logs / "chaperone.log").read_text()
-    events = [orjson.loads(line) for line in log.splitlines() if line.startswith("{")]
-    decisions = [e for e in events if e.get("event") == "decision" and e.get("phase") == "check"]
-    assert {e.get("agent") for e in decisions} >= {AGENT_ID, None}
-    assert AGENT_KEY not in log
+    run_agent(pod)
+    decisions = [e for e in pod.log_events("chaperone") if e.get("event") == "decision"]
+    assert {e.get("agent") for e in decisions if e["phase"] == "check"} >= {AGENT_ID, None}
+    assert AGENT_KEY not in (pod.logs / "chaperone.log").read_text()
     # The stand-in upstream refuses (421) any request whose credential is not the Secret's key,
     # so the chat call's 200 shows the agent's key was replaced, not forwarded.
 
@@ -257,7 +166,7 @@ def test_policy_configmap_update_changes_decisions_without_restart(pod: Pod) -> 
     pod.layout.publish("chaperone-policies", files)  # the kubelet's atomic ..data swap
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        results = pod.run_agent()
+        results = run_agent(pod)
         if results["chat"]["status"] == 403:
             break
         time.sleep(0.5)
