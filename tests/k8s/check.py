@@ -165,10 +165,15 @@ def check_envoy(layout: PodLayout, item: dict[str, Any]) -> list[str]:
     return [] if result.returncode == 0 else [f"envoy --mode validate: {result.stdout}{result.stderr}"]
 
 
-def check_chaperone(layout: PodLayout, item: dict[str, Any]) -> list[str]:
+def container_config(layout: PodLayout, item: dict[str, Any]) -> Config:
+    """The configuration a Chaperone container loads: its config file and its environment."""
     layout.map_config_files(item)
     argv = layout.command(item)
-    config = load_config(argv[argv.index("--config") + 1], environ=layout.environment(item))
+    return load_config(argv[argv.index("--config") + 1], environ=layout.environment(item))
+
+
+def check_chaperone(layout: PodLayout, item: dict[str, Any]) -> list[str]:
+    config = container_config(layout, item)
     failed = []
     for file in config_files(config):
         # Mapped to the layout when it is under one of the container's mounts.

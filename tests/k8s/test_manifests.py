@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ext_proc.config import Config, load_config, split_host_port
+from ext_proc.config import Config, split_host_port
 from tests.harness import envoy_binary
 from tests.k8s import check
 from tests.k8s.manifests import (
@@ -99,11 +99,8 @@ def chaperone_config(
     and environment, with placeholder Secrets), and the container."""
     secrets, problems = check.user_secrets(spec, objects, check.documented_secrets(OVERLAYS / name))
     assert problems == []
-    layout = PodLayout(root, spec, objects, secrets).materialize()
     item = container(spec, "chaperone")
-    layout.map_config_files(item)
-    argv = layout.command(item)
-    return load_config(argv[argv.index("--config") + 1], environ=layout.environment(item)), item
+    return check.container_config(PodLayout(root, spec, objects, secrets).materialize(), item), item
 
 
 def test_probes_and_scraping_reach_the_ports_chaperone_listens_on(

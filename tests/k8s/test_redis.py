@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 import yaml
 
-from ext_proc.config import load_config
 from tests.k8s import check
 from tests.k8s.manifests import OVERLAYS, ROOT, PodLayout, all_containers, container, find, render
 from tests.k8s.test_manifests import check_locked_down
@@ -73,10 +72,7 @@ def test_chaperone_uses_the_components_redis_with_its_password(
     assert problems == []
     secrets[REDIS] = {"password": "0123abcd"}
     layout = PodLayout(tmp_path / "pod", spec, objects, secrets).materialize()
-    chaperone = container(spec, "chaperone")
-    layout.map_config_files(chaperone)
-    argv = layout.command(chaperone)
-    config = load_config(argv[argv.index("--config") + 1], environ=layout.environment(chaperone))
+    config = check.container_config(layout, container(spec, "chaperone"))
     (service,) = find(objects, "Service", REDIS)
     assert config.state.redis_url == f"redis://:0123abcd@{REDIS}:{service['spec']['ports'][0]['port']}/0"
     assert config.state.fail_open is False, "Redis down: calls refused, not let through"
