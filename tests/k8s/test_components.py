@@ -1,5 +1,6 @@
-"""The Redis component: one Redis that the replicas share, locked down, with a password that only
-Chaperone's container holds; it renders into the ingress overlay and onto the egress one."""
+"""The components under k8s/components. Redis: one Redis that the replicas share, locked down, its
+password held by Chaperone's container alone; named by the ingress overlay, and added on top of
+the egress one. Remote OPA: decisions by an OPA server the user runs."""
 
 from __future__ import annotations
 
@@ -17,28 +18,27 @@ from tests.k8s import check
 from tests.k8s.manifests import OVERLAYS, ROOT, PodLayout, all_containers, container, find, render
 from tests.k8s.test_manifests import check_locked_down
 
-COMPONENT = ROOT / "k8s" / "components" / "redis"
+COMPONENTS = ROOT / "k8s" / "components"
 REDIS = "chaperone-redis"
 CLIENT_LABEL = {"chaperone-redis-client": "true"}
 
 
-def compose(tmp_path: Path, overlay: str) -> Path:
-    """A kustomization that adds the component on top of an overlay, as a user's own would."""
-    directory = tmp_path / f"{overlay}-with-redis"
+def compose(tmp_path: Path, overlay: str, *components: str) -> Path:
+    """A kustomization that adds components on top of an overlay, as a user's own would."""
+    directory = tmp_path / "-".join((overlay, *components))
     directory.mkdir()
-    relative = {
-        name: os.path.relpath(path, directory)
-        for name, path in (("overlay", OVERLAYS / overlay), ("redis", COMPONENT))
+    document = {
+        "resources": [os.path.relpath(OVERLAYS / overlay, directory)],
+        "components": [os.path.relpath(COMPONENTS / name, directory) for name in components],
     }
-    document = {"resources": [relative["overlay"]], "components": [relative["redis"]]}
     (directory / "kustomization.yaml").write_text(yaml.safe_dump(document))
     return directory
 
 
 @pytest.fixture(scope="module")
 def renderings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, list[dict[str, Any]]]]:
-    """The ingress overlay (which names the component) and the egress overlay with it added."""
-    egress = compose(tmp_path_factory.mktemp("compose"), "egress")
+    """The ingress overlay (which names the Redis component) and the egress overlay with it added."""
+    egress = compose(tmp_path_factory.mktemp("compose"), "egress", "redis")
     return {
         "ingress": (OVERLAYS / "ingress", render(OVERLAYS / "ingress")),
         "egress": (egress, render(egress)),
@@ -46,7 +46,7 @@ def renderings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path
 
 
 @pytest.mark.parametrize("overlay", ["ingress", "egress"])
-def test_the_component_renders_and_passes_the_checks(
+def test_redis_renders_and_passes_the_checks(
     renderings: dict[str, tuple[Path, list[dict[str, Any]]]], overlay: str, tmp_path: Path
 ) -> None:
     directory, objects = renderings[overlay]
@@ -142,3 +142,26 @@ def test_redis_image_is_the_tested_version(renderings: dict[str, tuple[Path, lis
     assert (
         container(redis["spec"]["template"]["spec"], "redis")["image"] == f"redis:{version.group(1)}-alpine"
     )
+
+
+# -- remote OPA ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", ["ingress", "egress"])
+def test_remote_opa_decides_instead_of_the_embedded_engine(overlay: str, tmp_path: Path) -> None:
+    directory = compose(tmp_path, overlay, "remote-opa")
+    assert check.check_overlay(directory, tmp_path / "check") == []
+    objects = render(directory)
+    (workload,) = [d for d in find(objects, "Deployment") if d["metadata"]["name"] != REDIS]
+    spec = workload["spec"]["template"]["spec"]
+    secrets, _ = check.user_secrets(spec, objects, check.documented_secrets(directory))
+    layout = PodLayout(tmp_path / "pod", spec, objects, secrets).materialize()
+    config = check.container_config(layout, container(spec, "chaperone"))
+    assert (config.policy.engine, config.policy.opa.url) == ("opa", "http://opa.opa.svc.cluster.local:8181")
+    assert config.policy.opa.fail_open is False
+    policies = [
+        p for p in find(objects, "NetworkPolicy") if "chaperone-egress" in p["metadata"].get("labels", {})
+    ]
+    for policy in policies:  # the egress overlay's: OPA's port in OPA's namespace, besides the rest
+        assert policy["spec"]["egress"][-1]["ports"] == [{"protocol": "TCP", "port": 8181}]
+    assert len(policies) == (overlay == "egress")
