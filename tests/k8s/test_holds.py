@@ -6,9 +6,10 @@ Chaperone first moves the ext_proc message deadline (up to max_message_timeout);
 timeout of Envoy's connection manager still runs and, at its default of 5 minutes, would end a
 longer hold with 504. The route timeout starts only once the router has the request.
 
-The first test reads the overlays' Envoy configs against their Chaperone configs; the second
-shows, with real Envoy and short timers, that these are the timers that matter: a stream idle
-timeout shorter than the hold cuts it, a route timeout shorter than the hold does not.
+The first test reads the overlays' Envoy configs against their Chaperone configs; the others
+show, with real Envoy and short timers, that these are the timers that matter, for a call held
+in the request headers phase and one held in the body phase: a stream idle timeout shorter than
+the hold cuts it, a route timeout shorter than the hold does not.
 """
 
 from __future__ import annotations
@@ -98,11 +99,27 @@ def test_no_envoy_timer_ends_a_hold_before_chaperone(overlay: str, tmp_path: Pat
 
 HOLD_SECONDS = 2.0
 SHORT = "0.5s"
+# The approvals fixture policy holds a plain GET by the check's decision (Chaperone holds it in
+# the request headers phase), and an MCP refund above 500 in the request body phase.
+HELD_CALLS: dict[str, dict[str, Any]] = {
+    "headers": {"method": "GET", "url": "/echo/payout"},
+    "body": {
+        "method": "POST",
+        "url": "/echo/mcp",
+        "headers": {"accept": "application/json, text/event-stream"},
+        "json": {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "refund_payment", "arguments": {"order_id": "o-1", "amount": 900}},
+        },
+    },
+}
 
 
 @pytest.fixture(scope="module")
 def held_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServiceProcess, UpstreamServer]]:
-    """Chaperone with a policy that holds GET /echo/payout for approval (nobody approves)."""
+    """Chaperone with the policy that holds both calls for approval (nobody approves)."""
     workdir = tmp_path_factory.mktemp("holds")
     policies = copy_policies("approvals", workdir / "policies")
     (workdir / "tokens").write_text("frank token-0123456789\n")
@@ -118,9 +135,10 @@ def held_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ser
 
 
 def held_call(
-    service: ServiceProcess, upstream: UpstreamServer, workdir: Path, edit: Any
+    held: tuple[ServiceProcess, UpstreamServer], workdir: Path, edit: Any, phase: str
 ) -> tuple[int, str, float]:
     """One held call through an Envoy of the shipped config, edited: its status, body and time."""
+    service, upstream = held
     workdir.mkdir()
     listener, admin = free_port(), free_port()
     config = render_envoy_config(
@@ -132,42 +150,44 @@ def held_call(
     )
     envoy = EnvoyProcess(config, workdir, listener, admin).start()
     try:
+        request = HELD_CALLS[phase]
         started = time.monotonic()
-        response = httpx.get(f"{envoy.url}/echo/payout", timeout=30)
+        response = httpx.request(**{**request, "url": envoy.url + request["url"]}, timeout=30)
         return response.status_code, response.text, time.monotonic() - started
     finally:
         envoy.stop()
 
 
 def connection_manager(config: dict[str, Any]) -> dict[str, Any]:
-    hcm: dict[str, Any] = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0][
-        "typed_config"
-    ]
+    (listener,) = config["static_resources"]["listeners"]
+    hcm: dict[str, Any] = listener["filter_chains"][0]["filters"][0]["typed_config"]
     return hcm
 
 
 @pytest.mark.envoy
+@pytest.mark.parametrize("phase", sorted(HELD_CALLS))
 def test_a_stream_idle_timeout_shorter_than_the_hold_cuts_it(
-    held_service: tuple[ServiceProcess, UpstreamServer], tmp_path: Path
+    held_service: tuple[ServiceProcess, UpstreamServer], tmp_path: Path, phase: str
 ) -> None:
     def edit(config: dict[str, Any]) -> None:
         connection_manager(config)["stream_idle_timeout"] = SHORT
 
-    status, text, took = held_call(*held_service, tmp_path / "idle", edit)
+    status, text, took = held_call(held_service, tmp_path / "idle", edit, phase)
     assert status == 504 and "stream timeout" in text
     assert took < HOLD_SECONDS
 
 
 @pytest.mark.envoy
+@pytest.mark.parametrize("phase", sorted(HELD_CALLS))
 def test_a_route_timeout_shorter_than_the_hold_does_not(
-    held_service: tuple[ServiceProcess, UpstreamServer], tmp_path: Path
+    held_service: tuple[ServiceProcess, UpstreamServer], tmp_path: Path, phase: str
 ) -> None:
     def edit(config: dict[str, Any]) -> None:
         for host in connection_manager(config)["route_config"]["virtual_hosts"]:
             for route in host["routes"]:
                 route["route"]["timeout"] = SHORT
 
-    status, text, took = held_call(*held_service, tmp_path / "route", edit)
-    # Chaperone's own answer when nobody decided within the hold.
-    assert status == 403 and "approval_expired" in text
+    status, text, took = held_call(held_service, tmp_path / "route", edit, phase)
+    # Chaperone's own answer once nobody decided within the hold (to MCP, a JSON-RPC error).
+    assert status == {"headers": 403, "body": 200}[phase] and "approval_expired" in text
     assert took >= HOLD_SECONDS
