@@ -100,6 +100,9 @@ def test_redis_is_one_locked_down_pod_that_admits_only_chaperone(
     assert redis["spec"]["strategy"] == {"type": "Recreate"}, "never two Redis behind the Service"
     spec = redis["spec"]["template"]["spec"]
     check_locked_down(spec)
+    # The component's patch of the workload passed Redis by: no sidecars, not a client of itself.
+    assert [c["name"] for c in all_containers(spec)] == ["redis"]
+    assert redis["spec"]["template"]["metadata"]["labels"] == {"app.kubernetes.io/name": REDIS}
     server = container(spec, "redis")
     args = server["args"]
     assert args[args.index("--maxmemory-policy") + 1] == "noeviction", "a kill switch is never evicted"
