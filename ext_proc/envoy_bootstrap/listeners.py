@@ -29,6 +29,10 @@ from ext_proc.envoy_bootstrap.clusters import ADMIN_CLUSTER
 HCM = "envoy.filters.network.http_connection_manager"
 READY_LISTENER = "readiness"
 READY_PATH = "/ready"
+# Nothing moves on the stream of a call held for a person's approval: Envoy's stream idle timeout
+# (5 minutes unless set) would end it with 504 before the hold does. It outlasts the longest
+# ext_proc message deadline, so a held call ends by Chaperone's answer or that deadline.
+STREAM_IDLE_TIMEOUT = filters.MAX_HOLD + timedelta(seconds=30)
 
 
 def upstream_listener(upstream: UpstreamConfig, buffer_limit_bytes: int) -> Listener:
@@ -43,6 +47,7 @@ def upstream_listener(upstream: UpstreamConfig, buffer_limit_bytes: int) -> List
     hcm.normalize_path = True
     hcm.merge_slashes = True
     hcm.path_with_escaped_slashes_action = HttpConnectionManagerPathWithEscapedSlashesAction.REJECT_REQUEST
+    hcm.stream_idle_timeout = STREAM_IDLE_TIMEOUT
     return Listener(
         name=upstream.name,
         address=address(upstream.listen),

@@ -1,7 +1,8 @@
 """The agent container, for the pod test: the real OpenAI SDK, configured only by its environment.
 
 It runs inside the pod's network namespace with the agent container's environment from the
-manifests (OPENAI_BASE_URL, OPENAI_API_KEY), makes its calls and prints what came back as JSON.
+manifests (OPENAI_BASE_URL, and OPENAI_API_KEY: its own key from a Secret), makes its calls and
+prints what came back as JSON; one more call presents a key nobody issued.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import openai
 import orjson
 
 MESSAGE = "please write to bob@example.com today"
+KEY_NOT_ISSUED = "chp_0123456789abcdefghijklmnopqrstuvwxyzABCDE"
 
 
 def chat(client: openai.OpenAI, model: str) -> dict[str, Any]:
@@ -52,6 +54,7 @@ def main() -> None:
         "stream": stream(client, "gpt-4o-mini"),
         "other_model": chat(client, "gpt-5-ultra"),
         "other_call": files(client),
+        "unknown_key": chat(openai.OpenAI(api_key=KEY_NOT_ISSUED, max_retries=0, timeout=20), "gpt-4o-mini"),
     }
     sys.stdout.write(orjson.dumps(results).decode() + "\n")
 

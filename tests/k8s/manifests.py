@@ -45,6 +45,20 @@ def render(overlay: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
+# The kubelet's expansion of env values, command and args: $(NAME) of a variable defined before,
+# $$ for a literal $; a reference to an undefined variable stays as it is.
+REFERENCE = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+
+
+def expand(text: str, environment: Mapping[str, str]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        return environment.get(match.group(1), match.group(0))
+
+    return REFERENCE.sub(replace, text)
+
+
 def find(objects: list[dict[str, Any]], kind: str, name: str | None = None) -> list[dict[str, Any]]:
     return [o for o in objects if o["kind"] == kind and name in (None, o["metadata"]["name"])]
 
@@ -55,6 +69,12 @@ def pod_spec(objects: list[dict[str, Any]], deployment: str) -> dict[str, Any]:
     return spec
 
 
+def pod_template(objects: list[dict[str, Any]], deployment: str) -> dict[str, Any]:
+    (item,) = find(objects, "Deployment", deployment)
+    template: dict[str, Any] = item["spec"]["template"]
+    return template
+
+
 def all_containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return [*spec.get("initContainers", []), *spec["containers"]]
 
@@ -62,6 +82,19 @@ def all_containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
 def container(spec: dict[str, Any], name: str) -> dict[str, Any]:
     (found,) = [c for c in all_containers(spec) if c["name"] == name]
     return found
+
+
+def secret_data(
+    name: str, objects: list[dict[str, Any]], secrets: Mapping[str, Mapping[str, str]]
+) -> dict[str, bytes]:
+    """A Secret's keys: from the manifests, or given (one the user creates beside them)."""
+    found = find(objects, "Secret", name)
+    if found:
+        encoded = {k: base64.b64decode(v) for k, v in found[0].get("data", {}).items()}
+        return {**encoded, **{k: v.encode() for k, v in found[0].get("stringData", {}).items()}}
+    if name in secrets:
+        return {k: v.encode() for k, v in secrets[name].items()}
+    raise KeyError(f"secret {name!r} is neither in the manifests nor given")
 
 
 def volume_files(
@@ -74,13 +107,7 @@ def volume_files(
         data = {k: v.encode() for k, v in config_map.get("data", {}).items()}
     elif "secret" in volume:
         source, name = volume["secret"], volume["secret"]["secretName"]
-        found = find(objects, "Secret", name)
-        if found:
-            data = {k: base64.b64decode(v) for k, v in found[0].get("data", {}).items()}
-        elif name in secrets:  # created by the user beside the manifests
-            data = {k: v.encode() for k, v in secrets[name].items()}
-        else:
-            raise KeyError(f"secret {name!r} is neither in the manifests nor given")
+        data = secret_data(name, objects, secrets)
     else:
         return {}
     items = source.get("items")
@@ -100,6 +127,7 @@ class PodLayout:
     # Files of the container image that the test replaces (container path -> host path).
     image_files: Mapping[str, Path] = field(default_factory=dict)
     generation: int = 0
+    mapped: set[Path] = field(default_factory=set)
 
     def materialize(self) -> PodLayout:
         for volume in self.spec.get("volumes", []):
@@ -152,19 +180,42 @@ class PodLayout:
         return pattern.sub(lambda match: str(mounts[match.group(1)]), text)
 
     def command(self, container: dict[str, Any]) -> list[str]:
-        """The container's command and arguments, its executables taken from this virtualenv."""
-        argv = [*container["command"], *container.get("args", [])]
+        """The container's command and arguments, its executables taken from this virtualenv (or
+        this machine), with the kubelet's $(VAR) expansion."""
+        environment = self.environment(container)
+        argv = [expand(arg, environment) for arg in [*container["command"], *container.get("args", [])]]
         executable = BIN / argv[0]
-        argv[0] = str(executable) if executable.exists() else argv[0]
+        argv[0] = str(executable) if executable.exists() else shutil.which(argv[0]) or argv[0]
         return [argv[0], *(self.map_text(container, arg) for arg in argv[1:])]
 
     def environment(self, container: dict[str, Any]) -> dict[str, str]:
-        return {e["name"]: self.map_text(container, e["value"]) for e in container.get("env", [])}
+        """The container's variables as the kubelet sets them: values, Secret and ConfigMap keys,
+        and $(VAR) references to the variables before them."""
+        environment: dict[str, str] = {}
+        for variable in container.get("env", []):
+            if "valueFrom" in variable:
+                value = self.reference(variable["valueFrom"])
+            else:
+                value = expand(variable.get("value", ""), environment)
+            environment[variable["name"]] = self.map_text(container, value)
+        return environment
+
+    def reference(self, source: dict[str, Any]) -> str:
+        if "secretKeyRef" in source:
+            ref = source["secretKeyRef"]
+            return secret_data(ref["name"], self.objects, self.secrets)[ref["key"]].decode()
+        if "configMapKeyRef" in source:
+            ref = source["configMapKeyRef"]
+            (config_map,) = find(self.objects, "ConfigMap", ref["name"])
+            return str(config_map["data"][ref["key"]])
+        raise ValueError(f"unsupported valueFrom: {source}")
 
     def map_config_files(self, container: dict[str, Any]) -> None:
-        """Files named in the arguments (config files) get the mapped paths too, in place."""
+        """Files named in the arguments (config files) get the mapped paths too, in place, once."""
         for arg in self.command(container)[1:]:
             path = Path(arg)
             if path.is_absolute() and path.is_file() and str(path).startswith(str(self.root)):
                 real = path.resolve()
-                real.write_text(self.map_text(container, real.read_text()))
+                if real not in self.mapped:
+                    real.write_text(self.map_text(container, real.read_text()))
+                    self.mapped.add(real)

@@ -2,10 +2,12 @@
 
 python -m tests.k8s.probe '{"grpc": {"port": 9001}}' 30
 python -m tests.k8s.probe '{"httpGet": {"path": "/ready", "port": 9902}}' 30
+python -m tests.k8s.probe '{"tcpSocket": {"port": 6379}}' 30
 """
 
 from __future__ import annotations
 
+import socket
 import sys
 import time
 from typing import Any
@@ -26,6 +28,12 @@ def passes(probe: dict[str, Any]) -> bool:
         except grpc.RpcError:
             return False
         return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+    if "tcpSocket" in probe:
+        try:
+            socket.create_connection(("127.0.0.1", probe["tcpSocket"]["port"]), timeout=1).close()
+        except OSError:
+            return False
+        return True
     action = probe["httpGet"]
     url = f"http://127.0.0.1:{action['port']}{action.get('path', '/')}"
     try:

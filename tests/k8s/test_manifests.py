@@ -9,9 +9,21 @@ from typing import Any
 
 import pytest
 
+from ext_proc.config import Config, split_host_port
 from tests.harness import envoy_binary
 from tests.k8s import check
-from tests.k8s.manifests import ROOT, all_containers, container, find, overlays, pod_spec, render
+from tests.k8s.manifests import (
+    OVERLAYS,
+    ROOT,
+    PodLayout,
+    all_containers,
+    container,
+    find,
+    overlays,
+    pod_spec,
+    pod_template,
+    render,
+)
 
 RENDERED = {overlay.name: render(overlay) for overlay in overlays()}
 DEPLOYMENTS = {"egress": "agent", "ingress": "mcp-server"}
@@ -28,8 +40,17 @@ def test_make_k8s_check_passes(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_pods_and_containers_are_locked_down(rendered: tuple[str, list[Any], dict[str, Any]]) -> None:
-    _, _, spec = rendered
-    assert spec["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    _, objects, _ = rendered
+    for deployment in find(objects, "Deployment"):  # the workload's, and Redis in the ingress overlay
+        check_locked_down(deployment["spec"]["template"]["spec"])
+
+
+def check_locked_down(spec: dict[str, Any]) -> None:
+    security = spec["securityContext"]
+    assert {k: v for k, v in security.items() if k != "fsGroup"} == {
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
     assert spec["automountServiceAccountToken"] is False
     for item in all_containers(spec):
         security = item["securityContext"]
@@ -40,14 +61,111 @@ def test_pods_and_containers_are_locked_down(rendered: tuple[str, list[Any], dic
         assert set(item["resources"]) == {"requests", "limits"}, item["name"]
 
 
+def test_non_root_containers_can_read_the_secrets_they_mount(
+    rendered: tuple[str, list[Any], dict[str, Any]],
+) -> None:
+    """The kubelet writes Secret files as root: a non-root user reads them through the pod's
+    fsGroup (group bits) or not at all, unless the mode lets everyone read."""
+    _, _, spec = rendered
+    secrets = {v["name"]: v["secret"] for v in spec["volumes"] if "secret" in v}
+    assert secrets
+    for item in all_containers(spec):
+        for mount in item.get("volumeMounts", []):
+            if mount["name"] not in secrets:
+                continue
+            mode = secrets[mount["name"]].get("defaultMode", 0o644)
+            readable = mode & 0o004 or (mode & 0o040 and spec["securityContext"].get("fsGroup"))
+            assert readable, f"{item['name']} cannot read {mount['mountPath']} (mode {mode:o})"
+            assert mode & 0o022 == 0, "nobody but the owner writes"
+
+
 def test_sidecars_start_in_order_and_are_probed(rendered: tuple[str, list[Any], dict[str, Any]]) -> None:
     _, _, spec = rendered
     assert [c["name"] for c in spec["initContainers"]] == ["chaperone", "envoy"]
     assert all(c["restartPolicy"] == "Always" for c in spec["initContainers"]), "native sidecars"
     chaperone, envoy = spec["initContainers"]
+    # Chaperone: started and alive when its gRPC health answers SERVING on the port Envoy calls;
+    # ready when the admin port's /readyz says so.
+    assert chaperone["startupProbe"]["grpc"] == chaperone["livenessProbe"]["grpc"] == {"port": 9001}
+    assert chaperone["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": 9002}
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert chaperone[probe]["grpc"] == {"port": 9001}
         assert envoy[probe]["httpGet"] == {"path": "/ready", "port": 9902}
+
+
+def chaperone_config(
+    name: str, objects: list[dict[str, Any]], spec: dict[str, Any], root: Path
+) -> tuple[Config, dict[str, Any]]:
+    """The Chaperone container's configuration, loaded as the container loads it (its config file
+    and environment, with placeholder Secrets), and the container."""
+    secrets, problems = check.user_secrets(spec, objects, check.documented_secrets(OVERLAYS / name))
+    assert problems == []
+    item = container(spec, "chaperone")
+    return check.container_config(PodLayout(root, spec, objects, secrets).materialize(), item), item
+
+
+def test_probes_and_scraping_reach_the_ports_chaperone_listens_on(
+    rendered: tuple[str, list[Any], dict[str, Any]], tmp_path: Path
+) -> None:
+    name, objects, spec = rendered
+    config, item = chaperone_config(name, objects, spec, tmp_path)
+    grpc_host, grpc_port = split_host_port(config.server.address)
+    admin_host, admin_port = split_host_port(config.admin.address)
+    # The kubelet probes the pod IP, and Prometheus scrapes it: both listen on every address.
+    assert grpc_host == admin_host == "0.0.0.0"
+    assert item["startupProbe"]["grpc"]["port"] == item["livenessProbe"]["grpc"]["port"] == grpc_port
+    assert item["readinessProbe"]["httpGet"]["port"] == admin_port
+    assert {p["name"]: p["containerPort"] for p in item["ports"]} == {"grpc": grpc_port, "admin": admin_port}
+    annotations = pod_template(objects, DEPLOYMENTS[name])["metadata"]["annotations"]
+    assert config.metrics.enabled
+    assert annotations == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(admin_port),
+        "prometheus.io/path": "/metrics",
+    }
+    assert config.admin.token_file is not None, "the operator API on that port needs a token"
+
+
+ANYONE = "anyone"
+PROMETHEUS = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+}
+
+
+def admitted(objects: list[dict[str, Any]], labels: dict[str, str], port: int) -> list[Any]:
+    """Who the NetworkPolicies that select a pod with these labels admit to a TCP port: a list of
+    peers, ANYONE for a rule without `from`; empty when none does. A pod no policy selects for
+    ingress admits anyone (an error here: every pod is covered)."""
+    selecting = [
+        policy["spec"]
+        for policy in find(objects, "NetworkPolicy")
+        if "Ingress" in policy["spec"].get("policyTypes", ["Ingress"])
+        and labels.items() >= policy["spec"]["podSelector"].get("matchLabels", {}).items()
+    ]
+    assert selecting, f"no NetworkPolicy governs the ingress of pods labeled {labels}"
+    peers: list[Any] = []
+    for policy in selecting:
+        assert "matchExpressions" not in policy["podSelector"]
+        for rule in policy.get("ingress", []):
+            ports = rule.get("ports")
+            if ports is None or {"protocol": "TCP", "port": port} in ports:
+                peers += rule.get("from", [ANYONE])
+    return peers
+
+
+def test_network_policy_admits_the_admin_port_to_prometheus_alone(
+    rendered: tuple[str, list[Any], dict[str, Any]], tmp_path: Path
+) -> None:
+    name, objects, spec = rendered
+    config, _ = chaperone_config(name, objects, spec, tmp_path)
+    labels = pod_template(objects, DEPLOYMENTS[name])["metadata"]["labels"]
+    callers = {"ingress": {8080: [ANYONE]}, "egress": {}}[name]  # Envoy's listener for the MCP clients
+    ports = {p["containerPort"] for c in all_containers(spec) for p in c.get("ports", [])}
+    ports |= {split_host_port(config.server.address)[1], split_host_port(config.admin.address)[1]}
+    expected = (
+        {port: [] for port in ports} | callers | {split_host_port(config.admin.address)[1]: [PROMETHEUS]}
+    )
+    assert {port: admitted(objects, labels, port) for port in sorted(ports)} == expected
 
 
 def test_policies_configmap_keeps_its_name_for_hot_reload(
@@ -67,30 +185,80 @@ def test_envoy_image_is_the_tested_version(rendered: tuple[str, list[Any], dict[
     assert container(spec, "envoy")["image"] == f"envoyproxy/envoy:v{tested.group(1)}"
 
 
-def test_only_envoy_holds_the_upstream_credentials() -> None:
-    spec = pod_spec(RENDERED["egress"], "agent")
-    holders = [
-        c["name"]
-        for c in all_containers(spec)
-        if any(m["name"] == "upstream-credentials" for m in c.get("volumeMounts", []))
-    ]
-    assert holders == ["envoy"]
-    agent = container(spec, "agent")
-    assert not agent.get("envFrom") and all("valueFrom" not in e for e in agent["env"])
+def secret_holders(spec: dict[str, Any]) -> dict[str, set[str]]:
+    """Secret name -> the containers that mount it or read a key of it."""
+    volumes = {v["name"]: v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v}
+    holders: dict[str, set[str]] = {}
+    for item in all_containers(spec):
+        assert not item.get("envFrom"), f"{item['name']}: every variable is named"
+        names = {volumes[m["name"]] for m in item.get("volumeMounts", []) if m["name"] in volumes}
+        names |= {e["valueFrom"]["secretKeyRef"]["name"] for e in item.get("env", []) if "valueFrom" in e}
+        for name in names:
+            holders.setdefault(name, set()).add(item["name"])
+    return holders
+
+
+def test_each_secret_is_held_only_by_the_container_that_needs_it() -> None:
+    # Egress: the upstream keys are Envoy's alone; the agent has its own key to Chaperone, which
+    # holds the key hashes and the operators' tokens.
+    assert secret_holders(pod_spec(RENDERED["egress"], "agent")) == {
+        "chaperone-upstream-credentials": {"envoy"},
+        "agent-api-key": {"agent"},
+        "chaperone-agent-keys": {"chaperone"},
+        "chaperone-operator-tokens": {"chaperone"},
+    }
+    # Ingress: the MCP server's credential is Chaperone's alone (it sets it on allowed calls), and
+    # so is the password of the replicas' Redis.
+    assert secret_holders(pod_spec(RENDERED["ingress"], "mcp-server")) == {
+        "chaperone-brokered-credentials": {"chaperone"},
+        "chaperone-agent-keys": {"chaperone"},
+        "chaperone-operator-tokens": {"chaperone"},
+        "chaperone-redis": {"chaperone"},
+    }
+
+
+def test_secrets_are_mounted_read_only_as_whole_directories(
+    rendered: tuple[str, list[Any], dict[str, Any]],
+) -> None:
+    """A subPath mount never sees a Secret's update, and Chaperone re-reads rotated keys."""
+    _, _, spec = rendered
+    secret_volumes = {v["name"] for v in spec["volumes"] if "secret" in v}
+    for item in all_containers(spec):
+        for mount in item.get("volumeMounts", []):
+            if mount["name"] in secret_volumes:
+                assert mount.get("readOnly") is True and "subPath" not in mount, (item["name"], mount)
+
+
+def test_every_secret_is_documented_with_the_keys_the_pod_uses(
+    rendered: tuple[str, list[Any], dict[str, Any]],
+) -> None:
+    name, objects, spec = rendered
+    secrets, problems = check.user_secrets(
+        spec, objects, check.documented_secrets(ROOT / "k8s" / "overlays" / name)
+    )
+    assert problems == []
+    assert set(secrets) == set(secret_holders(spec)), "every Secret the pod uses is one the user creates"
 
 
 def test_egress_network_policy_allows_only_dns_and_public_https() -> None:
     (policy,) = find(RENDERED["egress"], "NetworkPolicy")
-    assert policy["spec"]["ingress"] == []
+    assert policy["spec"]["ingress"] == [{"from": [PROMETHEUS], "ports": [{"protocol": "TCP", "port": 9002}]}]
     dns, https = policy["spec"]["egress"]
     assert {p["port"] for p in dns["ports"]} == {53}
+    # The cluster's DNS pods as they are labeled, nothing of the overlay's own labels added.
+    assert dns["to"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }
+    ]
     assert https["ports"] == [{"protocol": "TCP", "port": 443}]
     assert "169.254.0.0/16" in https["to"][0]["ipBlock"]["except"], "no cloud metadata endpoint"
 
 
 def test_ingress_has_a_disruption_budget() -> None:
     (budget,) = find(RENDERED["ingress"], "PodDisruptionBudget")
-    (deployment,) = find(RENDERED["ingress"], "Deployment")
+    (deployment,) = find(RENDERED["ingress"], "Deployment", "mcp-server")
     assert deployment["spec"]["replicas"] > budget["spec"]["minAvailable"]
 
 

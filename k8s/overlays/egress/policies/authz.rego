@@ -11,10 +11,17 @@ import rego.v1
 
 default allow := {"allowed": false, "reasons": ["no rule allows this call"]}
 
-# The request line: an allow-listed call to a known upstream.
+# The request line: the agent, known by its key, makes an allow-listed call to a known upstream.
 allow := {"allowed": true, "sensitive_data": data.chaperone.sensitive_data} if {
 	input.phase in {"check", "request_headers"}
+	input.agent.authenticated
 	some route in routes
+}
+
+# Without its key (or with a key Chaperone does not know), nothing leaves.
+allow := {"allowed": false, "http_status": 401, "reasons": ["the agent's key is missing or unknown"]} if {
+	input.phase in {"check", "request_headers"}
+	not input.agent.authenticated
 }
 
 # The request body: only allow-listed models, no prompt injection; output tokens capped.

@@ -4,6 +4,8 @@ import rego.v1
 
 import data.envoy.authz
 
+agent := {"authenticated": true, "id": "agent", "method": "api_key", "error": null}
+
 call(upstream, method, path) := {
 	"phase": "check",
 	"attributes": {
@@ -11,6 +13,7 @@ call(upstream, method, path) := {
 		"contextExtensions": {"upstream": upstream},
 	},
 	"parsed_path": split(trim_prefix(path, "/"), "/"),
+	"agent": agent,
 }
 
 body(upstream, path, action) := object.union(call(upstream, "POST", path), {
@@ -25,6 +28,16 @@ test_chat_is_allowed_with_the_sensitive_data_table if {
 	d := authz.allow with input as call("openai", "POST", "/v1/chat/completions")
 	d.allowed
 	d.sensitive_data.secret == "block"
+}
+
+test_an_agent_without_a_known_key_is_refused if {
+	anonymous := {"authenticated": false, "id": null, "error": null}
+	refused := {"authenticated": false, "id": null, "error": "api_key_invalid"}
+	d := authz.allow with input as object.union(call("openai", "POST", "/v1/chat/completions"), {"agent": anonymous})
+	d.allowed == false
+	d.http_status == 401
+	e := authz.allow with input as object.union(call("openai", "POST", "/v1/chat/completions"), {"agent": refused})
+	e.http_status == 401
 }
 
 test_the_route_must_belong_to_the_upstream if {

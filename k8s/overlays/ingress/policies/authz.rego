@@ -10,11 +10,22 @@ default allow := {"allowed": false, "reasons": ["not an allowed MCP call"]}
 
 request_path := concat("/", ["", concat("/", input.parsed_path)])
 
-# POST carries JSON-RPC; GET opens the server's event stream; DELETE ends a session.
-allow := {"allowed": true, "sensitive_data": data.chaperone.sensitive_data} if {
+# POST carries JSON-RPC; GET opens the server's event stream; DELETE ends a session. The caller
+# is an agent known by its key; the call leaves with the MCP server's own credential.
+allow := {
+	"allowed": true,
+	"credential": data.chaperone.mcp.credential,
+	"sensitive_data": data.chaperone.sensitive_data,
+} if {
 	input.phase in {"check", "request_headers"}
+	input.agent.authenticated
 	request_path == data.chaperone.mcp.path
 	input.attributes.request.http.method in {"POST", "GET", "DELETE"}
+}
+
+allow := {"allowed": false, "http_status": 401, "reasons": ["the caller's key is missing or unknown"]} if {
+	input.phase in {"check", "request_headers"}
+	not input.agent.authenticated
 }
 
 allow := {"allowed": true} if {

@@ -8,6 +8,7 @@ request(method) := {
 	"phase": "check",
 	"attributes": {"request": {"http": {"method": method, "path": "/mcp", "headers": {}}}},
 	"parsed_path": ["mcp"],
+	"agent": {"authenticated": true, "id": "support-bot", "method": "api_key", "error": null},
 }
 
 rpc(action) := object.union(request("POST"), {"phase": "request_body", "action": action})
@@ -22,12 +23,21 @@ result(score) := object.union(request("POST"), {
 	"injection": {"score": score, "signals": []},
 })
 
-test_the_endpoint_is_allowed_with_the_sensitive_data_table if {
+test_the_endpoint_is_allowed_with_the_sensitive_data_table_and_the_servers_credential if {
 	d := authz.allow with input as request("POST")
 	d.allowed
 	d.sensitive_data.default == "redact"
+	d.credential == "mcp-server"
 	authz.allow.allowed with input as request("GET")
 	authz.allow.allowed with input as request("DELETE")
+}
+
+test_a_caller_without_a_known_key_is_refused if {
+	anonymous := {"authenticated": false, "id": null, "error": null}
+	d := authz.allow with input as object.union(request("POST"), {"agent": anonymous})
+	d.allowed == false
+	d.http_status == 401
+	not d.credential
 }
 
 test_other_paths_are_denied if {

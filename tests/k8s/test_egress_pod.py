@@ -1,11 +1,12 @@
 """The egress pod, run here: Envoy and Chaperone as the rendered manifests start them, real traffic.
 
 The containers' commands, arguments, environment and mounted files come from `kubectl kustomize
-k8s/overlays/egress`: ConfigMaps and the credentials Secret are laid out as the kubelet lays
-them out, container paths map to that directory, and the processes share one network namespace
-of their own, as a pod's containers do, so every port is the manifests' port. The sidecars start
-in the manifests' order, each once the previous one's startup probe passed, then the agent (the
-OpenAI SDK with the agent container's environment) makes its calls.
+k8s/overlays/egress`: ConfigMaps and the Secrets the overlay documents (the upstream keys, the
+agent's key and its hash, the operators' tokens) are laid out as the kubelet lays them out,
+container paths map to that directory, and the processes share one network namespace of their
+own, as a pod's containers do, so every port is the manifests' port. The sidecars start in the
+manifests' order, each once the previous one's startup probe passed, then the agent (the OpenAI
+SDK with the agent container's environment, its key from a Secret) makes its calls.
 
 What stands in for the outside world: an HTTPS server in the namespace with a certificate from a
 test CA for api.openai.com, in place of the image's CA bundle, and the upstream clusters'
@@ -14,12 +15,9 @@ endpoint address (the DNS name) pointed at it. Nothing else of the configs chang
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,49 +26,29 @@ import pytest
 import trustme
 import yaml
 
-from tests.k8s.manifests import OVERLAYS, ROOT, PodLayout, container, pod_spec, render
+from ext_proc.identity.api_keys import hash_key, new_key
+from tests.k8s.manifests import OVERLAYS, PodLayout, container, pod_spec, pod_template, render
 from tests.k8s.netns import NetworkNamespace
+from tests.k8s.pod import Pod, agent_environment
 
 # The pod runs in a network namespace of its own (unshare --net, as root), which the test
 # machines provide; without one the test fails rather than being skipped.
 pytestmark = [pytest.mark.envoy]
 
-CREDENTIALS_SECRET = "chaperone-upstream-credentials"
 OPENAI_KEY = "sk-test-openai-0123456789"
 ANTHROPIC_KEY = "sk-ant-test-0123456789"
+AGENT_ID = "agent"
+AGENT_KEY = new_key()
+OPERATOR_TOKEN = "operator-token-0123456789"
+# The Secrets the overlay's kustomization.yaml says to create, as its commands would.
+SECRETS = {
+    "chaperone-upstream-credentials": {"openai": OPENAI_KEY, "anthropic": ANTHROPIC_KEY},
+    "agent-api-key": {"key": AGENT_KEY},
+    "chaperone-agent-keys": {"keys.yaml": f"{AGENT_ID}: {hash_key(AGENT_KEY)}"},
+    "chaperone-operator-tokens": {"tokens": f"alice {OPERATOR_TOKEN}"},
+}
 IMAGE_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 HOSTS = ("api.openai.com", "api.anthropic.com")
-STARTUP_SECONDS = 60
-
-
-@dataclass
-class Pod:
-    layout: PodLayout
-    namespace: NetworkNamespace
-    processes: dict[str, subprocess.Popen[bytes]]
-    logs: Path
-
-    def run_agent(self) -> dict[str, Any]:
-        agent = container(self.layout.spec, "agent")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_"))}
-        env.update(self.layout.environment(agent))
-        result = subprocess.run(
-            [*self.namespace.prefix(), sys.executable, "-m", "tests.k8s.agent"],
-            capture_output=True,
-            env=env,
-            cwd=ROOT,
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr.decode() + self.log_tail()
-        document: dict[str, Any] = orjson.loads(result.stdout)
-        return document
-
-    def log_tail(self) -> str:
-        return "".join(
-            f"\n--- {p.name} ---\n" + "\n".join(p.read_text(errors="replace").splitlines()[-40:])
-            for p in sorted(self.logs.glob("*.log"))
-        )
 
 
 def _point_upstreams_here(layout: PodLayout) -> None:
@@ -85,32 +63,6 @@ def _point_upstreams_here(layout: PodLayout) -> None:
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
-def _start(pod: Pod, name: str, argv: list[str], env: dict[str, str]) -> None:
-    with (pod.logs / f"{name}.log").open("ab") as log:
-        pod.processes[name] = subprocess.Popen(
-            [*pod.namespace.prefix(), *argv], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=pod.logs
-        )
-
-
-def _wait_for_probe(pod: Pod, name: str, probe: dict[str, Any]) -> None:
-    action = {k: v for k, v in probe.items() if k in ("grpc", "httpGet")}
-    result = subprocess.run(
-        [
-            *pod.namespace.prefix(),
-            sys.executable,
-            "-m",
-            "tests.k8s.probe",
-            orjson.dumps(action).decode(),
-            "60",
-        ],
-        cwd=ROOT,
-        timeout=STARTUP_SECONDS + 30,
-        check=False,
-    )
-    assert pod.processes[name].poll() is None, f"{name} exited" + pod.log_tail()
-    assert result.returncode == 0, f"{name}'s startup probe did not pass" + pod.log_tail()
-
-
 @pytest.fixture(scope="module")
 def pod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pod]:
     root = tmp_path_factory.mktemp("pod")
@@ -121,15 +73,9 @@ def pod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pod]:
     server_cert = ca.issue_cert(*HOSTS)
     server_cert.private_key_and_cert_chain_pem.write_to_path(str(root / "server.pem"))
     layout = PodLayout(
-        root / "pod",
-        spec,
-        objects,
-        secrets={CREDENTIALS_SECRET: {"openai": OPENAI_KEY, "anthropic": ANTHROPIC_KEY}},
-        image_files={IMAGE_CA_BUNDLE: root / "ca.pem"},
+        root / "pod", spec, objects, secrets=SECRETS, image_files={IMAGE_CA_BUNDLE: root / "ca.pem"}
     ).materialize()
-    namespace = NetworkNamespace().start()
-    pod = Pod(layout, namespace, {}, root)
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith("CHAPERONE_")}
+    pod = Pod(layout, NetworkNamespace().start(), root)
     try:
         upstream = [
             sys.executable, "-m", "tests.k8s.tls_upstream", "--cert", str(root / "server.pem"),
@@ -137,30 +83,28 @@ def pod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pod]:
             "--expect", f"api.openai.com=authorization=Bearer {OPENAI_KEY}",
             "--expect", f"api.anthropic.com=x-api-key={ANTHROPIC_KEY}",
         ]  # fmt: skip
-        _start(pod, "upstream", upstream, {**base_env, "PYTHONPATH": str(ROOT)})
+        pod.start("upstream", upstream, pod.base_environment())
         # The sidecars, in the manifests' order, each once the one before it has started.
         for sidecar in spec["initContainers"]:
             assert sidecar.get("restartPolicy") == "Always", "a native sidecar"
             layout.map_config_files(sidecar)
             if sidecar["name"] == "envoy":
                 _point_upstreams_here(layout)
-            _start(pod, sidecar["name"], layout.command(sidecar), {**base_env, **layout.environment(sidecar)})
-            _wait_for_probe(pod, sidecar["name"], sidecar["startupProbe"])
+            pod.start_container(sidecar)
+            pod.wait_for_probe(sidecar["name"], sidecar["startupProbe"])
+        pod.wait_until_ready()
         yield pod
     finally:
-        for process in pod.processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in pod.processes.values():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        namespace.stop()
+        pod.stop_all()
+
+
+def run_agent(pod: Pod) -> dict[str, Any]:
+    """The agent container: the OpenAI SDK with the container's environment (tests/k8s/agent.py)."""
+    return pod.run("tests.k8s.agent", env=agent_environment(pod, "agent"))
 
 
 def test_agent_traffic_is_allowed_denied_and_redacted(pod: Pod) -> None:
-    results = pod.run_agent()
+    results = run_agent(pod)
     assert results["base_url"] == "http://127.0.0.1:10000/v1/"
     # Allowed: through Envoy's TLS to the upstream, with SNI, Host and the key from the Secret
     # (the stand-in answers 421 otherwise), and the answer redacted on the way back.
@@ -177,22 +121,40 @@ def test_agent_traffic_is_allowed_denied_and_redacted(pod: Pod) -> None:
     assert results["other_model"]["error"]["message"] == 'model "gpt-5-ultra" is not allowed'
     assert results["other_call"]["status"] == 403
     assert results["other_call"]["error"]["code"] == "denied"
+    # Without the agent's key, nothing leaves.
+    assert results["unknown_key"]["status"] == 401
+
+
+def test_decisions_name_the_agent_and_its_key_never_leaves(pod: Pod) -> None:
+    run_agent(pod)
+    decisions = [e for e in pod.log_events("chaperone") if e.get("event") == "decision"]
+    assert {e.get("agent") for e in decisions if e["phase"] == "check"} >= {AGENT_ID, None}
+    assert AGENT_KEY not in (pod.logs / "chaperone.log").read_text()
+    # The stand-in upstream refuses (421) any request whose credential is not the Secret's key,
+    # so the chat call's 200 shows the agent's key was replaced, not forwarded.
+
+
+def test_chaperone_is_ready_scraped_and_its_operator_api_needs_a_token(pod: Pod) -> None:
+    chaperone = container(pod.layout.spec, "chaperone")
+    ready = chaperone["readinessProbe"]["httpGet"]
+    annotations = pod_template(pod.layout.objects, "agent")["metadata"]["annotations"]
+    admin = f"http://127.0.0.1:{ready['port']}"
+    answers = pod.fetch(
+        {"url": f"{admin}{ready['path']}"},
+        {"url": f"http://127.0.0.1:{annotations['prometheus.io/port']}{annotations['prometheus.io/path']}"},
+        {"url": f"{admin}/api/policy"},
+        {"url": f"{admin}/api/policy", "headers": {"authorization": f"Bearer {OPERATOR_TOKEN}"}},
+    )
+    assert [a["status"] for a in answers] == [200, 200, 401, 200]
+    assert "chaperone_decisions_total" in answers[1]["text"]
+    assert orjson.loads(answers[3]["text"])["loaded"] is True
 
 
 def test_the_readiness_port_serves_only_envoys_ready(pod: Pod) -> None:
-    envoy = container(pod.layout.spec, "envoy")
-    probe = envoy["readinessProbe"]["httpGet"]
-    script = (
-        "import httpx, sys\n"
-        f"base = 'http://127.0.0.1:{probe['port']}'\n"
-        f"ready = httpx.get(base + '{probe['path']}').status_code\n"
-        "other = httpx.get(base + '/quitquitquit').status_code\n"
-        "print(ready, other)\n"
-    )
-    result = subprocess.run(
-        [*pod.namespace.prefix(), sys.executable, "-c", script], capture_output=True, text=True, check=False
-    )
-    assert result.stdout.split() == ["200", "404"], result.stderr
+    probe = container(pod.layout.spec, "envoy")["readinessProbe"]["httpGet"]
+    base = f"http://127.0.0.1:{probe['port']}"
+    answers = pod.fetch({"url": base + probe["path"]}, {"url": base + "/quitquitquit"})
+    assert [a["status"] for a in answers] == [200, 404]
 
 
 def test_policy_configmap_update_changes_decisions_without_restart(pod: Pod) -> None:
@@ -204,7 +166,7 @@ def test_policy_configmap_update_changes_decisions_without_restart(pod: Pod) -> 
     pod.layout.publish("chaperone-policies", files)  # the kubelet's atomic ..data swap
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        results = pod.run_agent()
+        results = run_agent(pod)
         if results["chat"]["status"] == 403:
             break
         time.sleep(0.5)
