@@ -29,7 +29,7 @@ help:
 	@echo "make envoy-configs  write the shipped Envoy configs again (chaperone envoy-config)"
 	@echo "make protos  compile proto/ into ext_proc/ again (the modules are committed)"
 	@echo "make lint   ruff and mypy --strict"
-	@echo "make bench  load-test Envoy alone vs Envoy + Chaperone"
+	@echo "make bench  load-test Envoy alone vs Envoy + Chaperone, then the in-process benchmarks"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,10 @@ lint: $(TEST_STAMP)
 bench: $(TEST_STAMP) test-deps
 	$(call debian_package,wrk,wrk)
 	$(PY) -m tests.bench.run
+	@# In process, each against a baseline of its own run: the costs behind the numbers above.
+	for bench in scanning inspection protocols identity limits state oversight; do \
+		$(PY) -m tests.bench.$$bench || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
