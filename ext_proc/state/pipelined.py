@@ -38,6 +38,7 @@ class _Replies(asyncio.Protocol):
     """One connection: commands out, each reply to the oldest caller still owed one."""
 
     def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.lost = False
         self._buffer = bytearray()
@@ -54,7 +55,7 @@ class _Replies(asyncio.Protocol):
             return
         if not self._outgoing:
             # Later commands of this turn of the loop join this write.
-            asyncio.get_running_loop().call_soon(self._flush)
+            self.loop.call_soon(self._flush)
         self._outgoing.append(command)
         self._waiting.append(reply)
 
@@ -114,7 +115,8 @@ class PipelinedRedis:
         timeout: float | None = None,
         connect_timeout: float | None = None,
     ) -> None:
-        self._host, self._port, self._path, self._tls = host, port, path, tls
+        self._host, self._port, self._path = host, port, path
+        self.tls = tls  # None: plain TCP (or the unix socket)
         self._handshake = _handshake(username, password, db)
         self._timeout = timeout
         self._connect_timeout = connect_timeout if connect_timeout is not None else timeout
@@ -144,10 +146,11 @@ class PipelinedRedis:
 
     async def execute(self, *args: Arg) -> Any:
         """One command's reply; redis-py's exceptions for an error reply, a timeout or a lost link."""
-        connection = self._connection
-        if connection is None or connection.lost:
-            connection = await self._connect()
         loop = asyncio.get_running_loop()
+        connection = self._connection
+        # A connection of another event loop (a closed one: tests, tools) cannot serve this one.
+        if connection is None or connection.lost or connection.loop is not loop:
+            connection = await self._connect()
         reply = loop.create_future()
         connection.send(encode_command(args), reply)
         # A timer instead of asyncio.wait_for: no task per call.
@@ -179,10 +182,11 @@ class PipelinedRedis:
     async def _connect(self) -> _Replies:
         # Callers arriving while a connection is being made wait for that one. Shielded: a caller
         # that gives up does not abandon the attempt the others wait for.
-        if self._connecting is None:
-            self._connecting = asyncio.ensure_future(self._open())
-            self._connecting.add_done_callback(self._connected)
-        return await asyncio.shield(self._connecting)
+        connecting = self._connecting
+        if connecting is None or connecting.get_loop() is not asyncio.get_running_loop():
+            connecting = self._connecting = asyncio.ensure_future(self._open())
+            connecting.add_done_callback(self._connected)
+        return await asyncio.shield(connecting)
 
     def _connected(self, task: asyncio.Task[_Replies]) -> None:
         if self._connecting is task:
@@ -198,7 +202,7 @@ class PipelinedRedis:
                     _, connection = await loop.create_unix_connection(_Replies, self._path)
                 else:
                     _, connection = await loop.create_connection(
-                        _Replies, self._host, self._port, ssl=self._tls
+                        _Replies, self._host, self._port, ssl=self.tls
                     )
         except TimeoutError:
             raise RedisTimeoutError("Timeout connecting to Redis") from None

@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
+import ssl
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -193,3 +196,30 @@ def test_it_runs_on_uvloop_as_the_service_does(redis_server: RedisServer) -> Non
             await client.aclose()
 
     assert uvloop.run(round_trip()) == [str(n).encode() for n in range(50)]
+
+
+async def test_a_unix_socket_url_is_served(tmp_path: Path) -> None:
+    binary = shutil.which("redis-server")
+    assert binary is not None
+    socket_path = tmp_path / "redis.sock"
+    command = [binary, "--port", "0", "--unixsocket", str(socket_path), "--save", "", "--dir", str(tmp_path)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    client = pipelined(f"unix://{socket_path}?db=2")
+    try:
+        deadline = time.monotonic() + 10
+        while not socket_path.exists() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert await client.execute("SET", "k", "on-2") == b"OK"
+        with redis.Redis(unix_socket_path=str(socket_path), db=2) as check:
+            assert check.get("k") == b"on-2"
+    finally:
+        await client.aclose()
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_a_tls_url_gets_a_verifying_tls_context() -> None:
+    client = pipelined("rediss://redis.example.com:6380/0")
+    assert client.tls is not None and client.tls.verify_mode is ssl.CERT_REQUIRED
+    assert client.tls.check_hostname
+    assert pipelined("redis://127.0.0.1:6379/0").tls is None
