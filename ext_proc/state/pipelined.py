@@ -238,7 +238,7 @@ class PipelinedRedis:
 
 def _handshake(username: str | None, password: str | None, db: int) -> list[bytes]:
     commands: list[Sequence[Arg]] = []
-    if password is not None:
+    if password:  # as redis-py: an empty password in the URL sends no AUTH
         commands.append(("AUTH", username, password) if username else ("AUTH", password))
     if db:
         commands.append(("SELECT", db))
