@@ -223,3 +223,11 @@ def test_a_tls_url_gets_a_verifying_tls_context() -> None:
     assert client.tls is not None and client.tls.verify_mode is ssl.CERT_REQUIRED
     assert client.tls.check_hostname
     assert pipelined("redis://127.0.0.1:6379/0").tls is None
+
+
+async def test_an_empty_password_in_the_url_sends_no_auth(redis_server: RedisServer) -> None:
+    client = pipelined(f"redis://:@127.0.0.1:{redis_server.port}/0")
+    try:
+        assert await client.execute("PING") == b"PONG"  # AUTH "" would be refused
+    finally:
+        await client.aclose()
