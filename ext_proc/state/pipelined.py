@@ -11,9 +11,12 @@ The semantics are redis-py's as the service configures it (redis_client.connect)
 credentials, database and TLS of the same URL; connecting has ``socket_connect_timeout`` and
 each reply ``socket_timeout`` (state.redis_timeout_ms); nothing is retried; failures are
 redis-py's exceptions (ConnectionError, TimeoutError, ResponseError, NoScriptError), so callers
-map them to state_unavailable as before. A reply that misses its deadline closes the connection,
-as redis-py does: the replies still owed on it could no longer be told apart from the next ones,
-and a Redis that stopped answering must not collect a growing queue. The next call reconnects.
+map them to state_unavailable as before. A call that misses its deadline fails alone, as with
+redis-py's pool (where each call has a connection of its own): its reply, when it comes, is read
+and dropped, so the replies that follow still reach their callers. A connection that has owed a
+reply for ``SILENT_DEADLINES`` deadlines without a byte from Redis is dropped, failing the calls
+still on it: Redis stopped answering, and calls must not pile up behind it. The next call
+reconnects, as it does after a connection is lost.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ext_proc.state.resp import Arg, IncompleteReplyError, ProtocolError, encode_command, parse_reply
 
+# Deadlines of silence (replies owed, nothing received) after which the connection is dropped.
+SILENT_DEADLINES = 4
+
 
 class _Replies(asyncio.Protocol):
     """One connection: commands out, each reply to the oldest caller still owed one."""
@@ -41,6 +47,8 @@ class _Replies(asyncio.Protocol):
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.lost = False
+        # When Redis last answered, or began to owe a reply (the loop's clock).
+        self.last_heard = self.loop.time()
         self._buffer = bytearray()
         self._waiting: deque[asyncio.Future[Any]] = deque()
         self._outgoing: list[bytes] = []
@@ -53,6 +61,8 @@ class _Replies(asyncio.Protocol):
         if self.lost or self.transport is None:
             reply.set_exception(RedisConnectionError("Connection closed by server."))
             return
+        if not self._waiting:
+            self.last_heard = self.loop.time()
         if not self._outgoing:
             # Later commands of this turn of the loop join this write.
             self.loop.call_soon(self._flush)
@@ -65,6 +75,7 @@ class _Replies(asyncio.Protocol):
             self.transport.write(b"".join(outgoing))
 
     def data_received(self, data: bytes) -> None:
+        self.last_heard = self.loop.time()
         buffer = self._buffer
         buffer += data
         start = 0
@@ -72,7 +83,7 @@ class _Replies(asyncio.Protocol):
             while self._waiting:
                 reply, start = parse_reply(buffer, start)
                 waiter = self._waiting.popleft()
-                if not waiter.done():  # a caller that gave up (cancelled) gets nothing
+                if not waiter.done():  # a caller that gave up (timed out, cancelled) gets nothing
                     waiter.set_result(reply)
         except IncompleteReplyError:
             pass
@@ -154,7 +165,11 @@ class PipelinedRedis:
         reply = loop.create_future()
         connection.send(encode_command(args), reply)
         # A timer instead of asyncio.wait_for: no task per call.
-        timer = None if self._timeout is None else loop.call_later(self._timeout, _expire, connection, reply)
+        timer = (
+            None
+            if self._timeout is None
+            else loop.call_later(self._timeout, _expire, connection, reply, self._timeout)
+        )
         try:
             result = await reply
         finally:
@@ -245,7 +260,9 @@ def _handshake(username: str | None, password: str | None, db: int) -> list[byte
     return [encode_command(command) for command in commands]
 
 
-def _expire(connection: _Replies, reply: asyncio.Future[Any]) -> None:
-    if not reply.done():
-        reply.set_exception(RedisTimeoutError("Timeout reading from Redis"))
-        connection.close(RedisConnectionError("Connection closed after a timeout."))
+def _expire(connection: _Replies, reply: asyncio.Future[Any], timeout: float) -> None:
+    if reply.done():
+        return
+    reply.set_exception(RedisTimeoutError("Timeout reading from Redis"))
+    if connection.loop.time() - connection.last_heard >= SILENT_DEADLINES * timeout:
+        connection.close(RedisConnectionError("Redis stopped answering: connection dropped."))

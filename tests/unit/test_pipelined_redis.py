@@ -25,7 +25,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from ext_proc.config import StateConfig
 from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.limits.lua import LuaScript
-from ext_proc.state.pipelined import PipelinedRedis
+from ext_proc.state.pipelined import SILENT_DEADLINES, PipelinedRedis
 from ext_proc.state.redis_client import call, connect
 from tests.harness import free_port
 from tests.redis_server import RedisServer
@@ -136,23 +136,48 @@ async def test_an_unreachable_redis_is_a_connection_error_and_state_unavailable(
         await client.aclose()
 
 
-async def test_a_reply_later_than_the_deadline_times_out_then_the_next_call_reconnects(
+async def test_a_call_past_its_deadline_fails_alone_and_later_replies_reach_their_callers(
     own_redis: RedisServer,
 ) -> None:
     assert own_redis.process is not None
     client = pipelined(own_redis.url, timeout_ms=100)
+    late, next_one = key(), key()
     try:
-        assert await client.execute("PING") == b"PONG"
+        await client.execute("SET", late, "late")
+        await client.execute("SET", next_one, "next")
+        connection_id = await client.execute("CLIENT", "ID")
         os.kill(own_redis.process.pid, signal.SIGSTOP)
         started = time.monotonic()
-        results = await asyncio.gather(client.execute("PING"), client.execute("PING"), return_exceptions=True)
+        results = await asyncio.gather(
+            client.execute("GET", late), client.execute("GET", late), return_exceptions=True
+        )
         elapsed = time.monotonic() - started
         os.kill(own_redis.process.pid, signal.SIGCONT)
-        # The first to miss its deadline closes the connection; the others fail with it at once.
-        assert isinstance(results[0], RedisTimeoutError)
-        assert all(isinstance(result, RedisTimeoutError | RedisConnectionError) for result in results)
-        assert 0.09 < elapsed < 0.5
+        assert all(isinstance(result, RedisTimeoutError) for result in results)
+        assert 0.09 < elapsed < 0.3
+        # The late replies are read and dropped: this call gets its own, on the same connection.
+        assert await client.execute("GET", next_one) == b"next"
+        assert await client.execute("CLIENT", "ID") == connection_id
+    finally:
+        await client.aclose()
+
+
+async def test_a_redis_that_stops_answering_has_its_connection_dropped(own_redis: RedisServer) -> None:
+    assert own_redis.process is not None
+    client = pipelined(own_redis.url, timeout_ms=50)
+    try:
+        connection_id = await client.execute("CLIENT", "ID")
+        os.kill(own_redis.process.pid, signal.SIGSTOP)
+        outcomes = []
+        for _ in range(SILENT_DEADLINES + 1):
+            try:
+                await client.execute("PING")
+            except (RedisTimeoutError, RedisConnectionError) as error:
+                outcomes.append(type(error))
+        os.kill(own_redis.process.pid, signal.SIGCONT)
+        assert outcomes[:SILENT_DEADLINES] == [RedisTimeoutError] * SILENT_DEADLINES
         assert await client.execute("PING") == b"PONG"
+        assert await client.execute("CLIENT", "ID") != connection_id  # a new connection
     finally:
         await client.aclose()
 
