@@ -1,7 +1,8 @@
 """The enforcement components of one service, built from the configuration.
 
 All the state that replicas share (approvals, sessions, limits, budgets, the kill switch) lives
-on one backend: this process's memory, or the one Redis client of ``state.redis_url``.
+on one backend: this process's memory, or the one Redis client of ``state.redis_url`` (and the
+rate limits' pipelined connection to the same Redis).
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ class Enforcement:
     ) -> Enforcement:
         """Reads the identity and credential files now (a missing one is a start-up error)."""
         redis = connect(config.state) if config.state.redis_url is not None else None
-        # One Redis client for every component; this object closes it.
+        # One Redis client for every component; this object closes it (and the backend's own
+        # pipelined connection, in stop()).
         backend = memory_backend() if redis is None else redis_backend(redis, config.limits.key_prefix)
         backend = dataclasses.replace(backend, client=None)
         return cls(
@@ -107,6 +109,7 @@ class Enforcement:
             await asyncio.gather(*self._background, return_exceptions=True)
         await self.approvals.close()
         await self.sessions.close()
+        await self.limits.backend.close()
         if self.redis is not None:
             await self.redis.aclose()
         self._started = False

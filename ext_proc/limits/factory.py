@@ -34,6 +34,7 @@ from ext_proc.limits.rate_store import MemoryRateStore, RateStore, RedisRateStor
 from ext_proc.limits.ratelimit import RateLimiter
 from ext_proc.limits.tokens import TokenCounter, default_counter
 from ext_proc.metrics import NULL_METRICS, Metrics
+from ext_proc.state.pipelined import PipelinedRedis
 from ext_proc.state.redis_client import connect
 
 Clock = Callable[[], float]
@@ -48,8 +49,12 @@ class Backend:
     loops: LoopStore
     kills: KillStore
     client: aioredis.Redis | None = None
+    # The rate limits' own connection (to the same Redis as client), closed with the backend.
+    pipelined: PipelinedRedis | None = None
 
     async def close(self) -> None:
+        if self.pipelined is not None:
+            await self.pipelined.aclose()
         if self.client is not None:
             await self.client.aclose()
 
@@ -59,12 +64,14 @@ def memory_backend() -> Backend:
 
 
 def redis_backend(client: aioredis.Redis, key_prefix: str) -> Backend:
+    pipelined = PipelinedRedis.like(client)
     return Backend(
-        RedisRateStore(client),
+        RedisRateStore(pipelined),
         RedisBudgetStore(client),
         RedisLoopStore(client),
         RedisKillStore(client, key_prefix),
         client,
+        pipelined,
     )
 
 

@@ -10,13 +10,20 @@ Redis Cluster would need every key of one call in one hash slot, which per-agent
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from typing import Any, Protocol
 
-import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
 Arg = str | bytes | int | float
+
+
+class ScriptClient(Protocol):
+    """What runs a script: redis-py's client, or the request path's PipelinedRedis."""
+
+    def evalsha(self, sha: str, numkeys: int, *keys_and_args: Arg) -> Awaitable[Any]: ...
+
+    def eval(self, script: str, numkeys: int, *keys_and_args: Arg) -> Awaitable[Any]: ...
 
 
 class LuaScript:
@@ -24,7 +31,7 @@ class LuaScript:
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
 
-    async def run(self, client: aioredis.Redis, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+    async def run(self, client: ScriptClient, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         try:
             return await client.evalsha(self.sha, len(keys), *keys, *args)
         except NoScriptError:

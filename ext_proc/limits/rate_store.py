@@ -14,9 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import redis.asyncio as aioredis
-
-from ext_proc.limits.lua import LuaScript
+from ext_proc.limits.lua import LuaScript, ScriptClient
 from ext_proc.state.redis_client import call
 
 # The memory backend drops idle logs every this many hits.
@@ -128,9 +126,12 @@ return {0, '0', remaining}
 
 
 class RedisRateStore:
-    """Logs shared by every replica: one sorted set per limit, each key expiring with its window."""
+    """Logs shared by every replica: one sorted set per limit, each key expiring with its window.
 
-    def __init__(self, client: aioredis.Redis) -> None:
+    Every allowed ext_authz check with a rate limit is one call here, so the service gives it the
+    pipelined client (state/pipelined.py) rather than redis-py's pool."""
+
+    def __init__(self, client: ScriptClient) -> None:
         self._client = client
 
     async def hit(self, limits: Sequence[Counted], now: float, member: str) -> HitOutcome:
