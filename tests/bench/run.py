@@ -40,6 +40,7 @@ BENCH_POLICIES = Path(__file__).parent / "policies"
 AGENTS_POLICY = Path(__file__).parent / "agents_policy"
 DEFAULT_POLICIES = ROOT / "policies"
 ORIGIN_CONFIG = Path(__file__).parent / "origin.yaml"
+PORT_ATTEMPTS = 3
 REQUEST_BODY = '{"messages": [{"role": "user", "content": "' + "y" * 400 + '"}]}'
 CHAT_BODY = (
     '{"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "'
@@ -242,6 +243,23 @@ def run_scenario(
             redis.stop()
 
 
+def run_with_fresh_ports(
+    scenario: Scenario, origin_port: int, args: argparse.Namespace, workdir: Path
+) -> tuple[Result, Result]:
+    """A port picked free can be taken again before Envoy binds it (by one of the many outgoing
+    connections of the previous scenario's load): then the scenario starts over on new ports."""
+    slug = re.sub(r"\W+", "-", scenario.name)
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        scenario_dir = workdir / f"{slug}-{attempt}"
+        scenario_dir.mkdir()
+        try:
+            return run_scenario(scenario, origin_port, args, scenario_dir)
+        except RuntimeError as exc:
+            if "Address already in use" not in str(exc) or attempt == PORT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
 def agents_setup(count: int, policy_source: Path, workdir: Path) -> tuple[Path, list[str], dict[str, Any]]:
     """A registry of ``count`` agents (the policy's data), one JWT each, and the identity config."""
     key = ec_key()
@@ -278,9 +296,7 @@ def main() -> int:
             for scenario in SCENARIOS:
                 if args.only and args.only not in scenario.name and scenario.filters:
                     continue
-                scenario_dir = workdir / re.sub(r"\W+", "-", scenario.name)
-                scenario_dir.mkdir()
-                results[scenario.name] = run_scenario(scenario, origin_port, args, scenario_dir)
+                results[scenario.name] = run_with_fresh_ports(scenario, origin_port, args, workdir)
         finally:
             origin.stop()
     report(results, args)
