@@ -83,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    _stop_on_signals()
     ports = LocalPorts(args.listener_port, args.admin_port, args.upstream_port, args.service_port)
     for port in (ports.listener, ports.admin, ports.upstream, args.service_port, args.chaperone_admin_port):
         _check_free(port)
@@ -138,6 +139,17 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         finally:
             _stop(processes)
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C, a kill (SIGTERM) and a closed terminal (SIGHUP) all stop the three processes. Ctrl-C
+    is set explicitly: a shell script that starts this in the background leaves SIGINT ignored."""
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
 
 
 def _stop(processes: list[tuple[str, subprocess.Popen[bytes]]]) -> None:

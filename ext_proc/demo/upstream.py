@@ -145,11 +145,15 @@ async def _stream(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **headers}
     )
     await response.prepare(request)
-    for event in events:
-        await response.write(event)
-        if delay:
-            await asyncio.sleep(delay)
-    await response.write_eof()
+    try:
+        for event in events:
+            await response.write(event)
+            if delay:
+                await asyncio.sleep(delay)
+        await response.write_eof()
+    except ConnectionResetError:
+        # The client stopped reading (or Chaperone ended the stream): nothing left to send to.
+        pass
     return response
 
 

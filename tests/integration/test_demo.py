@@ -119,3 +119,16 @@ def _a_large_refund_waits_for_the_console(url: str, admin: str, token: str) -> N
     thread.join(15)
     result = answer["r"].json()["result"]
     assert result["content"][0]["text"].startswith("demo: refund_payment done")
+
+
+def test_a_kill_of_make_run_alone_stops_what_it_started(
+    demo: tuple[subprocess.Popen[bytes], str, str, str],
+) -> None:
+    """A process manager or `timeout` signals the orchestrator only, not its process group."""
+    process = demo[0]
+    children = psutil.Process(process.pid).children(recursive=True)
+    assert len(children) >= 3
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    for child in children:
+        assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
