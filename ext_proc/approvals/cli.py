@@ -16,36 +16,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any, TextIO
 
 import orjson
 
-from ext_proc.admin.app import operator_tokens
-from ext_proc.config import DEFAULT_ADMIN_ADDRESS
+from ext_proc.admin.cli_client import operator_options, request, run
 
-DEFAULT_ADMIN_URL = f"http://{DEFAULT_ADMIN_ADDRESS}"
-TIMEOUT_SECONDS = 10.0
 STATUSES = ("pending", "approved", "denied", "expired")
 _COLUMNS = ("ID", "STATUS", "AGENT", "ACTION", "GROUP", "EXPIRES", "REASON")
 
 
-class CliError(Exception):
-    """A failure to report in one line (never containing the token)."""
-
-
 def add_commands(commands: Any) -> None:
     """Register ``approvals`` on the ``chaperone`` command's subparsers."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--admin", default=DEFAULT_ADMIN_URL, help=f"admin API URL (default: {DEFAULT_ADMIN_URL})"
-    )
-    common.add_argument("--token-file", required=True, help="file holding the operator's token")
-    common.add_argument("--operator", help="the operator's name, when the token file has several")
-    common.add_argument("--json", action="store_true", help="print the API's JSON answer")
-
+    common = operator_options()
     approvals = commands.add_parser("approvals", help="list, approve and deny approval requests")
     actions = approvals.add_subparsers(metavar="ACTION")
     listing = actions.add_parser("list", parents=[common], help="list approval requests, newest first")
@@ -61,65 +45,13 @@ def add_commands(commands: Any) -> None:
 
 def _list(args: argparse.Namespace) -> int:
     query = f"?limit={args.limit}" + (f"&status={args.status}" if args.status else "")
-    return _run(args, lambda: _print_list(_request(args, "GET", "/api/approvals" + query), args.json))
+    return run(lambda: _print_list(request(args, "GET", "/api/approvals" + query), args.json))
 
 
 def _decide(args: argparse.Namespace) -> int:
     path = f"/api/approvals/{urllib.parse.quote(args.id, safe='')}/{'approve' if args.approve else 'deny'}"
     body = {"comment": args.comment} if args.comment else {}
-    return _run(args, lambda: _print_decision(_request(args, "POST", path, body), args.json))
-
-
-def _run(args: argparse.Namespace, work: Any) -> int:
-    try:
-        work()
-    except CliError as exc:
-        print(f"chaperone: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _request(args: argparse.Namespace, method: str, path: str, body: Any = None) -> Any:
-    url = args.admin.rstrip("/") + path
-    data = None if body is None else orjson.dumps(body)
-    headers = {
-        "authorization": f"Bearer {_token(args.token_file, args.operator)}",
-        "accept": "application/json",
-    }
-    if data is not None:
-        headers["content-type"] = "application/json"
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            return orjson.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        raise CliError(_api_error(exc)) from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise CliError(f"cannot reach the admin API at {args.admin}: {reason}") from None
-    except orjson.JSONDecodeError:
-        raise CliError(f"the admin API at {args.admin} did not answer JSON") from None
-
-
-def _api_error(exc: urllib.error.HTTPError) -> str:
-    try:
-        error = orjson.loads(exc.read())["error"]
-        return f"{error['code']}: {error['message']} (HTTP {exc.code})"
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        return f"the admin API answered HTTP {exc.code}"
-
-
-def _token(token_file: str, operator: str | None) -> str:
-    tokens = operator_tokens(token_file)
-    if not tokens:
-        raise CliError(f"no token in {token_file}")
-    if operator is not None:
-        if operator not in tokens:
-            raise CliError(f"{token_file} has no token for {operator!r}")
-        return tokens[operator]
-    if len(tokens) > 1:
-        raise CliError(f"{token_file} holds several tokens: choose one with --operator")
-    return next(iter(tokens.values()))
+    return run(lambda: _print_decision(request(args, "POST", path, body), args.json))
 
 
 def _print_list(answer: Any, as_json: bool, out: TextIO | None = None) -> None:

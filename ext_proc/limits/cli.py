@@ -16,35 +16,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-import urllib.error
-import urllib.request
 from typing import Any, TextIO
 from urllib.parse import urlencode
 
 import orjson
 
-from ext_proc.admin.app import operator_tokens
-from ext_proc.config import DEFAULT_ADMIN_ADDRESS
+from ext_proc.admin.cli_client import operator_options, request, run
 from ext_proc.limits.kill_store import SCOPES
 
-DEFAULT_ADMIN_URL = f"http://{DEFAULT_ADMIN_ADDRESS}"
-TIMEOUT_SECONDS = 10.0
+KILL_SWITCH_API = "/api/kill-switch"
 _COLUMNS = ("SCOPE", "TARGET", "SINCE", "BY", "REASON")
-
-
-class CliError(Exception):
-    """A failure to report in one line (never containing the token)."""
 
 
 def add_kill_commands(commands: Any) -> None:
     """Register ``kill engage|release|list`` on the ``chaperone`` command's subparsers."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--admin", default=DEFAULT_ADMIN_URL, help=f"admin API URL (default: {DEFAULT_ADMIN_URL})"
-    )
-    common.add_argument("--token-file", required=True, help="file holding the operator's token")
-    common.add_argument("--operator", help="the operator's name, when the token file has several")
-    common.add_argument("--json", action="store_true", help="print the API's JSON answer")
+    common = operator_options()
     scoped = argparse.ArgumentParser(add_help=False)
     scoped.add_argument("--scope", required=True, choices=SCOPES)
     scoped.add_argument("--target", default="", help="the agent, tool or upstream (none for --scope all)")
@@ -63,73 +49,20 @@ def add_kill_commands(commands: Any) -> None:
 
 def _engage(args: argparse.Namespace) -> int:
     body = {"scope": args.scope, "target": args.target, "reason": args.reason}
-    return _run(lambda: _print_kill("engaged", _request(args, "POST", "", body)["kill"], args.json))
+    return run(
+        lambda: _print_kill("engaged", request(args, "POST", KILL_SWITCH_API, body)["kill"], args.json)
+    )
 
 
 def _release(args: argparse.Namespace) -> int:
     query = {"scope": args.scope} if args.scope == "all" else {"scope": args.scope, "target": args.target}
-    path = "?" + urlencode(query)
+    path = f"{KILL_SWITCH_API}?{urlencode(query)}"
     body = {"reason": args.reason} if args.reason else None
-    return _run(lambda: _print_kill("released", _request(args, "DELETE", path, body)["released"], args.json))
+    return run(lambda: _print_kill("released", request(args, "DELETE", path, body)["released"], args.json))
 
 
 def _list(args: argparse.Namespace) -> int:
-    return _run(lambda: _print_list(_request(args, "GET", "", None)["kills"], args.json))
-
-
-def _run(work: Any) -> int:
-    try:
-        work()
-    except CliError as exc:
-        print(f"chaperone: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _request(args: argparse.Namespace, method: str, path: str, body: dict[str, Any] | None) -> Any:
-    headers = {
-        "authorization": f"Bearer {_token(args.token_file, args.operator)}",
-        "accept": "application/json",
-    }
-    if body is not None:
-        headers["content-type"] = "application/json"
-    request = urllib.request.Request(
-        args.admin.rstrip("/") + "/api/kill-switch" + path,
-        data=None if body is None else orjson.dumps(body),
-        method=method,
-        headers=headers,
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            return orjson.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        raise CliError(_api_error(exc)) from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise CliError(f"cannot reach the admin API at {args.admin}: {reason}") from None
-    except orjson.JSONDecodeError:
-        raise CliError(f"the admin API at {args.admin} did not answer JSON") from None
-
-
-def _api_error(exc: urllib.error.HTTPError) -> str:
-    try:
-        error = orjson.loads(exc.read())["error"]
-        return f"{error['code']}: {error['message']} (HTTP {exc.code})"
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        return f"the admin API answered HTTP {exc.code}"
-
-
-def _token(token_file: str, operator: str | None) -> str:
-    tokens = operator_tokens(token_file)
-    if not tokens:
-        raise CliError(f"no token in {token_file}")
-    if operator is not None:
-        if operator not in tokens:
-            raise CliError(f"{token_file} has no token for {operator!r}")
-        return tokens[operator]
-    if len(tokens) > 1:
-        raise CliError(f"{token_file} holds several tokens: choose one with --operator")
-    return next(iter(tokens.values()))
+    return run(lambda: _print_list(request(args, "GET", KILL_SWITCH_API)["kills"], args.json))
 
 
 def _print_kill(what: str, kill: dict[str, Any], as_json: bool, out: TextIO | None = None) -> None:
