@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ext_proc.errors import ChaperoneError, ErrorCode
+from ext_proc.json_names import json_type
 
 FIELD = "require_approval"
 _KEYS = frozenset({"reason", "group", "ttl_seconds"})
@@ -83,14 +84,7 @@ def _invalid(name: str, expected: str, actual: Any) -> ChaperoneError:
 
 
 def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string" if value.strip() else "empty string"
-    if isinstance(value, list):
-        return "array"
-    return "object" if isinstance(value, dict) else type(value).__name__
+    # A blank string is named apart: "expected a non-empty string, got string" would puzzle.
+    if isinstance(value, str) and not value.strip():
+        return "empty string"
+    return json_type(value)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, NoReturn
 
 from ext_proc.errors import ChaperoneError, ErrorCode
+from ext_proc.json_names import json_type
 
 NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 MAX_KEY_LENGTH = 256
@@ -167,15 +168,4 @@ def _invalid(message: str) -> ChaperoneError:
 
 
 def _fail(path: str, expected: str, actual: Any) -> NoReturn:
-    raise _invalid(f"{path}: expected {expected}, got {_type_name(actual)}")
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    names: dict[type, str] = {str: "string", list: "array", dict: "object"}
-    return names.get(type(value), type(value).__name__)
+    raise _invalid(f"{path}: expected {expected}, got {json_type(actual)}")

@@ -25,6 +25,7 @@ import orjson
 from ext_proc.approvals.requirement import ApprovalRequirement, parse_require_approval
 from ext_proc.credentials.decision import MintToken, parse_credential, parse_mint_token
 from ext_proc.errors import ChaperoneError, ErrorCode
+from ext_proc.json_names import json_type
 from ext_proc.limits.fields import Budget, RateLimit, parse_budgets, parse_limits
 from ext_proc.policy.directives import (
     NO_REWRITE,
@@ -145,21 +146,8 @@ def parse_decision(value: Any) -> Decision:
 
 def _fail(name: str, expected: str, actual: Any) -> Any:
     raise ChaperoneError(
-        ErrorCode.DECISION_INVALID, f"decision field {name}: expected {expected}, got {_type_name(actual)}"
+        ErrorCode.DECISION_INVALID, f"decision field {name}: expected {expected}, got {json_type(actual)}"
     )
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {
-        bool: "boolean",
-        int: "number",
-        float: "number",
-        str: "string",
-        list: "array",
-        dict: "object",
-    }.get(type(value), type(value).__name__)
 
 
 def _status(value: Any) -> int | None:

@@ -44,6 +44,7 @@ from types import MappingProxyType
 from typing import Any, NoReturn
 
 from ext_proc.errors import ChaperoneError, ErrorCode
+from ext_proc.json_names import json_type
 from ext_proc.protocols import jsonrpc
 from ext_proc.protocols.jsonrpc import HttpReply, RequestId
 from ext_proc.protocols.locations import Path, TextAt
@@ -249,7 +250,7 @@ def denied_response(calls: A2aCall | A2aRequestBody, message: str, data: Any = N
 def parse_parts(parts: Any, at: Path) -> tuple[A2aPart, ...]:
     """The parts of a message or an artifact, in either version's encoding."""
     if not isinstance(parts, list):
-        _fail(f'field "parts" must be an array, got {jsonrpc.json_type(parts)}')
+        _fail(f'field "parts" must be an array, got {json_type(parts)}')
     return tuple(_part(part, (*at, i)) for i, part in enumerate(parts))
 
 
@@ -280,7 +281,7 @@ def _method_fields(method: str, params: dict[str, Any], where: str) -> dict[str,
 def _message_fields(params: dict[str, Any], where: str) -> dict[str, Any]:
     message = params.get("message")
     if not isinstance(message, dict):
-        _fail(f'{where}: field "message" must be an object, got {jsonrpc.json_type(message)}')
+        _fail(f'{where}: field "message" must be an object, got {json_type(message)}')
     configuration = _optional_object(params, "configuration", where) or {}
     # 0.3 calls the push config pushNotificationConfig, 1.0 taskPushNotificationConfig.
     push = configuration.get("pushNotificationConfig") or configuration.get("taskPushNotificationConfig")
@@ -309,7 +310,7 @@ def _push_config_fields(method: str, params: dict[str, Any], where: str) -> dict
 
 def _part(part: Any, at: Path) -> A2aPart:
     if not isinstance(part, dict):
-        _fail(f"part {at[-1]} must be an object, got {jsonrpc.json_type(part)}")
+        _fail(f"part {at[-1]} must be an object, got {json_type(part)}")
     if "kind" in part:
         return _part_0_3(part, at)
     return _part_1_0(part, at)
@@ -350,7 +351,7 @@ def _part_1_0(part: dict[str, Any], at: Path) -> A2aPart:
 def _string(container: Mapping[str, Any], key: str, where: str) -> str:
     value = container.get(key)
     if not isinstance(value, str):
-        _fail(f'{where}: field "{key}" must be a string, got {jsonrpc.json_type(value)}')
+        _fail(f'{where}: field "{key}" must be a string, got {json_type(value)}')
     return value
 
 
@@ -361,7 +362,7 @@ def _optional_string(container: Mapping[str, Any], key: str, where: str) -> str 
 def _optional_object(container: Mapping[str, Any], key: str, where: str) -> dict[str, Any] | None:
     value = container.get(key)
     if value is not None and not isinstance(value, dict):
-        _fail(f'{where}: field "{key}" must be an object, got {jsonrpc.json_type(value)}')
+        _fail(f'{where}: field "{key}" must be an object, got {json_type(value)}')
     return value
 
 

@@ -26,6 +26,7 @@ from typing import Any, NamedTuple, NoReturn
 import orjson
 
 from ext_proc.errors import ChaperoneError, ErrorCode
+from ext_proc.json_names import json_type
 from ext_proc.policy_input.http import decode_utf8, parse_json
 
 VERSION = "2.0"
@@ -164,23 +165,6 @@ def reply(responses: Sequence[dict[str, Any]], *, batch: bool) -> HttpReply:
     if not responses:
         return HttpReply(202, None, b"")
     return HttpReply(200, "application/json", dumps(list(responses) if batch else responses[0]))
-
-
-def json_type(value: object) -> str:
-    """The JSON name of a parsed value's type, for error messages that must not quote values."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
 
 
 def _call(value: dict[str, Any], where: str) -> Request | Notification:

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from ext_proc.errors import ChaperoneError, ErrorCode
+from ext_proc.json_names import json_type
 from ext_proc.protocols import jsonrpc
 from ext_proc.protocols.jsonrpc import HttpReply, RequestId
 
@@ -214,7 +215,7 @@ def pin_arguments(call_params: Mapping[str, Any], pinned: Mapping[str, Any]) -> 
     """
     arguments = call_params.get("arguments", {})
     if not isinstance(arguments, dict):
-        _fail(f'tools/call: field "params.arguments" must be an object, got {jsonrpc.json_type(arguments)}')
+        _fail(f'tools/call: field "params.arguments" must be an object, got {json_type(arguments)}')
     return {**call_params, "arguments": {**arguments, **pinned}}
 
 
@@ -325,7 +326,7 @@ def _envelope(method: str, params: dict[str, Any]) -> dict[str, Any]:
 def _string(params: Mapping[str, Any], name: str, method: str) -> str:
     value = params.get(name)
     if not isinstance(value, str):
-        _fail(f'{method}: field "{name}" must be a string, got {jsonrpc.json_type(value)}')
+        _fail(f'{method}: field "{name}" must be a string, got {json_type(value)}')
     return value
 
 
@@ -334,7 +335,7 @@ def _object(params: Mapping[str, Any], name: str, method: str, *, required: bool
     if value is None and not required:
         return None
     if not isinstance(value, dict):
-        _fail(f'{method}: field "{name}" must be an object, got {jsonrpc.json_type(value)}')
+        _fail(f'{method}: field "{name}" must be an object, got {json_type(value)}')
     return value
 
 

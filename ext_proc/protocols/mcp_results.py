@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from ext_proc.errors import ChaperoneError, ErrorCode
+from ext_proc.json_names import json_type
 from ext_proc.protocols import jsonrpc
 from ext_proc.protocols.locations import Path, TextAt, rewrite_text, string_leaves
 
@@ -127,7 +128,7 @@ def tools(message: Message) -> list[dict[str, Any]]:
         _fail('tools/list: field "result" must be an object')
     listed = result.get("tools")
     if not isinstance(listed, list):
-        _fail(f'tools/list: field "result.tools" must be an array, got {jsonrpc.json_type(listed)}')
+        _fail(f'tools/list: field "result.tools" must be an array, got {json_type(listed)}')
     for i, tool in enumerate(listed):
         if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
             _fail(f"tools/list: tool {i} must be an object with a string name")
@@ -252,14 +253,14 @@ def _input_request_texts(result: dict[str, Any], at: Path) -> Iterator[TextAt]:
 def _array(container: Mapping[str, Any], key: str, method: str) -> list[Any]:
     value = container.get(key)
     if not isinstance(value, list):
-        _fail(f'{method}: field "{key}" must be an array, got {jsonrpc.json_type(value)}')
+        _fail(f'{method}: field "{key}" must be an array, got {json_type(value)}')
     return value
 
 
 def _text(container: Mapping[str, Any], key: str, at: Path, kind: str, method: str) -> TextAt:
     value = container.get(key)
     if not isinstance(value, str):
-        _fail(f'{method}: field "{key}" must be a string, got {jsonrpc.json_type(value)}')
+        _fail(f'{method}: field "{key}" must be a string, got {json_type(value)}')
     return TextAt((*at, key), value, kind)
 
 
