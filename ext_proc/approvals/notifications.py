@@ -100,7 +100,7 @@ class Notifications:
                 delay = min(delay * 2, _RESUBSCRIBE_MAX_SECONDS)
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
 
     def _wake(self, approval_id: str | None) -> None:
         groups = self._watches.values() if approval_id is None else [self._watches.get(approval_id, set())]

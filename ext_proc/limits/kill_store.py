@@ -146,7 +146,7 @@ class _RedisSubscription:
 
     async def close(self) -> None:
         with contextlib.suppress(OSError, RuntimeError):
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            await self._pubsub.aclose()
 
 
 class RedisKillStore:
