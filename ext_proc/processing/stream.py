@@ -129,9 +129,7 @@ class StreamProcessor:
             if isinstance(event, HeadersEvent) and event.direction is Direction.REQUEST:
                 return await self._on_request_headers(event)
             if not self._headers_seen:  # Envoy always sends the request headers first
-                raise ChaperoneError(
-                    ErrorCode.PROTOCOL_ERROR, "an ext_proc message before the request headers", http_status=500
-                )
+                raise _out_of_order()
             if isinstance(event, HeadersEvent):
                 return await self._on_response_headers(event)
             if isinstance(event, BodyEvent):
@@ -479,6 +477,11 @@ def _too_large(limit: int) -> ChaperoneError:
     return ChaperoneError(
         ErrorCode.BODY_TOO_LARGE, f"the body exceeds the inspection limit of {limit} bytes", http_status=413
     )
+
+
+def _out_of_order() -> ChaperoneError:
+    message = "an ext_proc message before the request headers"
+    return ChaperoneError(ErrorCode.PROTOCOL_ERROR, message, http_status=500)
 
 
 def _phase_of(event: Event) -> str:
