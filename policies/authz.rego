@@ -191,3 +191,17 @@ allow := {"allowed": true} if {
 }
 
 strip_only if data.chaperone.mcp_tools[input.action.tool].strip_hidden_instructions
+
+# -- Messages an MCP server sends on its own ---------------------------------------------------
+
+# Sampling and elicitation requests, roots/list, logging and progress notifications reach the
+# agent's client (and its model) unasked: judged like results, each at its own phase.
+allow := {"allowed": false, "reasons": ["prompt injection in a message from the server"]} if {
+	input.phase in {"server_request", "server_notification"}
+	input.injection.score >= data.chaperone.injection_threshold
+}
+
+allow := {"allowed": true} if {
+	input.phase in {"server_request", "server_notification"}
+	input.injection.score < data.chaperone.injection_threshold
+}
