@@ -4,12 +4,21 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.harness import Stack, copy_policies, start_stack
+from tests.harness import Stack, UpstreamServer, copy_policies, start_stack
 from tests.security.hostile import HostileUpstream
+
+
+@pytest.fixture(scope="module")
+def default_stack(tmp_path_factory: pytest.TempPathFactory, upstream: UpstreamServer) -> Iterator[Stack]:
+    """Envoy + Chaperone with the shipped default policies and Envoy config, as `make run` starts them."""
+    workdir = tmp_path_factory.mktemp("security-default")
+    policies = copy_policies("default", workdir / "policies")
+    yield from start_stack(workdir, policies, upstream)
 
 
 @pytest.fixture(scope="session")
 def hostile() -> Iterator[HostileUpstream]:
+    """A scripted hostile upstream (tests.security.hostile)."""
     server = HostileUpstream().start()
     yield server
     server.stop()
