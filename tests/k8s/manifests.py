@@ -116,6 +116,28 @@ def volume_files(
     return {item["path"]: data[item["key"]] for item in items}
 
 
+def publish_volume(directory: Path, files: Mapping[str, bytes], generation: int) -> None:
+    """A new generation of a Secret or ConfigMap volume's files, as the kubelet writes it: a
+    timestamped directory, then ``..data`` swapped to it atomically (the visible names are
+    links through ``..data``), then the old generation removed."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("..%Y_%m_%d_%H_%M_%S.", time.gmtime()) + str(generation)
+    for relative, content in files.items():
+        target = directory / stamp / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    temporary = directory / "..data_tmp"
+    temporary.symlink_to(stamp)
+    old = os.readlink(directory / "..data") if (directory / "..data").is_symlink() else None
+    os.replace(temporary, directory / "..data")
+    for top in {Path(relative).parts[0] for relative in files}:
+        link = directory / top
+        if not link.is_symlink():
+            link.symlink_to(Path("..data") / top)
+    if old is not None:
+        shutil.rmtree(directory / old)
+
+
 @dataclass
 class PodLayout:
     """A pod's volumes under ``root``, and the container paths that lead there."""
@@ -143,22 +165,7 @@ class PodLayout:
     def publish(self, volume: str, files: Mapping[str, bytes]) -> None:
         """Write a new generation of a volume's files and swap ``..data`` to it atomically."""
         self.generation += 1
-        directory = self.volume_dir(volume)
-        stamp = time.strftime("..%Y_%m_%d_%H_%M_%S.", time.gmtime()) + str(self.generation)
-        for relative, content in files.items():
-            target = directory / stamp / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
-        temporary = directory / "..data_tmp"
-        temporary.symlink_to(stamp)
-        old = os.readlink(directory / "..data") if (directory / "..data").is_symlink() else None
-        os.replace(temporary, directory / "..data")
-        for top in {Path(relative).parts[0] for relative in files}:
-            link = directory / top
-            if not link.is_symlink():
-                link.symlink_to(Path("..data") / top)
-        if old is not None:
-            shutil.rmtree(directory / old)
+        publish_volume(self.volume_dir(volume), files, self.generation)
 
     def current_files(self, volume: str) -> dict[str, bytes]:
         data = self.volume_dir(volume) / "..data"
