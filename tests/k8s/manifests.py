@@ -9,12 +9,14 @@ directories, so the container's own command, arguments and environment can run h
 
 from __future__ import annotations
 
+import atexit
 import base64
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -140,7 +142,8 @@ def publish_volume(directory: Path, files: Mapping[str, bytes], generation: int)
 
 @dataclass
 class PodLayout:
-    """A pod's volumes under ``root``, and the container paths that lead there."""
+    """A pod's volumes under ``root`` (emptyDirs under a short scratch directory: they hold unix
+    sockets, whose paths are at most 107 bytes), and the container paths that lead there."""
 
     root: Path
     spec: dict[str, Any]
@@ -150,8 +153,11 @@ class PodLayout:
     image_files: Mapping[str, Path] = field(default_factory=dict)
     generation: int = 0
     mapped: set[Path] = field(default_factory=set)
+    scratch: Path | None = None
 
     def materialize(self) -> PodLayout:
+        self.scratch = Path(tempfile.mkdtemp(prefix="pod-"))
+        atexit.register(shutil.rmtree, self.scratch, True)
         for volume in self.spec.get("volumes", []):
             directory = self.volume_dir(volume["name"])
             directory.mkdir(parents=True)
@@ -159,7 +165,14 @@ class PodLayout:
                 self.publish(volume["name"], volume_files(volume, self.objects, self.secrets))
         return self
 
+    def volume_roots(self) -> list[Path]:
+        """The directories that hold the pod's volumes."""
+        return [self.root / "volumes", *([self.scratch] if self.scratch is not None else [])]
+
     def volume_dir(self, name: str) -> Path:
+        empty = any(v["name"] == name and "emptyDir" in v for v in self.spec.get("volumes", []))
+        if empty and self.scratch is not None:
+            return self.scratch / name
         return self.root / "volumes" / name
 
     def publish(self, volume: str, files: Mapping[str, bytes]) -> None:
