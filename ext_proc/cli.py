@@ -20,7 +20,7 @@ from ext_proc.config import DEFAULT_DECISION_PATH, ENV_CONFIG_FILE, ConfigError,
 from ext_proc.errors import ChaperoneError
 from ext_proc.identity.cli import add_keys_commands
 from ext_proc.limits.cli import add_kill_commands
-from ext_proc.logs import configure_logging
+from ext_proc.logs import configure_logging, install_exception_hooks
 from ext_proc.policy.bundle import PolicyLoadError, load_bundle
 from ext_proc.policy.decision import parse_decision
 from ext_proc.policy.rego_tests import report, run_tests
@@ -106,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> int:
     config = load_config(args.config or os.environ.get(ENV_CONFIG_FILE))
     configure_logging(config.logging.level, config.logging.format)
+    install_exception_hooks()
     return serve(config)
 
 

@@ -27,8 +27,6 @@ from typing import Any
 import grpc
 import structlog
 import uvloop
-from envoy.service.auth.v3 import external_auth_pb2_grpc
-from envoy.service.ext_proc.v3 import external_processor_pb2_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from ext_proc import scanning
@@ -46,6 +44,12 @@ from ext_proc.authz.servicer import AuthorizationServicer
 from ext_proc.config import AuditConfig, Config
 from ext_proc.enforcement.components import Enforcement
 from ext_proc.enforcement.sessions import reads_sessions
+from ext_proc.grpc_services import (
+    AUTHZ_SERVICE,
+    EXTPROC_SERVICE,
+    add_authorization_service,
+    add_external_processor_service,
+)
 from ext_proc.metrics import NULL_METRICS, Metrics
 from ext_proc.metrics.http import metrics_routes
 from ext_proc.metrics.prometheus import PrometheusMetrics
@@ -60,9 +64,6 @@ from ext_proc.processing.servicer import ExternalProcessorServicer
 from ext_proc.processing.stream import StreamProcessor, StreamSettings
 
 log = structlog.get_logger("chaperone.server")
-
-AUTHZ_SERVICE = "envoy.service.auth.v3.Authorization"
-EXTPROC_SERVICE = "envoy.service.ext_proc.v3.ExternalProcessor"
 
 
 @dataclass(slots=True)
@@ -144,12 +145,12 @@ class Service:
             protocols=inspection.protocols,
             sensitive_data=dict(inspection.sensitive_data),
         )
-        external_auth_pb2_grpc.add_AuthorizationServicer_to_server(
+        add_authorization_service(
             AuthorizationServicer(self.evaluator, audit, inspection.deny_status, metrics, self.enforcement),
             server,
         )
         enforcement = self.enforcement
-        external_processor_pb2_grpc.add_ExternalProcessorServicer_to_server(
+        add_external_processor_service(
             ExternalProcessorServicer(
                 lambda: StreamProcessor(self.evaluator, audit, settings, metrics, enforcement)
             ),
@@ -167,6 +168,7 @@ class Service:
         address = self._bind(server, server_config.address)
         await self.enforcement.start()
         self._warm_engine()
+        scanning.configure(phone_region=self.config.inspection.phone_region)
         if self.config.inspection.protocols:
             scanning.prepare()  # compile the detectors now, not on the first request's time
         await server.start()
