@@ -187,6 +187,7 @@ class Service:
         if self.config.inspection.protocols:
             scanning.prepare()  # compile the detectors now, not on the first request's time
         await server.start()
+        _share_socket_with_group(server_config.address)
         for service in ("", AUTHZ_SERVICE, EXTPROC_SERVICE, *ADMIN_SERVICES):
             await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
         if self.policy.reloader is not None:
@@ -271,7 +272,7 @@ class Service:
     @staticmethod
     def _bind(server: Any, address: str) -> str:
         if address.startswith("unix:"):
-            _remove_stale_socket(Path(address.removeprefix("unix:").removeprefix("//")))
+            _remove_stale_socket(_socket_path(address))
             server.add_insecure_port(address)
             return address
         port = server.add_insecure_port(address)
@@ -293,6 +294,19 @@ def _session_reader(engine: RegorusEngine) -> Callable[[], bool]:
         return answer
 
     return reads
+
+
+def _share_socket_with_group(address: str) -> None:
+    """A unix socket's group may connect, not only its owner: in a pod, Envoy runs as another
+    user, and the socket's group is the pod's fsGroup (the kubelet makes an emptyDir setgid to
+    it), which every container of the pod has; the socket's directory, mounted only into
+    Envoy's container and Chaperone's, keeps the others out."""
+    if address.startswith("unix:"):
+        _socket_path(address).chmod(0o660)
+
+
+def _socket_path(address: str) -> Path:
+    return Path(address.removeprefix("unix:").removeprefix("//"))
 
 
 def _remove_stale_socket(path: Path) -> None:
