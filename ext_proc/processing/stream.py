@@ -472,6 +472,10 @@ class StreamProcessor:
         upstream = extensions.get("upstream")
         return upstream if isinstance(upstream, str) else None
 
+    @property
+    def max_body_bytes(self) -> int:
+        return self._settings.max_body_bytes
+
 
 def _too_large(limit: int) -> ChaperoneError:
     return ChaperoneError(
