@@ -145,7 +145,14 @@ class Service:
             sensitive_data=dict(inspection.sensitive_data),
         )
         external_auth_pb2_grpc.add_AuthorizationServicer_to_server(
-            AuthorizationServicer(self.evaluator, audit, inspection.deny_status, metrics, self.enforcement),
+            AuthorizationServicer(
+                self.evaluator,
+                audit,
+                inspection.deny_status,
+                metrics,
+                self.enforcement,
+                parse_body=not self.config.policy.skip_request_body_parse,
+            ),
             server,
         )
         enforcement = self.enforcement

@@ -49,7 +49,9 @@ def build_bootstrap(config: Config, options: EnvoyOptions) -> Bootstrap:
     if not config.upstreams:
         raise EnvoyConfigError("the configuration lists no upstreams (the `upstreams` section)")
     upstream_listeners = [
-        listeners.upstream_listener(upstream, config.inspection.max_body_bytes)
+        listeners.upstream_listener(
+            upstream, config.inspection.max_body_bytes, check_body=config.policy.with_request_body
+        )
         for upstream in config.upstreams
     ]
     all_clusters = [clusters.service_cluster(config.server.address)]
