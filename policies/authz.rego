@@ -11,10 +11,13 @@ package envoy.authz
 
 import rego.v1
 
+# Denies ask for Chaperone's JSON error body (code, decision id, reasons); without
+# "json_error" a deny's body is empty, as in opa-envoy-plugin.
 default allow := {
 	"allowed": false,
 	"http_status": 403,
 	"reasons": ["no rule allows this request"],
+	"json_error": true,
 }
 
 # -- Who is calling (input.agent) --------------------------------------------------------------
@@ -22,7 +25,7 @@ default allow := {
 # A credential that was presented and refused is never ignored; with require_agent, a request
 # must carry one. Without identity configured every request is anonymous (and allowed through
 # this rule unless require_agent is set).
-allow := {"allowed": false, "http_status": 401, "reasons": [identity_refusal]} if {
+allow := {"allowed": false, "http_status": 401, "reasons": [identity_refusal], "json_error": true} if {
 	input.phase in {"check", "request_headers"}
 	identity_refusal
 }
@@ -80,7 +83,7 @@ request_path := concat("/", ["", concat("/", input.parsed_path)])
 # An MCP tool call repeated with the same arguments again and again, or a session that makes
 # more tool calls than any task needs, is a runaway loop: refused as too many (Chaperone answers
 # with the loop window as Retry-After).
-allow := {"allowed": false, "http_status": 429, "reasons": [loop_reason]} if {
+allow := {"allowed": false, "http_status": 429, "reasons": [loop_reason], "json_error": true} if {
 	input.phase == "request_body"
 	looping
 }
@@ -94,7 +97,7 @@ loop_reason := "too many tool calls in this session" if {
 	input.loop.session_calls > data.chaperone.max_session_calls
 }
 
-allow := {"allowed": false, "http_status": 403, "reasons": sort(violations)} if {
+allow := {"allowed": false, "http_status": 403, "reasons": sort(violations), "json_error": true} if {
 	input.phase == "request_body"
 	not looping
 	count(violations) > 0
@@ -172,7 +175,7 @@ rewrite := {"tool_arguments": data.chaperone.mcp_tools[input.action.tool].pinned
 
 # -- Results coming back: tool results and agent answers ---------------------------------------
 
-allow := {"allowed": false, "reasons": ["prompt injection in a tool result"]} if {
+allow := {"allowed": false, "reasons": ["prompt injection in a tool result"], "json_error": true} if {
 	input.phase == "response_body"
 	input.injection.score >= data.chaperone.injection_threshold
 	not strip_only

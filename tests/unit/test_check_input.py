@@ -65,7 +65,9 @@ def test_full_request_input() -> None:
             "contextExtensions": {"tenant": "acme"},
             "metadataContext": {
                 "filterMetadata": {
-                    "envoy.filters.http.jwt_authn": {"claims": {"sub": "agent-1", "scopes": ["a", "b"], "n": 3}}
+                    "envoy.filters.http.jwt_authn": {
+                        "claims": {"sub": "agent-1", "scopes": ["a", "b"], "n": 3}
+                    }
                 }
             },
             "tlsSession": {"sni": "api.example.com"},
@@ -204,9 +206,7 @@ def test_raw_body_is_used_when_envoy_packs_bytes() -> None:
     assert body("application/json", raw=b'["\xe2\x82"]') == (["\ufffd\ufffd"], False)  # per byte, as Go
 
 
-@pytest.mark.parametrize(
-    "text", ['{"a": ', "[1] [2]", "NaN", "[Infinity]", "\ufeff[1]", "[01]", "   "]
-)
+@pytest.mark.parametrize("text", ['{"a": ', "[1] [2]", "NaN", "[Infinity]", "\ufeff[1]", "[01]", "   "])
 def test_malformed_json_is_refused_before_the_policy(text: str) -> None:
     with pytest.raises(ChaperoneError) as error:
         body("application/json", text)
@@ -235,18 +235,20 @@ def test_a_form_body_go_refuses_is_an_error() -> None:
 
 
 MULTIPART = "multipart/form-data; boundary=foo"
+DISPOSITION = "--foo\r\nContent-Disposition: form-data; name="
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
         (
-            '--foo\r\nContent-Disposition: form-data; name="foo"\r\nContent-Type: text/plain\r\n\r\nbar\r\n--foo--\r\n',
+            DISPOSITION + '"foo"\r\nContent-Type: text/plain\r\n\r\nbar\r\n--foo--\r\n',
             {"foo": ["bar"]},
         ),
         (  # LF line ends, a JSON part, a repeated name
             '--foo\nContent-Disposition: form-data; name="a"\n\n1\n'
-            '--foo\nContent-Disposition: form-data; name="j"\nContent-Type: application/json;\n\n{"n": 12345678901234567890}\n'
+            '--foo\nContent-Disposition: form-data; name="j"\nContent-Type: application/json;\n\n'
+            '{"n": 12345678901234567890}\n'
             '--foo\nContent-Disposition: form-data; name="a"\n\n2\n--foo--',
             {"a": ["1", "2"], "j": [{"n": 12345678901234567890}]},
         ),
@@ -261,7 +263,7 @@ MULTIPART = "multipart/form-data; boundary=foo"
             {"d": ["x\r\n--foobar"]},
         ),
         (  # quoted-printable is decoded, as Go's reader does
-            '--foo\r\nContent-Disposition: form-data; name="q"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
+            DISPOSITION + '"q"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
             "caf=C3=A9 =3D=\r\nend\r\n--foo--\r\n",
             {"q": ["café =end"]},
         ),
@@ -282,7 +284,7 @@ def test_multipart_without_boundary_is_null() -> None:
         (MULTIPART, "--foo\r\nnot a header line\r\n\r\nx\r\n--foo--\r\n"),
         (MULTIPART, '--foo\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n--foo\n--foo--\r\n'),
         (MULTIPART, "x" * 5000 + "\r\n--foo--\r\n"),  # a preamble line longer than Go's buffer
-        (MULTIPART, '--foo\r\nContent-Disposition: form-data; name="j"\r\nContent-Type: application/json\r\n\r\n{\r\n--foo--'),
+        (MULTIPART, DISPOSITION + '"j"\r\nContent-Type: application/json\r\n\r\n{\r\n--foo--'),
         ("multipart/form-data; boundary=foo; boundary=bar", "--foo--"),
         ("multipart/form-data; boundary", "--foo--"),
     ],
