@@ -10,6 +10,9 @@ The plugin's rules, in its order:
 - for those three, an empty body is null; a Content-Length above the body's length means
   truncated (not parsed); a Content-Length that is not a number is an error;
 - a body that does not parse is an error: the request is refused with 400 before any policy.
+  JSON is read by the shared strict parser (ext_proc/strict_json.py) with Go's last-wins
+  duplicate keys and exact integers; where it is stricter than Go (broken UTF-8, lone
+  surrogates, nesting over 200 levels, numbers beyond a double) the body is refused, not guessed.
 
 The body is ``attributes.request.http.body``, or ``raw_body`` when Envoy packs it as bytes.
 """
@@ -18,8 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ext_proc import strict_json
 from ext_proc.errors import ChaperoneError, ErrorCode
-from ext_proc.policy_input import go_json
 from ext_proc.policy_input.go_mime import GoMimeError, parse_media_type, read_parts
 from ext_proc.policy_input.go_url import GoUrlError, go_string, parse_query
 
@@ -78,10 +81,10 @@ def _go_parse_int(text: str) -> int:
 
 
 def _json(data: bytes) -> Any:
-    try:
-        return go_json.loads(data)
-    except go_json.GoJsonError as exc:
-        raise _parse_error(str(exc), ErrorCode.BODY_PARSE_ERROR) from None
+    # The shared strict parser, reading duplicate keys as Go does (the last one wins). Where it
+    # is stricter than Go (invalid UTF-8 or a lone surrogate, which Go turns into U+FFFD; more
+    # than 200 levels of nesting; a number beyond a double), the body is refused with 400.
+    return strict_json.loads(data, duplicates="last")
 
 
 def _form(data: bytes) -> dict[str, list[str]]:
@@ -110,6 +113,8 @@ def _multipart(content_type: str, data: bytes) -> dict[str, list[Any]] | None:
     return values
 
 
-def _parse_error(go_message: str, code: ErrorCode = ErrorCode.REQUEST_PARSE_ERROR) -> ChaperoneError:
+def _parse_error(go_message: str) -> ChaperoneError:
     # Go's message can quote part of the body: it is the detail, never logged.
-    return ChaperoneError(code, "the request body cannot be parsed", http_status=400, detail=go_message)
+    return ChaperoneError(
+        ErrorCode.REQUEST_PARSE_ERROR, "the request body cannot be parsed", http_status=400, detail=go_message
+    )
