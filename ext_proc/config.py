@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import msgspec
+import phonenumbers
 import yaml
 
 from ext_proc.credentials.config import CredentialsConfig
@@ -138,6 +139,10 @@ class InspectionConfig(_Section, frozen=True):
     sensitive_data: dict[str, Literal["allow", "redact", "block", "end_stream"]] = msgspec.field(
         default_factory=lambda: {"default": "redact"}
     )
+    # Where phone numbers written without a country code are read as from (ISO 3166 region,
+    # as libphonenumber names them): its national formats are found as well as the North
+    # American and international ones.
+    phone_region: str = "US"
 
 
 class StateConfig(_Section, frozen=True):
@@ -350,6 +355,11 @@ def _check_semantics(config: Config) -> None:
             f"config error at approvals.hold_seconds: at most {MAX_APPROVAL_HOLD_SECONDS:g} (a held "
             "call must end before Envoy's ext_proc max_message_timeout of 600 s); use mode: retry "
             "for longer decisions"
+        )
+    if config.inspection.phone_region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(
+            "config error at inspection.phone_region: expected a region code such as US, GB or DE, "
+            f"got {config.inspection.phone_region!r}"
         )
     if not config.policy.decision.strip("/"):
         raise ConfigError("config error at policy.decision: the decision path is empty")
