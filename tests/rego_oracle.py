@@ -44,12 +44,36 @@ def bundle_of(modules: Iterable[tuple[str, str]], data: dict[str, Any] | None = 
 
 
 def opa_engine(modules: Iterable[tuple[str, str]], data: dict[str, Any] | None = None) -> OpaEngine:
+    """Real OPA holding the modules and data; a module that does not parse raises OpaError."""
     engine = OpaEngine()
     if data:
         engine.add_data(data)
     for path, source in modules:
         engine.add_policy(path, source)
     return engine
+
+
+def opa_case(modules: Iterable[tuple[str, str]], data: dict[str, Any], path: str, document: Any) -> Any:
+    """OPA's outcome for one bundle and input (LOAD_ERROR when it does not parse or compile)."""
+    try:
+        engine = opa_engine(modules, data)
+    except OpaError:
+        return LOAD_ERROR
+    try:
+        return opa_outcome(engine, path, document)
+    finally:
+        engine.close()
+
+
+def regorus_case(
+    modules: Iterable[tuple[str, str]],
+    data: dict[str, Any],
+    path: str,
+    document: Any,
+    rego_version: RegoVersion = "v1",
+) -> Any:
+    engine = regorus_engine(modules, data, rego_version)
+    return LOAD_ERROR if engine is LOAD_ERROR else regorus_outcome(engine, path, document)
 
 
 def opa_outcome(engine: OpaEngine, path: str, document: Any) -> Any:
@@ -85,7 +109,7 @@ def regorus_engine(
     bundle = bundle_of(modules, data)
     try:
         engine = build_engine(bundle, rego_version)
-        compile_engine(engine, rego_version)
+        compile_engine(engine, rego_version, bundle.modules)
     except PolicyLoadError:
         return LOAD_ERROR
     return engine

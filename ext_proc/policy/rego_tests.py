@@ -69,7 +69,7 @@ def run_tests(
     bundle = load_bundle(directory)
     # No input, as in `opa test`: tests supply theirs with `with`.
     engine = build_engine(bundle, rego_version)
-    compile_engine(engine, rego_version)  # like `opa test`, refuse modules that do not compile
+    compile_engine(engine, rego_version, bundle.modules)  # like `opa test`, refuse what does not compile
     pattern = re.compile(run) if run else None
     results = []
     for case in discover(bundle, engine):

@@ -19,6 +19,7 @@ bundle on its own thread first, so a broken bundle never reaches the loop.
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any, Literal
 
@@ -29,7 +30,9 @@ import structlog
 from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.policy.builtins import register_extensions
 from ext_proc.policy.bundle import PolicyBundle, PolicyLoadError
+from ext_proc.policy.compile_checks import check_modules, global_names
 from ext_proc.policy.engine import decision_rule
+from ext_proc.policy.negation import rewrite_module
 from ext_proc.policy.rego_ast import defined_paths
 from ext_proc.policy.rego_input import exact_input_literal
 
@@ -59,11 +62,14 @@ def new_engine(rego_version: RegoVersion = DEFAULT_REGO_VERSION) -> Any:
 
 
 def build_engine(bundle: PolicyBundle, rego_version: RegoVersion = DEFAULT_REGO_VERSION) -> Any:
-    """A fresh engine holding the bundle's data and modules (on the calling thread)."""
+    """A fresh engine holding the bundle's data and modules (on the calling thread).
+
+    The modules are the ones OPA would run: negated calls rewritten (ext_proc/policy/negation.py).
+    """
     engine = new_engine(rego_version)
     if bundle.data:
         engine.add_data_json(bundle.data_json.decode())
-    for path, source in bundle.modules:
+    for path, source in engine_modules(bundle.modules, rego_version):
         try:
             engine.add_policy(path, source)
         except RuntimeError as exc:
@@ -71,8 +77,46 @@ def build_engine(bundle: PolicyBundle, rego_version: RegoVersion = DEFAULT_REGO_
     return engine
 
 
-def compile_engine(engine: Any, rego_version: RegoVersion = DEFAULT_REGO_VERSION) -> None:
-    """Run the compile-time checks, or raise PolicyLoadError naming file and line."""
+@functools.lru_cache(maxsize=16)
+def engine_modules(
+    modules: tuple[tuple[str, str], ...], rego_version: RegoVersion
+) -> tuple[tuple[str, str], ...]:
+    """The modules with OPA's evaluation of ``not f(x)`` made explicit (parsed once per bundle)."""
+    scratch = new_engine(rego_version)
+    for path, source in modules:
+        try:
+            scratch.add_policy(path, source)
+        except RuntimeError as exc:
+            raise PolicyLoadError(f"{path}: {engine_message(exc)}") from None
+    trees = {tree["source"]["file"]: tree for tree in orjson.loads(scratch.get_ast_as_json())}
+    return tuple((path, _rewritten(source, trees.get(path), trees)) for path, source in modules)
+
+
+def _rewritten(source: str, tree: dict[str, Any] | None, trees: dict[str, Any]) -> str:
+    if tree is None:
+        return source
+    names = global_names(tree, list(trees.values()))
+    return rewrite_module(source, tree, lambda _statement: lambda name: name not in names)
+
+
+def compile_engine(
+    engine: Any,
+    rego_version: RegoVersion = DEFAULT_REGO_VERSION,
+    modules: tuple[tuple[str, str], ...] | None = None,
+) -> None:
+    """Run the compile-time checks, or raise PolicyLoadError naming file and line.
+
+    regorus resolves names and checks safety lazily, rule by rule as they are evaluated; OPA
+    checks every module when it compiles. ``check_modules`` does OPA's checks over regorus's
+    AST, then regorus's own analysis runs over what it reaches.
+    """
+    if modules is not None:  # check the modules as written, not as rewritten for the engine
+        engine = new_engine(rego_version)
+        for path, source in modules:
+            engine.add_policy(path, source)
+    problems = check_modules(orjson.loads(engine.get_ast_as_json()), rego_version=rego_version)
+    if problems:
+        raise PolicyLoadError("\n".join(str(problem) for problem in problems))
     try:
         engine.eval_query("true")
     except RuntimeError as exc:
@@ -160,7 +204,7 @@ def _path_is_defined(engine: Any, path: str) -> bool:
 def check_bundle(bundle: PolicyBundle, decision_path: str, rego_version: RegoVersion) -> DecisionQuery:
     """Compile the bundle and evaluate the decision once, or raise PolicyLoadError."""
     engine = build_engine(bundle, rego_version)
-    compile_engine(engine, rego_version)
+    compile_engine(engine, rego_version, bundle.modules)
     return decision_query(engine, decision_path)
 
 
