@@ -117,6 +117,8 @@ class PolicyConfig(_Section, frozen=True):
     engine: Literal["regorus", "opa"] = "regorus"
     directory: str = DEFAULT_POLICY_DIRECTORY
     decision: str = DEFAULT_DECISION_PATH
+    # The Rego syntax of the modules: v1 (OPA 1.x) or v0, as opa-envoy-plugin's --v0-compatible.
+    rego_version: Literal["v1", "v0"] = "v1"
     # Evaluate and log the real decision, but allow everything.
     dry_run: bool = False
     reload_interval_seconds: PositiveFloat = DEFAULT_RELOAD_INTERVAL_SECONDS
