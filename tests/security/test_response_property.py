@@ -12,6 +12,7 @@ and SSE, holds no trace of the secret. The same runs through Envoy in test_respo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,8 +60,20 @@ extras = st.dictionaries(words.map(lambda key: f"x-{key}"), json_values, max_siz
 
 
 def chat_completion(text: str, extra: dict[str, Any]) -> dict[str, Any]:
-    message = {"role": "assistant", "content": text, "annotations": [{"type": "url_citation", "url_citation": {"title": "t", "url": "https://example.com"}}]}
-    return {"id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o-mini", "choices": [{"index": 0, "message": message, "finish_reason": "stop"}], **extra}
+    message = {
+        "role": "assistant",
+        "content": text,
+        "annotations": [
+            {"type": "url_citation", "url_citation": {"title": "t", "url": "https://example.com"}}
+        ],
+    }
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        **extra,
+    }
 
 
 def chat_chunks(text: str, extra: dict[str, Any]) -> list[dict[str, Any]]:
@@ -75,41 +88,117 @@ def chat_chunks(text: str, extra: dict[str, Any]) -> list[dict[str, Any]]:
 def responses_body(text: str, extra: dict[str, Any]) -> dict[str, Any]:
     part = {"type": "output_text", "text": text, "annotations": []}
     item = {"type": "message", "id": "m1", "role": "assistant", "status": "completed", "content": [part]}
-    return {"id": "resp_1", "object": "response", "model": "gpt-4o", "status": "completed", "output": [item], **extra}
+    return {
+        "id": "resp_1",
+        "object": "response",
+        "model": "gpt-4o",
+        "status": "completed",
+        "output": [item],
+        **extra,
+    }
 
 
 def anthropic_message(text: str, extra: dict[str, Any]) -> dict[str, Any]:
-    blocks = [{"type": "text", "text": text}, {"type": "tool_use", "id": "t1", "name": "lookup", "input": {"q": "x"}}]
-    return {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-haiku-4-5", "content": blocks, "stop_reason": "end_turn", **extra}
+    blocks = [
+        {"type": "text", "text": text},
+        {"type": "tool_use", "id": "t1", "name": "lookup", "input": {"q": "x"}},
+    ]
+    return {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-haiku-4-5",
+        "content": blocks,
+        "stop_reason": "end_turn",
+        **extra,
+    }
 
 
 def anthropic_events(text: str, extra: dict[str, Any]) -> list[dict[str, Any]]:
     pieces = [text[i : i + 4] for i in range(0, len(text), 4)] or [""]
-    start = {"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-haiku-4-5", "content": []}}
-    events = [start, {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}]
-    events += [{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}} for piece in pieces]
-    events += [{"type": "content_block_stop", "index": 0}, {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, **extra}, {"type": "message_stop"}]
+    start = {
+        "type": "message_start",
+        "message": {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-haiku-4-5",
+            "content": [],
+        },
+    }
+    events = [
+        start,
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    ]
+    events += [
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}
+        for piece in pieces
+    ]
+    events += [
+        {"type": "content_block_stop", "index": 0},
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, **extra},
+        {"type": "message_stop"},
+    ]
     return events
 
 
 def mcp_result(text: str, extra: dict[str, Any]) -> dict[str, Any]:
-    result = {"content": [{"type": "text", "text": text}, {"type": "resource_link", "uri": "file:///a", "name": "a", "description": "d"}], "structuredContent": {"rows": [text]}, "_meta": {"k": "v"}, "isError": False, **extra}
+    result = {
+        "content": [
+            {"type": "text", "text": text},
+            {"type": "resource_link", "uri": "file:///a", "name": "a", "description": "d"},
+        ],
+        "structuredContent": {"rows": [text]},
+        "_meta": {"k": "v"},
+        "isError": False,
+        **extra,
+    }
     return {"jsonrpc": "2.0", "id": 1, "result": result}
 
 
 def a2a_result(text: str, extra: dict[str, Any]) -> dict[str, Any]:
     parts = [{"kind": "text", "text": text}, {"kind": "data", "data": {"note": text, **extra}}]
-    task = {"kind": "task", "id": "t1", "contextId": "c1", "status": {"state": "completed"}, "artifacts": [{"artifactId": "a1", "parts": parts}]}
+    task = {
+        "kind": "task",
+        "id": "t1",
+        "contextId": "c1",
+        "status": {"state": "completed"},
+        "artifacts": [{"artifactId": "a1", "parts": parts}],
+    }
     return {"jsonrpc": "2.0", "id": 1, "result": task}
 
 
 LLM_REQUESTS = {
-    "openai.chat": ("/v1/chat/completions", {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}),
+    "openai.chat": (
+        "/v1/chat/completions",
+        {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+    ),
     "openai.responses": ("/v1/responses", {"model": "gpt-4o", "input": "hi"}),
-    "anthropic.messages": ("/v1/messages", {"model": "claude-haiku-4-5", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}),
+    "anthropic.messages": (
+        "/v1/messages",
+        {"model": "claude-haiku-4-5", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]},
+    ),
 }
-MCP_REQUEST = ("/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "get_customer", "arguments": {}}})
-A2A_REQUEST = ("/a2a", {"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {"message": {"kind": "message", "messageId": "m", "role": "user", "parts": [{"kind": "text", "text": "hi"}]}}})
+MCP_REQUEST = (
+    "/mcp",
+    {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "get_customer", "arguments": {}}},
+)
+A2A_REQUEST = (
+    "/a2a",
+    {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "message/send",
+        "params": {
+            "message": {
+                "kind": "message",
+                "messageId": "m",
+                "role": "user",
+                "parts": [{"kind": "text", "text": "hi"}],
+            }
+        },
+    },
+)
 
 # name -> (request, whole document builder, event builder, SSE event name from the data type)
 KINDS: dict[str, tuple[tuple[str, dict[str, Any]], Any, Any, bool]] = {
@@ -153,11 +242,24 @@ def planted(document: Any, location: tuple[tuple[Any, ...], bool], secret: str) 
 # -- through the state machine -------------------------------------------------------------------
 
 
-def run(evaluator: Evaluator, request: tuple[str, dict[str, Any]], status: int, label: str | None, body: bytes, cuts: list[int]) -> bytes:
+def run(
+    evaluator: Evaluator,
+    request: tuple[str, dict[str, Any]],
+    status: int,
+    label: str | None,
+    body: bytes,
+    cuts: list[int],
+) -> bytes:
     async def play() -> bytes:
         processor = StreamProcessor(evaluator, _Quiet(), StreamSettings())
         path, document = request
-        headers = {":method": "POST", ":path": path, ":authority": "api", ":scheme": "http", "content-type": "application/json"}
+        headers = {
+            ":method": "POST",
+            ":path": path,
+            ":authority": "api",
+            ":scheme": "http",
+            "content-type": "application/json",
+        }
         await processor.handle(HeadersEvent(Direction.REQUEST, headers, False))
         sent = await processor.handle(BodyEvent(Direction.REQUEST, orjson.dumps(document), True))
         assert isinstance(sent, Continue)
@@ -195,10 +297,8 @@ def visible(output: bytes) -> list[str]:
         parser = SseParser()
         for event in parser.feed(output + b"\n\n"):
             texts.extend(filter(None, (event.event, event.id, event.data)))
-            try:
+            with contextlib.suppress(orjson.JSONDecodeError):
                 documents.append(orjson.loads(event.data))
-            except orjson.JSONDecodeError:
-                pass
     for document in documents:
         texts.extend(_strings(document))
     return texts
@@ -223,28 +323,41 @@ def encode(documents: list[dict[str, Any]], named: bool, escaped: bool) -> bytes
         if escaped:
             # A hostile encoder: every secret's first letter as a JSON escape.
             for secret in SECRETS:
-                data = data.replace(secret[:1].encode() + secret[1:].encode(), b"\\u%04x" % ord(secret[0]) + secret[1:].encode())
+                data = data.replace(
+                    secret[:1].encode() + secret[1:].encode(),
+                    b"\\u%04x" % ord(secret[0]) + secret[1:].encode(),
+                )
         name = f"event: {document['type']}\n".encode() if named and "type" in document else b""
         out += name + b"data: " + data + b"\n\n"
     return out
 
 
-settings_ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings_ = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 @settings_
 @given(data=st.data())
-def test_a_secret_at_any_string_of_a_json_answer_never_reaches_the_client(evaluator: Evaluator, kind: str, data: st.DataObject) -> None:
+def test_a_secret_at_any_string_of_a_json_answer_never_reaches_the_client(
+    evaluator: Evaluator, kind: str, data: st.DataObject
+) -> None:
     request, whole, _, _ = KINDS[kind]
     secret = data.draw(st.sampled_from(SECRETS))
     document = whole(data.draw(words), data.draw(extras))
     location = data.draw(st.sampled_from(list(string_locations(document))))
     body = orjson.dumps(planted(document, location, secret))
     if data.draw(st.booleans()):
-        body = body.replace(secret[:1].encode() + secret[1:].encode(), b"\\u%04x" % ord(secret[0]) + secret[1:].encode())
+        body = body.replace(
+            secret[:1].encode() + secret[1:].encode(), b"\\u%04x" % ord(secret[0]) + secret[1:].encode()
+        )
     status = data.draw(st.sampled_from([200, 200, 400, 500]))
-    label = data.draw(st.sampled_from(["application/json", "text/plain", None, "application/json,application/json"]))
+    label = data.draw(
+        st.sampled_from(["application/json", "text/plain", None, "application/json,application/json"])
+    )
     output = run(evaluator, request, status, label, body, [])
     assert not any(secret in text for text in visible(output))
 
@@ -252,7 +365,9 @@ def test_a_secret_at_any_string_of_a_json_answer_never_reaches_the_client(evalua
 @pytest.mark.parametrize("kind", sorted(name for name, spec in KINDS.items() if spec[2] is not None))
 @settings_
 @given(data=st.data())
-def test_a_secret_at_any_string_of_a_stream_never_reaches_the_client(evaluator: Evaluator, kind: str, data: st.DataObject) -> None:
+def test_a_secret_at_any_string_of_a_stream_never_reaches_the_client(
+    evaluator: Evaluator, kind: str, data: st.DataObject
+) -> None:
     request, _, events_of, named = KINDS[kind]
     secret = data.draw(st.sampled_from(SECRETS))
     if data.draw(st.booleans()):
@@ -261,7 +376,9 @@ def test_a_secret_at_any_string_of_a_stream_never_reaches_the_client(evaluator: 
     else:
         events = events_of(data.draw(words), data.draw(extras))
         at = data.draw(st.integers(0, len(events) - 1))
-        events[at] = planted(events[at], data.draw(st.sampled_from(list(string_locations(events[at])))), secret)
+        events[at] = planted(
+            events[at], data.draw(st.sampled_from(list(string_locations(events[at])))), secret
+        )
     if kind in LLM_REQUESTS:
         request = (request[0], {**request[1], "stream": True})
     body = encode(events, named, data.draw(st.booleans()))
