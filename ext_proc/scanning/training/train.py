@@ -92,7 +92,9 @@ def matrix(samples: Sequence[Sample]) -> tuple[sparse.csr_matrix, npt.NDArray[np
 
 def fit(samples: Sequence[Sample], c: float) -> tuple[npt.NDArray[np.float32], float]:
     x, y = matrix(samples)
-    model = LogisticRegression(C=c, class_weight="balanced", max_iter=3000, solver="liblinear", random_state=0)
+    model = LogisticRegression(
+        C=c, class_weight="balanced", max_iter=3000, solver="liblinear", random_state=0
+    )
     model.fit(x, y)
     return model.coef_[0].astype(np.float32), float(model.intercept_[0])
 
