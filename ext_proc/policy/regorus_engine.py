@@ -25,6 +25,7 @@ import structlog
 from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.policy.bundle import PolicyBundle, PolicyLoadError
 from ext_proc.policy.engine import decision_rule
+from ext_proc.policy.input_projection import InputProjection
 
 log = structlog.get_logger("chaperone.policy")
 
@@ -90,6 +91,8 @@ class _ThreadPolicy:
         self.owner = threading.get_ident()
         self.engine = build_engine(bundle)
         self.vm = build_vm(bundle, rule) if compiled else None
+        # Only what the bundle can read of the input is handed over (input_projection.py).
+        self.projection = InputProjection.of_modules(orjson.loads(self.engine.get_ast_as_json()))
 
     def __del__(self) -> None:
         # The cyclic garbage collector runs on whichever thread allocates when it triggers: an
@@ -153,6 +156,7 @@ class RegorusEngine:
     def evaluate_now(self, document: dict[str, Any]) -> Any:
         """Evaluate synchronously (the offline CLI and tests use this directly)."""
         policy = self._thread_policy()
+        document = policy.projection.apply(document)
         if policy.vm is not None:
             try:
                 policy.vm.set_input_json(orjson.dumps(document).decode())
