@@ -92,6 +92,11 @@ class ServerConfig(_Section, frozen=True):
     max_message_bytes: PositiveInt = DEFAULT_MAX_MESSAGE_BYTES
     # uvloop measured ~5-8% more Checks per second than asyncio's own loop (server.py).
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    # Worker processes serving the gRPC port together (SO_REUSEPORT; workers.py). auto: one per
+    # CPU the pod is given when state.redis_url is set, else one: limits, budgets, the kill
+    # switch, approvals and sessions live in each process's memory without Redis, and several
+    # processes would each keep their own. A number above 1 needs state.redis_url and TCP.
+    workers: Literal["auto"] | PositiveInt = "auto"
 
 
 class OpaConfig(_Section, frozen=True):
@@ -323,6 +328,7 @@ def _check_semantics(config: Config) -> None:
             raise ConfigError("config error at server.address: a unix socket address needs a path")
     else:
         _check_host_port(address, "server.address", "host:port or unix:/path")
+    _check_workers(config)
     _check_upstreams(config.upstreams)
     _check_host_port(config.admin.address, "admin.address")
     redis_url = config.state.redis_url
@@ -342,6 +348,23 @@ def _check_semantics(config: Config) -> None:
     url = config.policy.opa.url
     if config.policy.engine == "opa" and not url.startswith(("http://", "https://")):
         raise ConfigError(f"config error at policy.opa.url: expected an http:// or https:// URL, got {url!r}")
+
+
+def _check_workers(config: Config) -> None:
+    workers = config.server.workers
+    if workers in ("auto", 1):
+        return
+    if config.state.redis_url is None:
+        raise ConfigError(
+            f"config error at server.workers: {workers} workers need state.redis_url (without Redis, "
+            "limits, budgets, the kill switch, approvals and sessions are kept in each process's "
+            "memory, and each worker would enforce its own); use 1, or auto"
+        )
+    if config.server.address.startswith("unix:"):
+        raise ConfigError(
+            f"config error at server.workers: {workers} workers share a TCP port; a unix socket "
+            "is served by one process (use 1, or auto)"
+        )
 
 
 def split_host_port(address: str) -> tuple[str, int]:
