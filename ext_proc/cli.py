@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shlex
 import sys
@@ -19,7 +20,7 @@ from ext_proc.config import DEFAULT_DECISION_PATH, ENV_CONFIG_FILE, ConfigError,
 from ext_proc.errors import ChaperoneError
 from ext_proc.identity.cli import add_keys_commands
 from ext_proc.limits.cli import add_kill_commands
-from ext_proc.logs import configure_logging
+from ext_proc.logs import configure_logging, install_exception_hooks
 from ext_proc.policy.bundle import PolicyLoadError, load_bundle
 from ext_proc.policy.decision import parse_decision
 from ext_proc.policy.rego_tests import report, run_tests
@@ -79,6 +80,11 @@ def _parser() -> argparse.ArgumentParser:
         "--ready-address", help="also listen here for readiness probes (only GET /ready of the admin)"
     )
     envoy.add_argument("-o", "--output", help="write to this file (default: standard output)")
+    envoy.add_argument(
+        "--sds-directory",
+        help="where Envoy finds the SDS files of listen_tls with source: files, which are written "
+        "beside --output (default: /etc/envoy)",
+    )
     envoy.set_defaults(handler=_envoy_config)
     add_approvals_commands(commands)
     add_keys_commands(commands)
@@ -103,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> int:
     config = load_config(args.config or os.environ.get(ENV_CONFIG_FILE))
     configure_logging(config.logging.level, config.logging.format)
+    install_exception_hooks()
     if args.worker is not None:
         return serve(config, args.worker)
     count = worker_count(config)
@@ -117,27 +124,40 @@ def _envoy_config(args: argparse.Namespace) -> int:
         DEFAULT_ADMIN_ADDRESS,
         EnvoyConfigError,
         EnvoyOptions,
+        render_sds_files,
         render_yaml,
     )
 
     config_file = args.config or os.environ.get(ENV_CONFIG_FILE)
     config = load_config(config_file)
     options = EnvoyOptions(args.admin_address or DEFAULT_ADMIN_ADDRESS, args.ready_address)
+    if args.sds_directory:
+        options = dataclasses.replace(options, sds_directory=args.sds_directory)
     command = ["chaperone", "envoy-config"]
     for flag, value in (
         ("--config", config_file),
         ("--admin-address", args.admin_address),
         ("--ready-address", args.ready_address),
+        ("--sds-directory", args.sds_directory),
         ("--output", args.output),
     ):
         command += [flag, value] if value else []
     try:
         text = render_yaml(config, options, shlex.join(command))
+        sds_files = render_sds_files(config)
     except (EnvoyConfigError, ValueError) as exc:
         print(f"chaperone: {exc}", file=sys.stderr)
         return 1
+    if sds_files and not args.output:
+        print(
+            "chaperone: listen_tls with source: files needs --output (its SDS files go beside it)",
+            file=sys.stderr,
+        )
+        return 1
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
+        for name, content in sds_files.items():
+            (Path(args.output).parent / name).write_text(content, encoding="utf-8")
     else:
         sys.stdout.write(text)
     return 0

@@ -4,7 +4,9 @@
 # the ext_authz check (input.phase == "check") on the request line and headers, then, for the
 # traffic Chaperone recognizes (LLM API calls, MCP, A2A), on the request body with the action
 # (input.action), the sensitive data found (input.findings) and prompt-injection signals
-# (input.injection), and on each MCP or A2A result coming back (input.phase == "response_body").
+# (input.injection), on each MCP or A2A result coming back (input.phase == "response_body"), and
+# on each request or notification an MCP server sends on its own ("server_request",
+# "server_notification").
 # Who is calling is input.agent in every phase. The routes, models, tools and limits are data
 # (data.yaml), so they change without Rego.
 package envoy.authz
@@ -17,16 +19,49 @@ default allow := {
 	"reasons": ["no rule allows this request"],
 }
 
+# The decision is made in one place, refusals first: a refused credential, a runaway loop, then
+# every reason in `deny`, then what the phase allows. Each step is one branch of one rule, so
+# the branches never conflict (two complete `allow` rules with different values are
+# policy_multiple_results).
+#
+# To refuse more, add reasons to `deny` in a file of your own in this package, for any phase:
+#
+#	deny contains "refunds are paused" if input.action.tool == "refund_payment"
+#
+# Every reason found is in the refusal (403, reasons sorted).
+allow := decision
+
+decision := {"allowed": false, "http_status": 401, "reasons": [identity_refusal]} if {
+	input.phase in {"check", "request_headers"}
+	identity_refusal
+} else := {"allowed": false, "http_status": 429, "reasons": [loop_reason]} if {
+	input.phase == "request_body"
+	looping
+} else := {"allowed": false, "reasons": ["prompt injection in a tool result"]} if {
+	injected_result
+	not strip_only
+} else := {"allowed": false, "reasons": ["prompt injection in a message from the server"]} if {
+	injected_server_message
+} else := {"allowed": false, "http_status": 403, "reasons": sort(deny)} if {
+	count(deny) > 0
+} else := route_allowed if {
+	input.phase in {"check", "request_headers"}
+	some route in data.chaperone.routes
+	route.method == input.attributes.request.http.method
+	path_matches(route.path)
+} else := body_allowed if {
+	input.phase == "request_body"
+} else := result_allowed if {
+	input.phase == "response_body"
+} else := {"allowed": true} if {
+	server_message
+}
+
 # -- Who is calling (input.agent) --------------------------------------------------------------
 
 # A credential that was presented and refused is never ignored; with require_agent, a request
 # must carry one. Without identity configured every request is anonymous (and allowed through
 # this rule unless require_agent is set).
-allow := {"allowed": false, "http_status": 401, "reasons": [identity_refusal]} if {
-	input.phase in {"check", "request_headers"}
-	identity_refusal
-}
-
 identity_refusal := sprintf("agent credential refused: %s", [input.agent.error]) if credential_refused
 
 identity_refusal := "an agent credential is required" if {
@@ -39,20 +74,14 @@ credential_refused if is_string(input.agent.error)
 
 # -- The request line: an allow-list of routes --------------------------------------------------
 
-allow := object.union(
+route_allowed := object.union(
 	{
 		"allowed": true,
 		"headers": {"x-chaperone-policy": "default"},
 		"sensitive_data": data.chaperone.sensitive_data,
 	},
 	agent_limits,
-) if {
-	input.phase in {"check", "request_headers"}
-	not identity_refusal
-	some route in data.chaperone.routes
-	route.method == input.attributes.request.http.method
-	path_matches(route.path)
-}
+)
 
 # An identified agent has a request rate and a daily token budget of its own (counted in Redis
 # across replicas when state.redis_url is set). The budget is reserved where the tokens are
@@ -80,11 +109,6 @@ request_path := concat("/", ["", concat("/", input.parsed_path)])
 # An MCP tool call repeated with the same arguments again and again, or a session that makes
 # more tool calls than any task needs, is a runaway loop: refused as too many (Chaperone answers
 # with the loop window as Retry-After).
-allow := {"allowed": false, "http_status": 429, "reasons": [loop_reason]} if {
-	input.phase == "request_body"
-	looping
-}
-
 looping if loop_reason
 
 loop_reason := "the same tool call repeats" if input.loop.repeats_in_window > data.chaperone.max_repeats
@@ -94,41 +118,28 @@ loop_reason := "too many tool calls in this session" if {
 	input.loop.session_calls > data.chaperone.max_session_calls
 }
 
-allow := {"allowed": false, "http_status": 403, "reasons": sort(violations)} if {
-	input.phase == "request_body"
-	not looping
-	count(violations) > 0
-}
-
-allow := {"allowed": true, "rewrite": rewrite} if {
-	input.phase == "request_body"
-	not looping
-	count(violations) == 0
-	not needs_approval
-}
-
-# A person approves what is allowed but risky (Chaperone holds the call until they decide).
-allow := {"allowed": true, "rewrite": rewrite, "require_approval": needs_approval} if {
-	input.phase == "request_body"
-	not looping
-	count(violations) == 0
-	needs_approval
-}
-
 # Bodies that are not an action Chaperone recognizes (plain JSON, text) pass: they have been
 # scanned, and sensitive data in them is handled by the table above.
-violations contains "prompt injection in the request" if {
+body_allowed := {"allowed": true, "rewrite": rewrite} if not needs_approval
+
+# A person approves what is allowed but risky (Chaperone holds the call until they decide).
+body_allowed := {"allowed": true, "rewrite": rewrite, "require_approval": needs_approval} if needs_approval
+
+deny contains "prompt injection in the request" if {
+	input.phase == "request_body"
 	input.injection.score >= data.chaperone.injection_threshold
 }
 
 # LLM calls: the model must be on the list.
-violations contains sprintf("model %q is not allowed", [input.action.model]) if {
+deny contains sprintf("model %q is not allowed", [input.action.model]) if {
+	input.phase == "request_body"
 	input.action.protocol == "llm"
 	is_string(input.action.model)
 	not input.action.model in data.chaperone.models
 }
 
-violations contains "the request names no model" if {
+deny contains "the request names no model" if {
+	input.phase == "request_body"
 	input.action.protocol == "llm"
 	not names_a_model
 }
@@ -138,7 +149,8 @@ violations contains "the request names no model" if {
 names_a_model if is_string(input.action.model)
 
 # MCP: only listed tools (the same rule hides the others from tools/list).
-violations contains sprintf("tool %q is not allowed", [input.action.tool]) if {
+deny contains sprintf("tool %q is not allowed", [input.action.tool]) if {
+	input.phase == "request_body"
 	input.action.protocol == "mcp"
 	input.action.method == "tools/call"
 	not input.action.tool in object.keys(data.chaperone.mcp_tools)
@@ -155,7 +167,8 @@ needs_approval := {
 }
 
 # A2A: only listed methods.
-violations contains sprintf("A2A method %q is not allowed", [input.action.method]) if {
+deny contains sprintf("A2A method %q is not allowed", [input.action.method]) if {
+	input.phase == "request_body"
 	input.action.protocol == "a2a"
 	not input.action.method in data.chaperone.a2a_methods
 }
@@ -172,22 +185,28 @@ rewrite := {"tool_arguments": data.chaperone.mcp_tools[input.action.tool].pinned
 
 # -- Results coming back: tool results and agent answers ---------------------------------------
 
-allow := {"allowed": false, "reasons": ["prompt injection in a tool result"]} if {
+injected_result if {
 	input.phase == "response_body"
 	input.injection.score >= data.chaperone.injection_threshold
-	not strip_only
 }
 
 # A web page may carry hidden instructions: strip them and let the visible text through.
-allow := {"allowed": true, "injection": "strip", "reasons": ["hidden instructions stripped"]} if {
-	input.phase == "response_body"
-	input.injection.score >= data.chaperone.injection_threshold
+result_allowed := {"allowed": true, "injection": "strip", "reasons": ["hidden instructions stripped"]} if {
+	injected_result
 	strip_only
 }
 
-allow := {"allowed": true} if {
-	input.phase == "response_body"
-	input.injection.score < data.chaperone.injection_threshold
-}
+result_allowed := {"allowed": true} if not injected_result
 
 strip_only if data.chaperone.mcp_tools[input.action.tool].strip_hidden_instructions
+
+# -- Messages an MCP server sends on its own ---------------------------------------------------
+
+# Sampling and elicitation requests, roots/list, logging and progress notifications reach the
+# agent's client (and its model) unasked: judged like results, each at its own phase.
+server_message if input.phase in {"server_request", "server_notification"}
+
+injected_server_message if {
+	server_message
+	input.injection.score >= data.chaperone.injection_threshold
+}

@@ -12,8 +12,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import orjson
-
+from ext_proc import strict_json
 from ext_proc.errors import ChaperoneError, ErrorCode
 
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -23,7 +22,12 @@ PROTOJSON_VERSION = {"ext_authz": "v3", "encoding": "protojson"}
 
 def parse_path_and_query(path: str) -> tuple[list[str], dict[str, list[str]]]:
     """``/a/b%20c?x=1&x=2`` -> (["a", "b c"], {"x": ["1", "2"]})."""
-    parts = urlsplit(path)
+    try:
+        parts = urlsplit(path)
+    except ValueError:  # "//[x": a path read as an authority with a malformed IPv6 host, as in Go
+        raise ChaperoneError(
+            ErrorCode.REQUEST_PARSE_ERROR, "the request path cannot be parsed", http_status=400
+        ) from None
     if _BAD_ESCAPE.search(parts.path):
         raise ChaperoneError(
             ErrorCode.REQUEST_PARSE_ERROR, "the request path has an invalid percent-escape", http_status=400
@@ -44,30 +48,31 @@ def is_json(content_type: str | None) -> bool:
     return kind == "application/json" or kind.endswith("+json")
 
 
-def parse_body(content_type: str | None, body: bytes) -> Any:
+def parse_body(
+    content_type: str | None, body: bytes, *, duplicates: strict_json.Duplicates = "refuse"
+) -> Any:
     """The parsed body for JSON and form bodies; None for other types or an empty body.
 
     A body that claims JSON but is not is an error (fail closed): a policy must never see
-    "no parsed body" for a request that the upstream will parse differently.
+    "no parsed body" for a request that the upstream will parse differently. JSON is read by
+    the strict parser (``ext_proc/strict_json.py``); ``duplicates="last"`` reads duplicate keys
+    as opa-envoy-plugin does instead of refusing them.
     """
     if not body:
         return None
     kind = media_type(content_type)
     if kind == "application/json" or kind.endswith("+json"):
-        return parse_json(body)
+        strict_json.check_charset(content_type)
+        return parse_json(body, duplicates=duplicates)
     if kind == "application/x-www-form-urlencoded":
         text = decode_utf8(body)
         return parse_qs(text, keep_blank_values=True)
     return None
 
 
-def parse_json(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ChaperoneError(
-            ErrorCode.BODY_PARSE_ERROR, f"the JSON body is malformed: {exc.msg}", http_status=400
-        ) from None
+def parse_json(body: bytes, *, duplicates: strict_json.Duplicates = "refuse") -> Any:
+    """A JSON request body, strictly (400 ``body_*`` errors otherwise)."""
+    return strict_json.loads(body, duplicates=duplicates)
 
 
 def decode_utf8(body: bytes) -> str:

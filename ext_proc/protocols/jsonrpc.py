@@ -23,11 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, NoReturn
 
-import orjson
-
+from ext_proc import strict_json
 from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.json_names import json_type
-from ext_proc.policy_input.http import decode_utf8, parse_json
 
 VERSION = "2.0"
 
@@ -99,20 +97,19 @@ class HttpReply(NamedTuple):
     body: bytes
 
 
-def loads(data: bytes | str) -> Body:
-    """Parse JSON text into a Body; broken UTF-8 and malformed JSON keep their body_* codes."""
-    try:
-        value = parse_json(_encode(data) if isinstance(data, str) else data)
-    except ChaperoneError:
-        if isinstance(data, bytes):
-            decode_utf8(data)  # orjson reports broken UTF-8 as malformed JSON: give it its own code
-        raise
+def loads(data: bytes | str, *, http_status: int = 400) -> Body:
+    """Parse JSON text strictly (``ext_proc/strict_json.py``) into a Body; the JSON errors keep
+    their body_* codes."""
+    if isinstance(data, str):
+        value = strict_json.loads_text(data, http_status=http_status)
+    else:
+        value = strict_json.loads(data, http_status=http_status)
     return parse(value)
 
 
 def dumps(value: Any) -> bytes:
-    """Serialize a message or batch built or rewritten by this package."""
-    return orjson.dumps(value)
+    """Serialize a message or batch built or rewritten by this package (canonically)."""
+    return strict_json.dumps(value)
 
 
 def parse(value: object) -> Body:
@@ -210,15 +207,6 @@ def _id(value: object, where: str) -> RequestId:
     ):
         return value
     _fail(f'{where}: field "id" must be a string, a number or null, got {json_type(value)}')
-
-
-def _encode(text: str) -> bytes:
-    try:
-        return text.encode()
-    except UnicodeEncodeError:  # a lone surrogate: the text did not come from valid UTF-8
-        raise ChaperoneError(
-            ErrorCode.BODY_DECODE_ERROR, "the JSON-RPC text is not valid Unicode", http_status=400
-        ) from None
 
 
 def _fail(message: str) -> NoReturn:

@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-import orjson
-
+from ext_proc import strict_json
 from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.protocols.llm.document import format_path
 from ext_proc.protocols.llm.model import JsonPath
@@ -48,25 +47,21 @@ class Shapes:
         )
 
     def loads(self, body: bytes | str) -> Any:
+        """The document, read strictly (``ext_proc/strict_json.py``); a response that is not
+        JSON keeps the response code."""
+        what = f"the {self.subject}"
         try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise ChaperoneError(
-                self.json_code,
-                f"the {self.subject} is not valid JSON: {exc.msg}",
-                http_status=self.http_status,
-            ) from None
+            if isinstance(body, str):
+                return strict_json.loads_text(body, what=what, http_status=self.http_status)
+            return strict_json.loads(body, what=what, http_status=self.http_status)
+        except ChaperoneError as exc:
+            if self.json_code is not ErrorCode.BODY_PARSE_ERROR:
+                exc.code = self.json_code
+            raise
 
     def dumps(self, value: Any, path: JsonPath) -> str:
         """The JSON text of a value read from a document (a tool's input object)."""
-        try:
-            return orjson.dumps(value).decode()
-        except TypeError:  # a number beyond 64 bits, from a document not read by orjson
-            raise ChaperoneError(
-                self.code,
-                f"{self.subject} field {format_path(path)}: a value cannot be encoded as JSON",
-                http_status=self.http_status,
-            ) from None
+        return strict_json.dumps(value).decode()
 
     def object(self, value: Any, path: JsonPath) -> dict[str, Any]:
         if not isinstance(value, dict):

@@ -27,8 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-import orjson
-
+from ext_proc import strict_json
 from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.protocols.llm.document import replace_at
 from ext_proc.protocols.llm.model import JsonPath, Provider, TextKind, Usage
@@ -159,4 +158,4 @@ def load_event(event: SseEvent) -> dict[str, Any]:
 
 
 def dumps(document: Any) -> str:
-    return orjson.dumps(document).decode()
+    return strict_json.dumps(document).decode()

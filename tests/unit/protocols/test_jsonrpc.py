@@ -138,7 +138,8 @@ def test_errors_never_quote_values() -> None:
         (b'{"jsonrpc": "2.0", "id": "\xff", "method": "m"}', ErrorCode.BODY_DECODE_ERROR),
         ('{"jsonrpc": "2.0", "id": "\ud800", "method": "m"}', ErrorCode.BODY_DECODE_ERROR),
         (b'{"jsonrpc": "2.0", "id": 1}', ErrorCode.JSONRPC_INVALID),
-        (b"[" * 5000 + b"]" * 5000, ErrorCode.BODY_PARSE_ERROR),
+        (b"[" * 5000 + b"]" * 5000, ErrorCode.BODY_TOO_DEEP),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "a", "method": "b"}', ErrorCode.BODY_DUPLICATE_KEY),
     ],
 )
 def test_loads_keeps_the_code_of_what_went_wrong(data: bytes | str, code: ErrorCode) -> None:

@@ -368,7 +368,8 @@ def test_legacy_chat_functions() -> None:
             ErrorCode.LLM_REQUEST_INVALID,
             "tool_choice.name",
         ),
-        ("anthropic.messages", "é".encode("latin-1"), ErrorCode.BODY_PARSE_ERROR, "not valid JSON"),
+        ("anthropic.messages", "é".encode("latin-1"), ErrorCode.BODY_DECODE_ERROR, "not valid UTF-8"),
+        ("openai.chat", b'{"model": "a", "model": "b"}', ErrorCode.BODY_DUPLICATE_KEY, "duplicate key"),
     ],
 )
 def test_malformed_requests(provider: Provider, body: bytes, code: ErrorCode, where: str) -> None:
