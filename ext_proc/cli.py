@@ -63,12 +63,23 @@ def _parser() -> argparse.ArgumentParser:
     test.add_argument("directory", nargs="?", default="policies")
     test.add_argument("-v", "--verbose", action="store_true", help="list every test, not only failures")
     test.add_argument("-r", "--run", help="only tests whose name matches this regular expression")
+    _rego_version_option(test)
     test.set_defaults(handler=_policy_test)
+
+    check = policy.add_parser(
+        "check",
+        help="load and compile a policy directory as `serve` does; report every error with file and line",
+    )
+    check.add_argument("directory", nargs="?", default="policies")
+    check.add_argument("--decision", default=DEFAULT_DECISION_PATH, help="decision path to check too")
+    _rego_version_option(check)
+    check.set_defaults(handler=_policy_check)
 
     evaluate = policy.add_parser("eval", help="print the decision for one input document")
     evaluate.add_argument("--input", required=True, help="JSON input document ('-' for stdin)")
     evaluate.add_argument("--dir", default="policies", help="policy directory (default: policies)")
     evaluate.add_argument("--decision", default=DEFAULT_DECISION_PATH, help="decision path")
+    _rego_version_option(evaluate)
     evaluate.set_defaults(handler=_policy_eval)
 
     envoy = commands.add_parser(
@@ -104,6 +115,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.set_defaults(handler=_audit_verify)
     return parser
+
+
+def _rego_version_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rego-version",
+        choices=("v1", "v0"),
+        default="v1",
+        help="Rego syntax of the modules (policy.rego_version; v0 as opa-envoy-plugin's --v0-compatible)",
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -198,7 +218,15 @@ def _print_report(report: Report) -> int:
 
 
 def _policy_test(args: argparse.Namespace) -> int:
-    return report(run_tests(args.directory, run=args.run), sys.stdout, verbose=args.verbose)
+    results = run_tests(args.directory, run=args.run, rego_version=args.rego_version)
+    return report(results, sys.stdout, verbose=args.verbose)
+
+
+def _policy_check(args: argparse.Namespace) -> int:
+    bundle = load_bundle(args.directory)
+    RegorusEngine(bundle, args.decision, rego_version=args.rego_version)
+    print(f"ok: {len(bundle.modules)} modules, decision {args.decision}, revision {bundle.revision}")
+    return 0
 
 
 def _policy_eval(args: argparse.Namespace) -> int:
@@ -208,7 +236,7 @@ def _policy_eval(args: argparse.Namespace) -> int:
     except orjson.JSONDecodeError as exc:
         print(f"chaperone: {args.input} is not valid JSON: {exc}", file=sys.stderr)
         return 1
-    engine = RegorusEngine(load_bundle(args.dir), args.decision)
+    engine = RegorusEngine(load_bundle(args.dir), args.decision, rego_version=args.rego_version)
     output: dict[str, Any] = {"decision_path": args.decision, "policy_revision": engine.revision}
     try:
         value = engine.evaluate_now(document)

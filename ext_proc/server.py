@@ -79,7 +79,7 @@ def build_policy(config: Config) -> Policy:
     policy = config.policy
     if policy.engine == "opa":
         return Policy(RemoteOpaEngine(policy.opa.url, policy.decision, policy.opa.timeout_ms), None)
-    engine = RegorusEngine(load_bundle(policy.directory), policy.decision)
+    engine = RegorusEngine(load_bundle(policy.directory), policy.decision, rego_version=policy.rego_version)
     return Policy(engine, PolicyReloader(engine, policy.directory, policy.reload_interval_seconds))
 
 
@@ -162,7 +162,14 @@ class Service:
             sensitive_data=dict(inspection.sensitive_data),
         )
         add_authorization_service(
-            AuthorizationServicer(self.evaluator, audit, inspection.deny_status, metrics, self.enforcement),
+            AuthorizationServicer(
+                self.evaluator,
+                audit,
+                inspection.deny_status,
+                metrics,
+                self.enforcement,
+                parse_body=not self.config.policy.skip_request_body_parse,
+            ),
             server,
         )
         enforcement = self.enforcement

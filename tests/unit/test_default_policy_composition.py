@@ -43,18 +43,17 @@ def composed_policy(tmp_path: Path, extra: str) -> Path:
 
 def decide_both(directory: Path, document: dict[str, Any]) -> Any:
     answers = []
-    for compiled in (False, True):
-        engine = RegorusEngine(load_bundle(directory), DECISION, compiled=compiled)
-        try:
-            answers.append(engine.evaluate_now(document))
-        except ChaperoneError as exc:  # pragma: no cover - reported by the assertion below
-            answers.append(("error", exc.code.value))
+    engine = RegorusEngine(load_bundle(directory), DECISION)
+    try:
+        answers.append(engine.evaluate_now(document))
+    except ChaperoneError as exc:  # pragma: no cover - reported by the assertion below
+        answers.append(("error", exc.code.value))
     opa = opa_engine_for(directory)
     try:
         answers.append(opa.eval_document(DECISION.replace("/", "."), document))
     finally:
         opa.close()
-    assert answers[0] == answers[1] == answers[2], answers
+    assert answers[0] == answers[1], answers
     return answers[0]
 
 
@@ -87,7 +86,12 @@ def test_each_readme_deny_example_composes(tmp_path: Path, index: int) -> None:
 def test_the_added_reasons_refuse_alongside_the_shipped_ones(tmp_path: Path) -> None:
     directory = composed_policy(tmp_path, readme_deny_examples()[0])
     paused = decide_both(directory, tool_call("refund_payment", None))
-    assert paused == {"allowed": False, "http_status": 403, "reasons": ["refunds are paused"]}
+    assert paused == {
+        "allowed": False,
+        "http_status": 403,
+        "reasons": ["refunds are paused"],
+        "json_error": True,
+    }
     both = decide_both(directory, tool_call("delete_user", "support-bot"))
     expected = ["agent support-bot may not call delete_user", 'tool "delete_user" is not allowed']
     assert both["reasons"] == expected

@@ -195,3 +195,22 @@ def test_unix_socket_service_address(tmp_path: Path) -> None:
     service = config["static_resources"]["clusters"][0]
     endpoint = service["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
     assert endpoint["address"] == {"pipe": {"path": "/run/chaperone/grpc.sock"}}
+
+
+def test_with_request_body_gives_the_check_the_body_as_envoy_buffers_it(tmp_path: Path) -> None:
+    text = (
+        "policy: {with_request_body: {max_request_bytes: 4096, pack_as_bytes: true}}\n"
+        "upstreams: [{name: a, url: 'http://127.0.0.1:8000', listen: '127.0.0.1:10000'}]\n"
+    )
+    config = run_envoy_config(tmp_path, text)
+    authz = http_filters(config)[0]["typed_config"]
+    assert authz["with_request_body"] == {
+        "max_request_bytes": 4096,
+        "allow_partial_message": True,
+        "pack_as_bytes": True,
+    }
+    path = tmp_path / "envoy.yaml"
+    path.write_text(yaml.safe_dump(config))
+    validate(path)
+    plain = run_envoy_config(tmp_path, text.split("\n", 1)[1])
+    assert "with_request_body" not in http_filters(plain)[0]["typed_config"]

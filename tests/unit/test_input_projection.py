@@ -145,7 +145,7 @@ def projected_decision(engine: RegorusEngine, document: dict[str, Any]) -> Any:
 def test_projected_inputs_decide_as_whole_ones(bundle_dir: Path) -> None:
     bundle = load_bundle(bundle_dir)
     whole = build_engine(bundle)
-    projected = RegorusEngine(bundle, DECISION, compiled=False)
+    projected = RegorusEngine(bundle, DECISION)
 
     def same(document: dict[str, Any]) -> None:
         expected = whole_decision(whole, document)
