@@ -53,10 +53,9 @@ def allowed_response(
         ok = response.ok_response
         ok.headers.extend(_options(credentials.set))
         ok.headers_to_remove.extend(credentials.remove)
-    hand_off = response.dynamic_metadata.fields[CHECK_METADATA_KEY].struct_value
-    hand_off.fields["decision_id"].string_value = decision_id
+    response.dynamic_metadata.fields[DECISION_ID_KEY].string_value = decision_id
     if handoff is not NO_HANDOFF:
-        hand_off.update(handoff.as_fields())
+        response.dynamic_metadata.fields[CHECK_METADATA_KEY].struct_value.update(handoff.as_fields())
     return response
 
 
