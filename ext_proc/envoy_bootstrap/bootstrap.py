@@ -86,7 +86,11 @@ def _header(config: Config, command: str) -> str:
         scheme, host, port = upstream_origin(upstream)
         tls = ", TLS with SNI" if scheme == "https" else ""
         credential = ", credential injected" if upstream.credential is not None else ""
-        lines.append(f"#   {upstream.listen} -> {scheme}://{host}:{port} ({upstream.name}{tls}{credential})")
+        protocol = f", {upstream.protocol}" if upstream.protocol is not None else ""
+        lines.append(
+            f"#   {upstream.listen} -> {scheme}://{host}:{port} ({upstream.name}{protocol}{tls}{credential})"
+        )
+        lines += [f"#     {route.prefix}: {route.protocol}" for route in upstream.routes]
     lines += [
         f"#   Chaperone's gRPC service: {config.server.address}",
         "#",
