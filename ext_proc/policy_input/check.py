@@ -14,6 +14,12 @@ from ext_proc.policy_input.http import PROTOJSON_VERSION, parse_body, parse_path
 from ext_proc.protoconv import struct_to_dict, timestamp_to_rfc3339
 
 PHASE_CHECK = "check"
+# What ext_proc reads again from the request headers it is sent; the rest of the check's
+# attributes travel to the later phases (``carried_attributes``).
+_REBUILT_HTTP = frozenset(
+    {"headers", "method", "path", "host", "scheme", "id", "protocol", "body", "rawBody"}
+)
+_REBUILT = frozenset({"request", "contextExtensions"})
 
 
 def check_input(request: Any) -> dict[str, Any]:
@@ -109,3 +115,19 @@ def _parsed_body(http: Any) -> tuple[Any, bool]:
         # Envoy sent a prefix (allow_partial_message): do not parse half a document.
         return None, True
     return parse_body(http.headers.get("content-type"), body), False
+
+
+def carried_attributes(document: dict[str, Any]) -> dict[str, Any]:
+    """The check's attributes that ext_proc cannot read again (the request's time and size, the
+    metadata contexts, the peers' principals and certificates, TLS): handed to the later phases
+    so that their input is a superset of the check's, and a rule that allowed at the check
+    answers the same there (policy_input/extproc.py ``with_check_attributes``)."""
+    attributes = document["attributes"]
+    carried = {key: value for key, value in attributes.items() if key not in _REBUILT}
+    request = {key: value for key, value in attributes["request"].items() if key != "http"}
+    http = {key: value for key, value in attributes["request"]["http"].items() if key not in _REBUILT_HTTP}
+    if http:
+        request["http"] = http
+    if request:
+        carried["request"] = request
+    return carried
