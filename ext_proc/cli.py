@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shlex
 import sys
@@ -19,7 +20,7 @@ from ext_proc.config import DEFAULT_DECISION_PATH, ENV_CONFIG_FILE, ConfigError,
 from ext_proc.errors import ChaperoneError
 from ext_proc.identity.cli import add_keys_commands
 from ext_proc.limits.cli import add_kill_commands
-from ext_proc.logs import configure_logging
+from ext_proc.logs import configure_logging, install_exception_hooks
 from ext_proc.policy.bundle import PolicyLoadError, load_bundle
 from ext_proc.policy.decision import parse_decision
 from ext_proc.policy.rego_tests import report, run_tests
@@ -59,12 +60,23 @@ def _parser() -> argparse.ArgumentParser:
     test.add_argument("directory", nargs="?", default="policies")
     test.add_argument("-v", "--verbose", action="store_true", help="list every test, not only failures")
     test.add_argument("-r", "--run", help="only tests whose name matches this regular expression")
+    _rego_version_option(test)
     test.set_defaults(handler=_policy_test)
+
+    check = policy.add_parser(
+        "check",
+        help="load and compile a policy directory as `serve` does; report every error with file and line",
+    )
+    check.add_argument("directory", nargs="?", default="policies")
+    check.add_argument("--decision", default=DEFAULT_DECISION_PATH, help="decision path to check too")
+    _rego_version_option(check)
+    check.set_defaults(handler=_policy_check)
 
     evaluate = policy.add_parser("eval", help="print the decision for one input document")
     evaluate.add_argument("--input", required=True, help="JSON input document ('-' for stdin)")
     evaluate.add_argument("--dir", default="policies", help="policy directory (default: policies)")
     evaluate.add_argument("--decision", default=DEFAULT_DECISION_PATH, help="decision path")
+    _rego_version_option(evaluate)
     evaluate.set_defaults(handler=_policy_eval)
 
     envoy = commands.add_parser(
@@ -76,6 +88,11 @@ def _parser() -> argparse.ArgumentParser:
         "--ready-address", help="also listen here for readiness probes (only GET /ready of the admin)"
     )
     envoy.add_argument("-o", "--output", help="write to this file (default: standard output)")
+    envoy.add_argument(
+        "--sds-directory",
+        help="where Envoy finds the SDS files of listen_tls with source: files, which are written "
+        "beside --output (default: /etc/envoy)",
+    )
     envoy.set_defaults(handler=_envoy_config)
     add_approvals_commands(commands)
     add_keys_commands(commands)
@@ -97,9 +114,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _rego_version_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rego-version",
+        choices=("v1", "v0"),
+        default="v1",
+        help="Rego syntax of the modules (policy.rego_version; v0 as opa-envoy-plugin's --v0-compatible)",
+    )
+
+
 def _serve(args: argparse.Namespace) -> int:
     config = load_config(args.config or os.environ.get(ENV_CONFIG_FILE))
     configure_logging(config.logging.level, config.logging.format)
+    install_exception_hooks()
     return serve(config)
 
 
@@ -109,27 +136,40 @@ def _envoy_config(args: argparse.Namespace) -> int:
         DEFAULT_ADMIN_ADDRESS,
         EnvoyConfigError,
         EnvoyOptions,
+        render_sds_files,
         render_yaml,
     )
 
     config_file = args.config or os.environ.get(ENV_CONFIG_FILE)
     config = load_config(config_file)
     options = EnvoyOptions(args.admin_address or DEFAULT_ADMIN_ADDRESS, args.ready_address)
+    if args.sds_directory:
+        options = dataclasses.replace(options, sds_directory=args.sds_directory)
     command = ["chaperone", "envoy-config"]
     for flag, value in (
         ("--config", config_file),
         ("--admin-address", args.admin_address),
         ("--ready-address", args.ready_address),
+        ("--sds-directory", args.sds_directory),
         ("--output", args.output),
     ):
         command += [flag, value] if value else []
     try:
         text = render_yaml(config, options, shlex.join(command))
+        sds_files = render_sds_files(config)
     except (EnvoyConfigError, ValueError) as exc:
         print(f"chaperone: {exc}", file=sys.stderr)
         return 1
+    if sds_files and not args.output:
+        print(
+            "chaperone: listen_tls with source: files needs --output (its SDS files go beside it)",
+            file=sys.stderr,
+        )
+        return 1
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
+        for name, content in sds_files.items():
+            (Path(args.output).parent / name).write_text(content, encoding="utf-8")
     else:
         sys.stdout.write(text)
     return 0
@@ -170,7 +210,15 @@ def _print_report(report: Report) -> int:
 
 
 def _policy_test(args: argparse.Namespace) -> int:
-    return report(run_tests(args.directory, run=args.run), sys.stdout, verbose=args.verbose)
+    results = run_tests(args.directory, run=args.run, rego_version=args.rego_version)
+    return report(results, sys.stdout, verbose=args.verbose)
+
+
+def _policy_check(args: argparse.Namespace) -> int:
+    bundle = load_bundle(args.directory)
+    RegorusEngine(bundle, args.decision, rego_version=args.rego_version)
+    print(f"ok: {len(bundle.modules)} modules, decision {args.decision}, revision {bundle.revision}")
+    return 0
 
 
 def _policy_eval(args: argparse.Namespace) -> int:
@@ -180,7 +228,7 @@ def _policy_eval(args: argparse.Namespace) -> int:
     except orjson.JSONDecodeError as exc:
         print(f"chaperone: {args.input} is not valid JSON: {exc}", file=sys.stderr)
         return 1
-    engine = RegorusEngine(load_bundle(args.dir), args.decision)
+    engine = RegorusEngine(load_bundle(args.dir), args.decision, rego_version=args.rego_version)
     output: dict[str, Any] = {"decision_path": args.decision, "policy_revision": engine.revision}
     try:
         value = engine.evaluate_now(document)

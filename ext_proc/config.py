@@ -19,11 +19,13 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import msgspec
+import phonenumbers
 import yaml
 
 from ext_proc.credentials.config import CredentialsConfig
 from ext_proc.identity.config import IdentityConfig
 from ext_proc.limits.settings import LimitsConfig
+from ext_proc.listen_tls import ListenTlsConfig
 
 ENV_PREFIX = "CHAPERONE_"
 ENV_CONFIG_FILE = "CHAPERONE_CONFIG"
@@ -67,7 +69,7 @@ DEFAULT_CREDENTIAL_HEADER = "authorization"
 # Upstream names become Envoy cluster, listener and stat names, and the policy sees them.
 UPSTREAM_NAME = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,48}[a-z0-9])?$")
 # Cluster names the Envoy configuration uses for itself.
-RESERVED_UPSTREAM_NAMES = frozenset({"chaperone", "envoy_admin"})
+RESERVED_UPSTREAM_NAMES = frozenset({"chaperone", "envoy_admin", "spire_agent"})
 
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
@@ -105,6 +107,8 @@ class PolicyConfig(_Section, frozen=True):
     engine: Literal["regorus", "opa"] = "regorus"
     directory: str = DEFAULT_POLICY_DIRECTORY
     decision: str = DEFAULT_DECISION_PATH
+    # The Rego syntax of the modules: v1 (OPA 1.x) or v0, as opa-envoy-plugin's --v0-compatible.
+    rego_version: Literal["v1", "v0"] = "v1"
     # Evaluate and log the real decision, but allow everything.
     dry_run: bool = False
     reload_interval_seconds: PositiveFloat = DEFAULT_RELOAD_INTERVAL_SECONDS
@@ -124,6 +128,10 @@ class InspectionConfig(_Section, frozen=True):
     sensitive_data: dict[str, Literal["allow", "redact", "block", "end_stream"]] = msgspec.field(
         default_factory=lambda: {"default": "redact"}
     )
+    # Where phone numbers written without a country code are read as from (ISO 3166 region,
+    # as libphonenumber names them): its national formats are found as well as the North
+    # American and international ones.
+    phone_region: str = "US"
 
 
 class StateConfig(_Section, frozen=True):
@@ -243,6 +251,9 @@ class UpstreamConfig(_Section, frozen=True):
     timeout_seconds: PositiveFloat = DEFAULT_UPSTREAM_TIMEOUT_SECONDS
     ca_file: str = DEFAULT_UPSTREAM_CA_FILE
     credential: CredentialConfig | None = None
+    # TLS on the listener, client certificates and the SPIFFE trust domains it accepts (unset:
+    # plain HTTP, as on a loopback listener in the agent's pod).
+    listen_tls: ListenTlsConfig | None = None
     # What the upstream speaks on every path no route below claims; unset: found by content.
     protocol: DeclaredProtocol | None = None
     # Paths that speak another protocol than the upstream's (longest prefix first).
@@ -357,6 +368,11 @@ def _check_semantics(config: Config) -> None:
             "call must end before Envoy's ext_proc max_message_timeout of 600 s); use mode: retry "
             "for longer decisions"
         )
+    if config.inspection.phone_region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(
+            "config error at inspection.phone_region: expected a region code such as US, GB or DE, "
+            f"got {config.inspection.phone_region!r}"
+        )
     if not config.policy.decision.strip("/"):
         raise ConfigError("config error at policy.decision: the decision path is empty")
     url = config.policy.opa.url
@@ -401,6 +417,7 @@ def _check_upstreams(upstreams: tuple[UpstreamConfig, ...]) -> None:
         if upstream.credential is not None and not upstream.credential.file:
             raise ConfigError(f"config error at {key}.credential.file: the file name is empty")
         _check_routes(upstream.routes, f"{key}.routes")
+    _check_one_spire_socket(upstreams)
 
 
 def _check_routes(routes: tuple[RouteConfig, ...], key: str) -> None:
@@ -409,6 +426,17 @@ def _check_routes(routes: tuple[RouteConfig, ...], key: str) -> None:
         if route.prefix in prefixes:
             raise ConfigError(f"config error at {key}[{index}].prefix: {route.prefix!r} is used twice")
         prefixes.add(route.prefix)
+
+
+def _check_one_spire_socket(upstreams: tuple[UpstreamConfig, ...]) -> None:
+    # Envoy reaches the SPIRE agent through one cluster: the pod has one agent socket.
+    sockets = {
+        u.listen_tls.spire.socket for u in upstreams if u.listen_tls and u.listen_tls.source == "spire"
+    }
+    if len(sockets) > 1:
+        raise ConfigError(
+            f"config error at upstreams: the listeners name different SPIRE sockets {sorted(sockets)}"
+        )
 
 
 def _check_upstream_url(url: str, key: str) -> None:

@@ -27,8 +27,6 @@ from typing import Any
 import grpc
 import structlog
 import uvloop
-from envoy.service.auth.v3 import external_auth_pb2_grpc
-from envoy.service.ext_proc.v3 import external_processor_pb2_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from ext_proc import scanning
@@ -46,6 +44,12 @@ from ext_proc.authz.servicer import AuthorizationServicer
 from ext_proc.config import AuditConfig, Config
 from ext_proc.enforcement.components import Enforcement
 from ext_proc.enforcement.sessions import reads_sessions
+from ext_proc.grpc_services import (
+    AUTHZ_SERVICE,
+    EXTPROC_SERVICE,
+    add_authorization_service,
+    add_external_processor_service,
+)
 from ext_proc.metrics import NULL_METRICS, Metrics
 from ext_proc.metrics.http import metrics_routes
 from ext_proc.metrics.prometheus import PrometheusMetrics
@@ -61,9 +65,6 @@ from ext_proc.processing.stream import StreamProcessor, StreamSettings
 
 log = structlog.get_logger("chaperone.server")
 
-AUTHZ_SERVICE = "envoy.service.auth.v3.Authorization"
-EXTPROC_SERVICE = "envoy.service.ext_proc.v3.ExternalProcessor"
-
 
 @dataclass(slots=True)
 class Policy:
@@ -76,7 +77,7 @@ def build_policy(config: Config) -> Policy:
     policy = config.policy
     if policy.engine == "opa":
         return Policy(RemoteOpaEngine(policy.opa.url, policy.decision, policy.opa.timeout_ms), None)
-    engine = RegorusEngine(load_bundle(policy.directory), policy.decision)
+    engine = RegorusEngine(load_bundle(policy.directory), policy.decision, rego_version=policy.rego_version)
     return Policy(engine, PolicyReloader(engine, policy.directory, policy.reload_interval_seconds))
 
 
@@ -144,12 +145,12 @@ class Service:
             protocols=inspection.protocols,
             sensitive_data=dict(inspection.sensitive_data),
         )
-        external_auth_pb2_grpc.add_AuthorizationServicer_to_server(
+        add_authorization_service(
             AuthorizationServicer(self.evaluator, audit, inspection.deny_status, metrics, self.enforcement),
             server,
         )
         enforcement = self.enforcement
-        external_processor_pb2_grpc.add_ExternalProcessorServicer_to_server(
+        add_external_processor_service(
             ExternalProcessorServicer(
                 lambda: StreamProcessor(self.evaluator, audit, settings, metrics, enforcement)
             ),
@@ -167,9 +168,11 @@ class Service:
         address = self._bind(server, server_config.address)
         await self.enforcement.start()
         self._warm_engine()
+        scanning.configure(phone_region=self.config.inspection.phone_region)
         if self.config.inspection.protocols:
             scanning.prepare()  # compile the detectors now, not on the first request's time
         await server.start()
+        _share_socket_with_group(server_config.address)
         for service in ("", AUTHZ_SERVICE, EXTPROC_SERVICE, *ADMIN_SERVICES):
             await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
         if self.policy.reloader is not None:
@@ -242,7 +245,7 @@ class Service:
     @staticmethod
     def _bind(server: Any, address: str) -> str:
         if address.startswith("unix:"):
-            _remove_stale_socket(Path(address.removeprefix("unix:").removeprefix("//")))
+            _remove_stale_socket(_socket_path(address))
             server.add_insecure_port(address)
             return address
         port = server.add_insecure_port(address)
@@ -264,6 +267,19 @@ def _session_reader(engine: RegorusEngine) -> Callable[[], bool]:
         return answer
 
     return reads
+
+
+def _share_socket_with_group(address: str) -> None:
+    """A unix socket's group may connect, not only its owner: in a pod, Envoy runs as another
+    user, and the socket's group is the pod's fsGroup (the kubelet makes an emptyDir setgid to
+    it), which every container of the pod has; the socket's directory, mounted only into
+    Envoy's container and Chaperone's, keeps the others out."""
+    if address.startswith("unix:"):
+        _socket_path(address).chmod(0o660)
+
+
+def _socket_path(address: str) -> Path:
+    return Path(address.removeprefix("unix:").removeprefix("//"))
 
 
 def _remove_stale_socket(path: Path) -> None:

@@ -4,7 +4,9 @@
 # the ext_authz check (input.phase == "check") on the request line and headers, then, for the
 # traffic Chaperone recognizes (LLM API calls, MCP, A2A), on the request body with the action
 # (input.action), the sensitive data found (input.findings) and prompt-injection signals
-# (input.injection), and on each MCP or A2A result coming back (input.phase == "response_body").
+# (input.injection), on each MCP or A2A result coming back (input.phase == "response_body"), and
+# on each request or notification an MCP server sends on its own ("server_request",
+# "server_notification").
 # Who is calling is input.agent in every phase. The routes, models, tools and limits are data
 # (data.yaml), so they change without Rego.
 package envoy.authz
@@ -38,6 +40,8 @@ decision := {"allowed": false, "http_status": 401, "reasons": [identity_refusal]
 } else := {"allowed": false, "reasons": ["prompt injection in a tool result"]} if {
 	injected_result
 	not strip_only
+} else := {"allowed": false, "reasons": ["prompt injection in a message from the server"]} if {
+	injected_server_message
 } else := {"allowed": false, "http_status": 403, "reasons": sort(deny)} if {
 	count(deny) > 0
 } else := route_allowed if {
@@ -49,6 +53,8 @@ decision := {"allowed": false, "http_status": 401, "reasons": [identity_refusal]
 	input.phase == "request_body"
 } else := result_allowed if {
 	input.phase == "response_body"
+} else := {"allowed": true} if {
+	server_message
 }
 
 # -- Who is calling (input.agent) --------------------------------------------------------------
@@ -206,3 +212,14 @@ result_allowed := {"allowed": true, "injection": "strip", "reasons": ["hidden in
 result_allowed := {"allowed": true} if not injected_result
 
 strip_only if data.chaperone.mcp_tools[input.action.tool].strip_hidden_instructions
+
+# -- Messages an MCP server sends on its own ---------------------------------------------------
+
+# Sampling and elicitation requests, roots/list, logging and progress notifications reach the
+# agent's client (and its model) unasked: judged like results, each at its own phase.
+server_message if input.phase in {"server_request", "server_notification"}
+
+injected_server_message if {
+	server_message
+	input.injection.score >= data.chaperone.injection_threshold
+}

@@ -178,3 +178,20 @@ test_a_repeating_tool_call_is_refused_as_a_loop if {
 	long := object.union(body(tool("get_customer", {"customer_id": 42})), {"loop": {"repeats_in_window": 1, "session_calls": 501}})
 	authz.allow.reasons == ["too many tool calls in this session"] with input as long
 }
+
+server_message(phase, method, score) := {
+	"attributes": {"request": {"http": {"method": "GET", "path": "/mcp", "headers": {}}}},
+	"phase": phase,
+	"action": {"protocol": "mcp", "kind": "request", "method": method, "params": {}},
+	"findings": {"count": 0, "types": {}},
+	"injection": {"score": score, "signals": []},
+}
+
+test_server_requests_and_notifications_are_judged if {
+	authz.allow.allowed with input as server_message("server_request", "sampling/createMessage", 0.1)
+	authz.allow.allowed with input as server_message("server_notification", "notifications/message", 0)
+	d := authz.allow with input as server_message("server_request", "elicitation/create", 0.9)
+	not d.allowed
+	d.reasons == ["prompt injection in a message from the server"]
+	not authz.allow.allowed with input as server_message("server_notification", "notifications/progress", 0.7)
+}

@@ -23,11 +23,13 @@ from ext_proc.enforcement.handoff import NO_HANDOFF, Handoff
 from ext_proc.enforcement.limits import killed, rate_limited
 from ext_proc.enforcement.sessions import decided_on_body, observe
 from ext_proc.errors import ChaperoneError
-from ext_proc.identity.model import AgentIdentity
+from ext_proc.grpc_services import UndecodableMessage
+from ext_proc.identity.model import ANONYMOUS, AgentIdentity
 from ext_proc.metrics import NULL_METRICS, Metrics
 from ext_proc.policy.decision import Decision
 from ext_proc.policy.evaluator import DenyResponse, Evaluator, Outcome, deny_response, new_decision_id
 from ext_proc.policy_input.check import PHASE_CHECK, carried_attributes, check_input
+from ext_proc.safe_errors import internal_error
 
 UPSTREAM_KEY = "upstream"
 
@@ -50,17 +52,22 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
     async def Check(self, request: Any, context: Any) -> Any:  # noqa: N802 (gRPC name)
         started = time.perf_counter()
         decision_id = new_decision_id()
+        if isinstance(request, UndecodableMessage):
+            return self._refuse_undecodable(request, decision_id, started)
         attributes = request.attributes
         http = attributes.request.http
         summary = RequestSummary.of(http.method, http.path, http.host)
         upstream = attributes.context_extensions.get(UPSTREAM_KEY)
         enforcement = self._enforcement
-        identity = await enforcement.identifier.identify(http.headers, attributes.source.principal or None)
+        identity = ANONYMOUS
         limits = enforcement.limits
         deny: DenyResponse | None = None
         credentials: UpstreamCredentials | None = None
         carried: dict[str, Any] | None = None
         try:
+            identity = await enforcement.identifier.identify(
+                http.headers, attributes.source.principal or None
+            )
             refusal = killed(limits.kill_switch, identity.agent_id, upstream, None)
             if refusal is None:
                 document = await self._input(request, identity, upstream)
@@ -74,6 +81,9 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
                 outcome, deny = self._evaluator.failure(refusal.error), refusal.deny
         except ChaperoneError as exc:
             outcome, credentials = self._evaluator.failure(exc), None
+        except Exception as exc:  # never an unlogged UNKNOWN: a logged, audited internal_error
+            error = internal_error("check_internal_error", exc, decision_id=decision_id)
+            outcome, credentials = self._evaluator.failure(error), None
         decision = outcome.decision
         observed = self._observe(outcome, started, identity, upstream)
         if credentials is not None:
@@ -102,6 +112,21 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
             **observed,
         )
         return denied_response(deny, decision, decision_id)
+
+    def _refuse_undecodable(self, message: UndecodableMessage, decision_id: str, started: float) -> Any:
+        outcome = self._evaluator.failure(message.error())
+        deny = deny_response(outcome, decision_id, self._deny_status)
+        observed = self._observe(outcome, started, ANONYMOUS, None)
+        summary = RequestSummary("", "", "")
+        self._audit.decision(
+            decision_id=decision_id,
+            phase=PHASE_CHECK,
+            request=summary,
+            outcome=outcome,
+            status=deny.status,
+            **observed,
+        )
+        return denied_response(deny, outcome.decision, decision_id)
 
     async def _input(self, request: Any, identity: AgentIdentity, upstream: str | None) -> dict[str, Any]:
         document = check_input(request)

@@ -8,6 +8,7 @@ from typing import Any
 import betterproto2
 import yaml
 from envoy_data_plane.envoy.config.bootstrap.v3 import Admin, Bootstrap, BootstrapStaticResources
+from envoy_data_plane.envoy.config.core.v3 import Node
 from envoy_data_plane.envoy.extensions.filters.http.ext_authz.v3 import ExtAuthz
 from envoy_data_plane.envoy.extensions.filters.http.ext_proc.v3 import ExternalProcessor
 from envoy_data_plane.envoy.extensions.filters.network.http_connection_manager.v3 import (
@@ -15,8 +16,8 @@ from envoy_data_plane.envoy.extensions.filters.network.http_connection_manager.v
 )
 from envoy_data_plane.message_pool import default_message_pool
 
-from ext_proc.config import Config, upstream_origin
-from ext_proc.envoy_bootstrap import clusters, listeners
+from ext_proc.config import Config, UpstreamConfig, upstream_origin
+from ext_proc.envoy_bootstrap import clusters, listeners, tls
 from ext_proc.envoy_bootstrap.addresses import address
 
 DEFAULT_ADMIN_ADDRESS = "127.0.0.1:9901"
@@ -30,8 +31,10 @@ EXPLICIT_DEFAULTS: dict[type[betterproto2.Message], tuple[str, ...]] = {
         "processing_mode.request_body_mode",
         "processing_mode.response_body_mode",
     ),
-    HttpConnectionManager: ("codec_type",),
+    HttpConnectionManager: ("codec_type", "forward_client_cert_details"),
 }
+# Envoy's node, which SDS subscriptions (listen_tls) require to be named.
+NODE_NAME = "chaperone"
 
 
 class EnvoyConfigError(ValueError):
@@ -43,27 +46,49 @@ class EnvoyOptions:
     admin_address: str = DEFAULT_ADMIN_ADDRESS
     # host:port of a listener that answers the kubelet's readiness probe with the admin's /ready.
     ready_address: str | None = None
+    # Where Envoy reads the file-based SDS resources of listen_tls (source: files), which
+    # `chaperone envoy-config` writes beside its output: their directory in Envoy's container.
+    sds_directory: str = "/etc/envoy"
 
 
 def build_bootstrap(config: Config, options: EnvoyOptions) -> Bootstrap:
     if not config.upstreams:
         raise EnvoyConfigError("the configuration lists no upstreams (the `upstreams` section)")
+    if not options.sds_directory.startswith("/"):
+        raise EnvoyConfigError(f"the SDS directory must be an absolute path, got {options.sds_directory!r}")
     upstream_listeners = [
         listeners.upstream_listener(upstream, config.inspection.max_body_bytes)
         for upstream in config.upstreams
     ]
+    for listener, upstream in zip(upstream_listeners, config.upstreams, strict=True):
+        if upstream.listen_tls is not None:
+            listener.filter_chains[0].transport_socket = tls.downstream_tls(upstream, options.sds_directory)
     all_clusters = [clusters.service_cluster(config.server.address)]
     all_clusters += [clusters.upstream_cluster(upstream) for upstream in config.upstreams]
+    spire = tls.spire_cluster(config.upstreams)
+    if spire is not None:
+        all_clusters.append(spire)
     if options.ready_address is not None:
         upstream_listeners.append(listeners.readiness_listener(options.ready_address))
         all_clusters.append(clusters.admin_cluster(options.admin_address))
     secrets = [clusters.credential_secret(u) for u in config.upstreams if u.credential is not None]
-    return Bootstrap(
+    bootstrap = Bootstrap(
         admin=Admin(address=address(options.admin_address)),
         static_resources=BootstrapStaticResources(
             listeners=upstream_listeners, clusters=all_clusters, secrets=secrets
         ),
     )
+    if any(u.listen_tls is not None for u in config.upstreams):
+        bootstrap.node = Node(id=NODE_NAME, cluster=NODE_NAME)
+    return bootstrap
+
+
+def render_sds_files(config: Config) -> dict[str, str]:
+    """The file-based SDS resources the bootstrap names (file name -> YAML), to write beside it."""
+    return {
+        name: yaml.safe_dump(document, sort_keys=False, default_flow_style=False)
+        for name, document in tls.sds_files(config.upstreams).items()
+    }
 
 
 def render_yaml(config: Config, options: EnvoyOptions, command: str) -> str:
@@ -71,8 +96,9 @@ def render_yaml(config: Config, options: EnvoyOptions, command: str) -> str:
     document = _with_explicit_defaults(
         build_bootstrap(config, options).to_dict(casing=betterproto2.Casing.SNAKE)
     )
-    # Admin first, as people read it; the rest in the protobuf's field order.
-    ordered = {"admin": document.pop("admin"), **document}
+    # Admin (and the node) first, as people read it; the rest in the protobuf's field order.
+    first = {key: document.pop(key) for key in ("admin", "node") if key in document}
+    ordered = {**first, **document}
     return _header(config, command) + yaml.safe_dump(ordered, sort_keys=False, default_flow_style=False)
 
 
@@ -86,9 +112,11 @@ def _header(config: Config, command: str) -> str:
         scheme, host, port = upstream_origin(upstream)
         tls = ", TLS with SNI" if scheme == "https" else ""
         credential = ", credential injected" if upstream.credential is not None else ""
+        listen = _listen_tls_summary(upstream)
         protocol = f", {upstream.protocol}" if upstream.protocol is not None else ""
         lines.append(
-            f"#   {upstream.listen} -> {scheme}://{host}:{port} ({upstream.name}{protocol}{tls}{credential})"
+            f"#   {upstream.listen}{listen} -> {scheme}://{host}:{port} "
+            f"({upstream.name}{protocol}{tls}{credential})"
         )
         lines += [f"#     {route.prefix}: {route.protocol}" for route in upstream.routes]
     lines += [
@@ -98,6 +126,17 @@ def _header(config: Config, command: str) -> str:
         f"#   {command}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _listen_tls_summary(upstream: UpstreamConfig) -> str:
+    listen_tls = upstream.listen_tls
+    if listen_tls is None:
+        return ""
+    if not listen_tls.verifies_clients:
+        return f" (TLS from {listen_tls.source})"
+    required = "required" if listen_tls.require_client_certificate else "optional"
+    domains = ", ".join(listen_tls.trust_domains) or "any name"
+    return f" (mTLS from {listen_tls.source}: client certificates {required}, {domains})"
 
 
 def _with_explicit_defaults(node: Any) -> Any:

@@ -33,6 +33,36 @@ READY_PATH = "/ready"
 # (5 minutes unless set) would end it with 504 before the hold does. It outlasts the longest
 # ext_proc message deadline, so a held call ends by Chaperone's answer or that deadline.
 STREAM_IDLE_TIMEOUT = filters.MAX_HOLD + timedelta(seconds=30)
+# Headers through which proxies tell a server about the client's certificate: Envoy's own
+# (x-forwarded-client-cert, which the connection manager also sanitizes), RFC 9440's, and the
+# common load balancers' and web servers'. A server behind Chaperone may trust one of them, and
+# the client can write any of them: none reaches the upstream.
+CLIENT_CERTIFICATE_HEADERS = [
+    "x-forwarded-client-cert",
+    "client-cert",
+    "client-cert-chain",
+    "ssl-client-cert",
+    "x-ssl-client-cert",
+    "x-client-cert",
+    "x-client-certificate",
+    "x-ssl-client-verify",
+    "x-ssl-client-s-dn",
+    "x-ssl-client-i-dn",
+    "x-client-verify",
+    "x-client-dn",
+    "x-forwarded-tls-client-cert",
+    "x-forwarded-tls-client-cert-info",
+    "x-amzn-mtls-clientcert",
+    "x-amzn-mtls-clientcert-leaf",
+    "x-client-cert-present",
+    "x-client-cert-chain-verified",
+    "x-client-cert-spiffe",
+    "x-client-cert-uri-san",
+    "x-client-cert-dnsname-san",
+    "x-client-cert-hash",
+    "cf-client-cert-der-base64",
+    "cf-client-cert-sha256",
+]
 
 
 def upstream_listener(upstream: UpstreamConfig, buffer_limit_bytes: int) -> Listener:
@@ -105,6 +135,7 @@ def _upstream_routes(upstream: UpstreamConfig) -> RouteConfiguration:
     return RouteConfiguration(
         name=upstream.name,
         virtual_hosts=[VirtualHost(name=upstream.name, domains=["*"], routes=routes)],
+        request_headers_to_remove=CLIENT_CERTIFICATE_HEADERS,
     )
 
 

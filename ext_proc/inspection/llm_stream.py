@@ -7,27 +7,43 @@ goes out with the channel's next delta, or in a synthetic delta just before the 
 closes the channel. The complete texts some providers repeat (the Responses API's ``*.done`` and
 ``response.completed`` events) are rewritten to what was actually sent on their channel.
 
+Every other string of every event (ids, tool names, annotations, error objects, the fields of
+event types this version does not know, object keys) is scanned as a whole with the event:
+an unknown field is content. Prompt injection is looked for in those strings (not in the
+model's own deltas); an event where some is found is handed to the caller as a ``PendingEvent``
+for the policy to judge (``judged=True``), and otherwise redacted per the table.
+
 A finding whose action is block or end_stream ends the stream there with the provider's own
 error event (the SDK raises it); everything after is swallowed. Bytes are forwarded unchanged
-whenever an event's texts are unchanged.
+whenever an event's strings are unchanged.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from ext_proc.errors import ChaperoneError
+from ext_proc.inspection.guard import TextScan, apply, findings_input, injection_input
+from ext_proc.inspection.judgement import Judgement
+from ext_proc.inspection.leaf_scan import LeafScanner
+from ext_proc.inspection.leaves import rewrite
+from ext_proc.inspection.request import TOOL_RESULT
+from ext_proc.inspection.sse_sides import Sides
 from ext_proc.protocols.llm import Provider, StreamEventView, StreamInterpreter, stream_interpreter
 from ext_proc.protocols.llm.model import Usage
-from ext_proc.protocols.sse import SseEvent, SseParser
+from ext_proc.protocols.llm.stream_view import dumps
+from ext_proc.protocols.sse import SseEvent, SseParser, with_data
 from ext_proc.scanning.actions import ActionTable
 from ext_proc.scanning.redaction import default_scanner, redact_text
 from ext_proc.scanning.scanner import Scanner
 from ext_proc.scanning.stream import Step, StreamRedactor
 
 STOP_CODE = "chaperone_sensitive_data"
+DENIED_CODE = "chaperone_policy_denied"
 
 
 @dataclass(slots=True)
@@ -49,38 +65,71 @@ class RelayStats:
     output_chars: int = 0  # the answer's text sent so far (budgets charge a stream by it)
 
 
+@dataclass(slots=True)
+class PendingEvent:
+    """An event whose strings carry injection signals: the policy judges it (``resolve``)."""
+
+    findings: dict[str, Any]
+    injection: dict[str, Any]
+    _finish: Callable[[Judgement], bytes] = field(repr=False)
+
+    def resolve(self, judgement: Judgement) -> bytes:
+        """The bytes to forward for this event once judged."""
+        return self._finish(judgement)
+
+
 class LlmStreamRelay:
-    def __init__(self, provider: Provider, table: ActionTable, *, scanner: Scanner | None = None) -> None:
-        self._parser = SseParser()
+    def __init__(
+        self,
+        provider: Provider,
+        table: ActionTable,
+        *,
+        scanner: Scanner | None = None,
+        judged: bool = False,
+    ) -> None:
+        self._parser = SseParser(strict=True)
         self._interpreter: StreamInterpreter = stream_interpreter(provider)
         self._table = table
         self._scanner = scanner or default_scanner()
+        self._leaves = LeafScanner(TOOL_RESULT, scanner=self._scanner)
+        self._judged = judged
         self._redactors: dict[str, StreamRedactor] = {}
         self._sent: dict[str, str] = {}
         self._last_event = SseEvent(data="{}")
         self.stopped: Stopped | None = None
         self.stats = RelayStats()
+        self._sides = Sides(
+            table, scanner=self._scanner, findings=self.stats.findings, redacted=self.stats.redacted
+        )
 
     def feed(self, data: bytes) -> bytes:
-        """The bytes to forward for this chunk of the upstream's stream."""
-        return b"".join(self.feed_events(data))
+        """The bytes to forward for this chunk of the upstream's stream (no policy: an event
+        with injection signals is redacted per the table)."""
+        out = bytearray()
+        for piece in self.feed_events(data):
+            out += piece.resolve(self._by_table()) if isinstance(piece, PendingEvent) else piece
+        return bytes(out)
 
-    def feed_events(self, data: bytes) -> Iterator[bytes]:
+    def feed_events(self, data: bytes) -> Iterator[bytes | PendingEvent]:
         """The bytes to forward for this chunk, event by event: a caller that stops the stream
-        between two events (``stop``) drops the rest of the chunk."""
+        between two events (``stop``) drops the rest of the chunk. With ``judged``, an event
+        carrying injection signals comes as a ``PendingEvent``, to resolve before the next."""
         if self.stopped is not None:
             return
         try:
             for event in self._parser.feed(data):
-                yield self._event(event)
+                yield self._event(self._sides.event(event))
                 if self.stopped is not None:
                     return
-            idle = self._parser.take_idle()  # keep-alive comments pass at once
+            idle = self._sides.idle(self._parser.take_idle())  # keep-alive comments pass at once
         except ChaperoneError as exc:
             # An event we cannot read is not passed on unread: the stream ends with an error.
             yield self._stop(
                 Stopped(exc.code.value), "the upstream stream could not be inspected", exc.code.value
             )
+            return
+        if self._sides.stopped_by is not None:
+            yield self._stop_for(self._sides.stopped_by)
             return
         if idle:
             yield idle
@@ -108,7 +157,9 @@ class LlmStreamRelay:
 
     # -- one event ------------------------------------------------------------------------------
 
-    def _event(self, event: SseEvent) -> bytes:
+    def _event(self, event: SseEvent) -> bytes | PendingEvent:
+        if self._sides.stopped_by is not None:
+            return self._stop_for(self._sides.stopped_by)
         view = self._interpreter.interpret(event)
         self._last_event = event
         self.stats.events += 1
@@ -133,7 +184,58 @@ class LlmStreamRelay:
                 before += self._after_step(channel, self._redactor(channel).finish(), like=view.event)
                 if self.stopped is not None:
                     return bytes(before)
-        return bytes(before) + self._encoded(view, texts)
+        scans = self._scan_leaves(view)
+        if not scans:
+            return bytes(before) + self._encoded(view, texts)
+        finish = _Finish(self, view, texts, bytes(before), scans)
+        if self._judged and any(scanned.injection is not None for scanned in scans):
+            return PendingEvent(findings_input(scans), injection_input(scans), finish)
+        return finish(self._by_table())
+
+    def _scan_leaves(self, view: StreamEventView) -> tuple[TextScan, ...]:
+        """Every string of the event but the channel texts, which are read above."""
+        if view.data is None:
+            return ()
+        return self._leaves.scan(view.data, skip={piece.path for piece in view.texts})
+
+    def _by_table(self) -> Judgement:
+        return Judgement(allowed=True, table=self._table, strip=False)
+
+    def _finish_event(
+        self,
+        view: StreamEventView,
+        texts: list[str],
+        before: bytes,
+        scans: tuple[TextScan, ...],
+        judgement: Judgement,
+    ) -> bytes:
+        """An event whose other strings had findings or signals, once the policy (or the table)
+        has decided: refused, or redacted (hidden content stripped if it asks)."""
+        if self.stopped is not None:
+            return b""
+        if not judgement.allowed:
+            self.stopped = Stopped("policy_denied")
+            return (
+                before
+                + self._released(view, texts)
+                + self._interpreter.error_events(
+                    judgement.message or "the response was denied by policy", DENIED_CODE
+                )
+            )
+        for scanned in scans:
+            self._count(scanned.findings, judgement.table)
+        applied = apply(scans, judgement.table, strip=judgement.strip)
+        if applied.blocked_by is not None:
+            self.stopped = Stopped("sensitive_data", applied.blocked_by)
+            return before + self._stopped_in(view, texts)
+        if not applied.replacements:
+            return before + self._encoded(view, texts)
+        data = rewrite(view.data, [(text.path, new) for text, new in applied.replacements])
+        rewritten = self._interpreter.rewrite(dataclasses.replace(view, data=data), texts)
+        if rewritten is view.event:
+            rewritten = with_data(view.event, dumps(data))
+        self.stats.rewritten += 1
+        return before + rewritten.raw
 
     def _complete(self, channel: str, text: str) -> str:
         if channel in self._sent:
@@ -168,11 +270,15 @@ class LlmStreamRelay:
 
     def _stopped_in(self, view: StreamEventView, texts: list[str]) -> bytes:
         """The stream stops inside this event: send what was released of it, then the error."""
+        return self._released(view, texts) + self._error_for_stop()
+
+    def _released(self, view: StreamEventView, texts: list[str]) -> bytes:
+        """The deltas of this event that were released, each in a delta event of its own."""
         out = bytearray()
         for piece, text in zip(view.texts, texts, strict=False):
             if text and not piece.complete:
                 out += self._interpreter.extra_delta(piece.channel, text, like=view.event).raw
-        return bytes(out) + self._error_for_stop()
+        return bytes(out)
 
     def _encoded(self, view: StreamEventView, texts: list[str]) -> bytes:
         if view.unchanged(texts):
@@ -187,6 +293,10 @@ class LlmStreamRelay:
             f"the response was stopped by policy: it contained {kind}", STOP_CODE
         )
 
+    def _stop_for(self, finding_type: str) -> bytes:
+        self.stopped = Stopped("sensitive_data", finding_type)
+        return self._error_for_stop()
+
     def _stop(self, stopped: Stopped, message: str, code: str) -> bytes:
         self.stopped = stopped
         return self._interpreter.error_events(message, code)
@@ -197,12 +307,27 @@ class LlmStreamRelay:
             redactor = self._redactors[channel] = StreamRedactor(self._table, scanner=self._scanner)
         return redactor
 
-    def _count(self, findings: tuple[object, ...] | list[object]) -> None:
+    def _count(self, findings: tuple[object, ...] | list[object], table: ActionTable | None = None) -> None:
+        table = table or self._table
         for finding in findings:
             kind = finding.type  # type: ignore[attr-defined]
             self.stats.findings[kind] += 1
-            if self._table.action_for(kind, finding.category) == "redact":  # type: ignore[attr-defined]
+            if table.action_for(kind, finding.category) == "redact":  # type: ignore[attr-defined]
                 self.stats.redacted[kind] += 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Finish:
+    """The rest of an event's relaying, once it is known what to do with its other strings."""
+
+    relay: LlmStreamRelay
+    view: StreamEventView
+    texts: list[str]
+    before: bytes
+    scans: tuple[TextScan, ...]
+
+    def __call__(self, judgement: Judgement) -> bytes:
+        return self.relay._finish_event(self.view, self.texts, self.before, self.scans, judgement)
 
 
 def _join(first: Step, second: Step) -> Step:

@@ -48,6 +48,8 @@ MAX_ACTOR_LENGTH = 100
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # The longest a follower waits before it looks at whether it should stop.
 STOP_CHECK_SECONDS = 0.25
+# After a failed read of the shared state, the next attempt.
+RETRY_SECONDS = 0.5
 
 UNAVAILABLE = Kill(
     "all", ALL_TARGET, "the kill switches could not be read", "chaperone", 0.0, state_unavailable=True
@@ -225,15 +227,16 @@ class KillSwitch:
                     if subscription is not None:
                         await subscription.close()
                         subscription = None
-                    await self._next_change(None)
+                    # Soon, not a whole refresh interval later: the copy is stale until then.
+                    await self._next_change(None, min(self._interval, RETRY_SECONDS))
         finally:
             if subscription is not None:
                 await subscription.close()
 
-    async def _next_change(self, subscription: Subscription | None) -> None:
+    async def _next_change(self, subscription: Subscription | None, interval: float | None = None) -> None:
         """Until a change is announced or the refresh interval passes, in slices (see stop())."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._interval
+        deadline = loop.time() + (self._interval if interval is None else interval)
         while not self._stopping:
             left = deadline - loop.time()
             if left <= 0:

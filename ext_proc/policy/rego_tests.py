@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -17,7 +16,14 @@ from typing import Any, TextIO
 import orjson
 
 from ext_proc.policy.bundle import PolicyBundle, load_bundle
-from ext_proc.policy.regorus_engine import build_engine, compile_engine, engine_message
+from ext_proc.policy.rego_ast import package_path, rule_names
+from ext_proc.policy.regorus_engine import (
+    DEFAULT_REGO_VERSION,
+    RegoVersion,
+    build_engine,
+    compile_engine,
+    engine_message,
+)
 
 TEST_PREFIX = "test_"
 TODO_PREFIX = "todo_test_"
@@ -48,19 +54,22 @@ def discover(bundle: PolicyBundle, engine: Any) -> list[TestCase]:
         path = module["source"]["file"]
         if path not in modules:
             continue
-        package = "data." + ".".join(_ref_parts(module["ast"]["package"]["refr"]))
+        package = package_path(module)
         seen: set[str] = set()
-        for name in _rule_names(module["ast"]["rules"]):
+        for name in rule_names(module["ast"]["rules"]):
             if name.startswith((TEST_PREFIX, TODO_PREFIX)) and name not in seen:
                 seen.add(name)  # a test may have several bodies; it is one case
                 cases.append(TestCase(file=path, rule=f"{package}.{name}"))
     return cases
 
 
-def run_tests(directory: str | Path, *, run: str | None = None) -> list[TestResult]:
+def run_tests(
+    directory: str | Path, *, run: str | None = None, rego_version: RegoVersion = DEFAULT_REGO_VERSION
+) -> list[TestResult]:
     bundle = load_bundle(directory)
-    engine = build_engine(bundle)  # no input, as in `opa test`: tests supply theirs with `with`
-    compile_engine(engine)  # like `opa test`, refuse to run tests against modules that do not compile
+    # No input, as in `opa test`: tests supply theirs with `with`.
+    engine = build_engine(bundle, rego_version)
+    compile_engine(engine, rego_version, bundle.modules)  # like `opa test`, refuse what does not compile
     pattern = re.compile(run) if run else None
     results = []
     for case in discover(bundle, engine):
@@ -118,32 +127,3 @@ def _line(result: TestResult) -> str:
     if result.outcome == "SKIPPED":
         return f"{result.case.rule}: SKIPPED"
     return f"{result.case.rule}: {result.outcome} ({result.millis:.3f}ms)"
-
-
-def _ref_parts(ref: dict[str, Any]) -> list[str]:
-    """The dotted names of a reference node in regorus's AST (package paths, rule heads)."""
-    if "Var" in ref:
-        return [ref["Var"]["value"]]
-    if "RefDot" in ref:
-        node = ref["RefDot"]
-        return [*_ref_parts(node["refr"]), node["field"][1]]
-    if "RefBrack" in ref:
-        node = ref["RefBrack"]
-        index = node.get("index", {})
-        literal = index.get("String", {}).get("value")
-        return [*_ref_parts(node["refr"]), str(literal)]
-    return []
-
-
-def _rule_names(rules: list[dict[str, Any]]) -> Iterator[str]:
-    for rule in rules:
-        spec = rule.get("Spec")
-        if not spec:
-            continue
-        head = spec["head"]
-        for variant in head.values():
-            refr = variant.get("refr") if isinstance(variant, dict) else None
-            if refr:
-                parts = _ref_parts(refr)
-                if len(parts) == 1:
-                    yield parts[0]

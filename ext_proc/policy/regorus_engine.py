@@ -1,46 +1,75 @@
-"""The embedded engine: regorus (Rust Rego) in process.
+"""The embedded engine: regorus's tree-walking ``Engine`` (Rust Rego) in process.
 
-Two regorus evaluators are used together. The compiled one (``Program`` run by an ``Rvm``) is
-about three times faster (~17 µs vs ~57 µs per decision of the default policy, input included)
-and answers the common case. It reports undefined, rule conflicts and evaluation errors alike as
-undefined, and it has no ``with``; so an undefined answer is re-evaluated by the tree-walking
-``Engine``, which tells those cases apart (each has its own error code), and a bundle that the
-compiler refuses runs on the ``Engine`` alone.
+Only the tree-walking engine answers. regorus's compiled evaluator (``Program`` run by an ``Rvm``)
+is faster but not OPA-exact: it treats an assignment from an undefined reference, or a ``not``
+over an undefined call, as satisfied, which turns a deny into an allow. It stays out of the
+serving path; ``make bench`` measures it beside this engine (tests/bench/policy_engine.py).
+
+Every engine is built the same way (``new_engine``): the builtins regorus lacks are registered as
+extensions, OPA's (absent) line-length limit applies, and the configured Rego version is used.
+A bundle is checked once before it is used (``check_bundle``): parse errors, the static checks OPA
+runs at compile time (unsafe variables, unknown functions, arity, rule conflicts, recursion...),
+and one evaluation of the decision, so that these fail at load, never at request time.
 
 regorus objects are thread-affine (touching one from another thread panics) and hold the GIL, so
 each thread that evaluates builds its own from the current bundle, on first use and after a
-reload. In the service that is the event loop's thread; the reload watcher compiles a candidate
+reload. In the service that is the event loop's thread; the reload watcher checks a candidate
 bundle on its own thread first, so a broken bundle never reaches the loop.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import regorus
 import structlog
 
 from ext_proc.errors import ChaperoneError, ErrorCode
+from ext_proc.policy.builtins import register_extensions
 from ext_proc.policy.bundle import PolicyBundle, PolicyLoadError
+from ext_proc.policy.compile_checks import check_modules, global_names
 from ext_proc.policy.engine import decision_rule
+from ext_proc.policy.negation import rewrite_module
+from ext_proc.policy.rego_ast import defined_paths
+from ext_proc.policy.rego_input import exact_input_literal
 
 log = structlog.get_logger("chaperone.policy")
 
+RegoVersion = Literal["v1", "v0"]
+DEFAULT_REGO_VERSION: RegoVersion = "v1"
+
 _MISSING_RULE = "not a valid rule path"
 _CONFLICT_MARKERS = ("rule conflicts", "multiple outputs", "conflicting")
-# What the compiled evaluator returns for undefined, conflicts and errors.
-_VM_UNDEFINED = '"<undefined>"'
+# OPA has no limit on line length, file size or line count; regorus's defaults refuse lines over
+# 1,024 columns. These are the largest values its configuration accepts.
+_NO_LIMIT_COLUMNS = 2**32 - 1
+_NO_LIMIT_SIZE = 2**62
 
 
-def build_engine(bundle: PolicyBundle) -> Any:
-    """A fresh tree-walking engine holding the bundle's data and modules (on the calling thread)."""
+def new_engine(rego_version: RegoVersion = DEFAULT_REGO_VERSION) -> Any:
+    """An empty engine configured as OPA: extensions, no length limit, the Rego version."""
     engine = regorus.Engine()
+    engine.set_rego_v0(rego_version == "v0")
+    engine.set_policy_length_config(
+        max_col=_NO_LIMIT_COLUMNS, max_file_bytes=_NO_LIMIT_SIZE, max_lines=_NO_LIMIT_SIZE
+    )
     engine.set_gather_prints(True)
+    register_extensions(engine)
+    return engine
+
+
+def build_engine(bundle: PolicyBundle, rego_version: RegoVersion = DEFAULT_REGO_VERSION) -> Any:
+    """A fresh engine holding the bundle's data and modules (on the calling thread).
+
+    The modules are the ones OPA would run: negated calls rewritten (ext_proc/policy/negation.py).
+    """
+    engine = new_engine(rego_version)
     if bundle.data:
         engine.add_data_json(bundle.data_json.decode())
-    for path, source in bundle.modules:
+    for path, source in engine_modules(bundle.modules, rego_version):
         try:
             engine.add_policy(path, source)
         except RuntimeError as exc:
@@ -48,22 +77,46 @@ def build_engine(bundle: PolicyBundle) -> Any:
     return engine
 
 
-def build_vm(bundle: PolicyBundle, rule: str) -> Any | None:
-    """The compiled evaluator for one decision rule, or None when the compiler refuses the bundle."""
-    try:
-        program = regorus.Program.compile_from_modules(
-            bundle.data_json.decode(), list(bundle.modules), [rule]
-        )
-    except RuntimeError:
-        return None
-    vm = regorus.Rvm()
-    vm.load_program(program)
-    vm.set_data_json(bundle.data_json.decode())
-    return vm
+@functools.lru_cache(maxsize=16)
+def engine_modules(
+    modules: tuple[tuple[str, str], ...], rego_version: RegoVersion
+) -> tuple[tuple[str, str], ...]:
+    """The modules with OPA's evaluation of ``not f(x)`` made explicit (parsed once per bundle)."""
+    scratch = new_engine(rego_version)
+    for path, source in modules:
+        try:
+            scratch.add_policy(path, source)
+        except RuntimeError as exc:
+            raise PolicyLoadError(f"{path}: {engine_message(exc)}") from None
+    trees = {tree["source"]["file"]: tree for tree in orjson.loads(scratch.get_ast_as_json())}
+    return tuple((path, _rewritten(source, trees.get(path), trees)) for path, source in modules)
 
 
-def compile_engine(engine: Any) -> None:
-    """Force regorus's deferred analysis (names, safety) over every module, or raise PolicyLoadError."""
+def _rewritten(source: str, tree: dict[str, Any] | None, trees: dict[str, Any]) -> str:
+    if tree is None:
+        return source
+    names = global_names(tree, list(trees.values()))
+    return rewrite_module(source, tree, lambda _statement: lambda name: name not in names)
+
+
+def compile_engine(
+    engine: Any,
+    rego_version: RegoVersion = DEFAULT_REGO_VERSION,
+    modules: tuple[tuple[str, str], ...] | None = None,
+) -> None:
+    """Run the compile-time checks, or raise PolicyLoadError naming file and line.
+
+    regorus resolves names and checks safety lazily, rule by rule as they are evaluated; OPA
+    checks every module when it compiles. ``check_modules`` does OPA's checks over regorus's
+    AST, then regorus's own analysis runs over what it reaches.
+    """
+    if modules is not None:  # check the modules as written, not as rewritten for the engine
+        engine = new_engine(rego_version)
+        for path, source in modules:
+            engine.add_policy(path, source)
+    problems = check_modules(orjson.loads(engine.get_ast_as_json()), rego_version=rego_version)
+    if problems:
+        raise PolicyLoadError("\n".join(str(problem) for problem in problems))
     try:
         engine.eval_query("true")
     except RuntimeError as exc:
@@ -76,27 +129,105 @@ def engine_message(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
-# Evaluators whose holder was collected on another thread, by owning thread: dropping a regorus
+class DecisionQuery:
+    """How one decision path is evaluated on an engine, with OPA's semantics.
+
+    A path that names a rule is evaluated with ``eval_rule`` (the cheapest call). Any other path
+    OPA accepts (a partial object such as ``data.envoy.authz.result``, a package, a key inside a
+    rule's value) goes through ``eval_query``, which is what OPA does for every path.
+    ``eval_rule`` answers ``None`` for both undefined and a ``null`` value, so a ``None`` is asked
+    again as a query, which tells the two apart.
+    """
+
+    def __init__(self, rule: str, by_rule: bool) -> None:
+        self.rule = rule
+        self.by_rule = by_rule
+
+    def evaluate(self, engine: Any, document: dict[str, Any]) -> Any:
+        try:
+            engine.set_input_json(orjson.dumps(document).decode())
+        except TypeError:
+            # An integer beyond 64 bits (orjson refuses it, regorus's JSON reader would round it
+            # to a float): pass the input as a Rego literal, whose integers are exact.
+            return self._query(engine, f"{self.rule} with input as {exact_input_literal(document)}")
+        if not self.by_rule:
+            return self._query(engine, self.rule)
+        try:
+            value = engine.eval_rule(self.rule)
+        except RuntimeError:
+            # An evaluation error, or a value the binding cannot hand to Python (an integer
+            # beyond 64 bits): the query says which.
+            return self._query(engine, self.rule)
+        if value is None:
+            return self._query(engine, self.rule)
+        return value
+
+    @staticmethod
+    def _query(engine: Any, query: str) -> Any:
+        results = orjson.loads(engine.eval_query_as_json(query)).get("result") or []
+        if not results:
+            return None  # undefined
+        if len(results) > 1:
+            raise RuntimeError("multiple evaluation results")
+        return results[0]["expressions"][0]["value"]
+
+
+def decision_query(engine: Any, decision_path: str) -> DecisionQuery:
+    """Find how to evaluate the decision on a compiled engine, or raise PolicyLoadError."""
+    rule = decision_rule(decision_path)
+    engine.set_input({})
+    try:
+        engine.eval_rule(rule)
+        return DecisionQuery(rule, by_rule=True)
+    except RuntimeError as exc:
+        message = engine_message(exc)
+        if _MISSING_RULE not in message:
+            raise PolicyLoadError(message) from None
+    try:
+        engine.eval_query(rule)
+    except RuntimeError as exc:
+        raise PolicyLoadError(engine_message(exc)) from None
+    if not _path_is_defined(engine, rule):
+        raise PolicyLoadError(f"no module defines the decision rule {rule}")
+    return DecisionQuery(rule, by_rule=False)
+
+
+def _path_is_defined(engine: Any, path: str) -> bool:
+    """Whether a package, a rule or a subtree of them lies on the decision path. OPA answers
+    undefined for any other path, which for a typo would deny every request without saying why."""
+    packages, rules = defined_paths(orjson.loads(engine.get_ast_as_json()))
+    inside_rule = any(path == rule or path.startswith(rule + ".") for rule in rules)
+    subtree = any(p == path or p.startswith(path + ".") for p in packages | rules)
+    return inside_rule or subtree
+
+
+def check_bundle(bundle: PolicyBundle, decision_path: str, rego_version: RegoVersion) -> DecisionQuery:
+    """Compile the bundle and evaluate the decision once, or raise PolicyLoadError."""
+    engine = build_engine(bundle, rego_version)
+    compile_engine(engine, rego_version, bundle.modules)
+    return decision_query(engine, decision_path)
+
+
+# Engines whose holder was collected on another thread, by owning thread: dropping a regorus
 # object off its thread raises, so the owner drops them the next time it evaluates.
 _ORPHANS: dict[int, list[Any]] = {}
 _ORPHANS_LOCK = threading.Lock()
 
 
 class _ThreadPolicy:
-    """One thread's evaluators for one bundle."""
+    """One thread's engine for one bundle."""
 
-    def __init__(self, bundle: PolicyBundle, rule: str, compiled: bool) -> None:
+    def __init__(self, bundle: PolicyBundle, rego_version: RegoVersion) -> None:
         self.bundle = bundle
         self.owner = threading.get_ident()
-        self.engine = build_engine(bundle)
-        self.vm = build_vm(bundle, rule) if compiled else None
+        self.engine = build_engine(bundle, rego_version)
 
     def __del__(self) -> None:
         # The cyclic garbage collector runs on whichever thread allocates when it triggers: an
         # engine that was part of a reference cycle can be collected on a watcher thread.
         if threading.get_ident() != self.owner:
             with _ORPHANS_LOCK:
-                _ORPHANS.setdefault(self.owner, []).append((self.engine, self.vm))
+                _ORPHANS.setdefault(self.owner, []).append(self.engine)
 
 
 def _drop_orphans() -> None:
@@ -106,10 +237,12 @@ def _drop_orphans() -> None:
 
 
 class RegorusEngine:
-    def __init__(self, bundle: PolicyBundle, decision_path: str, *, compiled: bool = True) -> None:
-        self._rule = decision_rule(decision_path)
-        self._compiled = compiled
-        self.check(bundle)
+    def __init__(
+        self, bundle: PolicyBundle, decision_path: str, *, rego_version: RegoVersion = DEFAULT_REGO_VERSION
+    ) -> None:
+        self._decision_path = decision_path
+        self._rego_version = rego_version
+        self._query = check_bundle(bundle, decision_path, rego_version)
         self._bundle = bundle
         self._local = threading.local()
 
@@ -121,59 +254,27 @@ class RegorusEngine:
     def bundle(self) -> PolicyBundle:
         return self._bundle
 
-    def check(self, bundle: PolicyBundle) -> None:
-        """Compile the bundle and evaluate the decision once, or raise PolicyLoadError.
+    @property
+    def rego_version(self) -> RegoVersion:
+        return self._rego_version
 
-        regorus parses at add_policy but resolves names, checks safety and finds rule conflicts
-        at the first evaluation, so an evaluation against an empty input is the compile step.
-        """
-        engine = build_engine(bundle)
-        compile_engine(engine)
-        engine.set_input({})
-        try:
-            engine.eval_rule(self._rule)
-        except RuntimeError as exc:
-            message = engine_message(exc)
-            if _MISSING_RULE in message:
-                raise PolicyLoadError(f"no module defines the decision rule {self._rule}") from None
-            raise PolicyLoadError(message) from None
-        if self._compiled and build_vm(bundle, self._rule) is None:
-            log.info(
-                "policy_not_compiled", revision=bundle.revision, note="evaluated by the tree-walking engine"
-            )
+    def check(self, bundle: PolicyBundle) -> None:
+        """Compile the bundle and evaluate the decision once, or raise PolicyLoadError."""
+        check_bundle(bundle, self._decision_path, self._rego_version)
 
     def swap(self, bundle: PolicyBundle) -> None:
         """Check the new bundle, then make it current; a failing bundle leaves the old one active."""
-        self.check(bundle)
-        self._bundle = bundle
+        query = check_bundle(bundle, self._decision_path, self._rego_version)
+        self._query, self._bundle = query, bundle
 
     async def evaluate(self, document: dict[str, Any]) -> Any:
         return self.evaluate_now(document)
 
     def evaluate_now(self, document: dict[str, Any]) -> Any:
         """Evaluate synchronously (the offline CLI and tests use this directly)."""
-        policy = self._thread_policy()
-        if policy.vm is not None:
-            try:
-                policy.vm.set_input_json(orjson.dumps(document).decode())
-                raw = policy.vm.execute_entry_point(self._rule)
-            except RuntimeError:
-                raw = _VM_UNDEFINED  # let the tree-walking engine say what went wrong
-            if raw != _VM_UNDEFINED:
-                return orjson.loads(raw)
-        return self._evaluate_tree(policy.engine, document)
-
-    async def close(self) -> None:
-        pass
-
-    def warm(self) -> None:
-        """Build the calling thread's evaluators for the current bundle ahead of its first request."""
-        self._thread_policy()
-
-    def _evaluate_tree(self, engine: Any, document: dict[str, Any]) -> Any:
-        engine.set_input(document)
+        engine = self._thread_policy().engine
         try:
-            value = engine.eval_rule(self._rule)
+            return self._query.evaluate(engine, document)
         except RuntimeError as exc:
             raise _eval_error(exc) from None
         except BaseException as exc:
@@ -187,7 +288,13 @@ class RegorusEngine:
             prints = engine.take_prints()
             if prints:
                 log.debug("policy_print", lines=prints)
-        return value
+
+    async def close(self) -> None:
+        pass
+
+    def warm(self) -> None:
+        """Build the calling thread's engine for the current bundle ahead of its first request."""
+        self._thread_policy()
 
     def _thread_policy(self) -> _ThreadPolicy:
         if _ORPHANS:
@@ -195,7 +302,7 @@ class RegorusEngine:
         bundle = self._bundle
         policy: _ThreadPolicy | None = getattr(self._local, "policy", None)
         if policy is None or policy.bundle is not bundle:
-            policy = _ThreadPolicy(bundle, self._rule, self._compiled)
+            policy = _ThreadPolicy(bundle, self._rego_version)
             self._local.policy = policy
         return policy
 
@@ -204,6 +311,8 @@ def _eval_error(exc: RuntimeError) -> ChaperoneError:
     message = engine_message(exc)
     if _MISSING_RULE in message:
         return ChaperoneError(ErrorCode.POLICY_UNDEFINED, "the decision rule is not defined")
+    if "multiple evaluation results" in message:
+        return ChaperoneError(ErrorCode.POLICY_MULTIPLE_RESULTS, "the decision has several results")
     if any(marker in message for marker in _CONFLICT_MARKERS):
         return ChaperoneError(
             ErrorCode.POLICY_MULTIPLE_RESULTS, "the decision rule produced conflicting values", detail=message

@@ -22,7 +22,12 @@ PROTOJSON_VERSION = {"ext_authz": "v3", "encoding": "protojson"}
 
 def parse_path_and_query(path: str) -> tuple[list[str], dict[str, list[str]]]:
     """``/a/b%20c?x=1&x=2`` -> (["a", "b c"], {"x": ["1", "2"]})."""
-    parts = urlsplit(path)
+    try:
+        parts = urlsplit(path)
+    except ValueError:  # "//[x": a path read as an authority with a malformed IPv6 host, as in Go
+        raise ChaperoneError(
+            ErrorCode.REQUEST_PARSE_ERROR, "the request path cannot be parsed", http_status=400
+        ) from None
     if _BAD_ESCAPE.search(parts.path):
         raise ChaperoneError(
             ErrorCode.REQUEST_PARSE_ERROR, "the request path has an invalid percent-escape", http_status=400

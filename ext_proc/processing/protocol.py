@@ -97,7 +97,7 @@ def event_from_request(request: Any) -> tuple[str, Event]:
     if kind in ("request_trailers", "response_trailers"):
         direction = Direction.REQUEST if kind == "request_trailers" else Direction.RESPONSE
         return kind, TrailersEvent(direction)
-    raise ChaperoneError(ErrorCode.PROTOCOL_ERROR, f"unexpected ext_proc message {kind!r}")
+    raise ChaperoneError(ErrorCode.PROTOCOL_ERROR, f"unexpected ext_proc message {kind!r}", http_status=500)
 
 
 def header_map_to_dict(header_map: Any) -> dict[str, str]:
@@ -129,16 +129,22 @@ def _check_summary(request: Any) -> CheckSummary | None:
         return None
     summary = value_to_python(fields[CHECK_METADATA_KEY])
     if not isinstance(summary, dict) or not isinstance(summary.get("decision_id"), str):
-        raise ChaperoneError(ErrorCode.PROTOCOL_ERROR, "the ext_authz metadata for Chaperone is malformed")
+        raise ChaperoneError(
+            ErrorCode.PROTOCOL_ERROR, "the ext_authz metadata for Chaperone is malformed", http_status=500
+        )
     inspect: Inspection = parse_inspection(summary.get("inspect"))
     extensions = summary.get(CONTEXT_EXTENSIONS_KEY, {})
     if not isinstance(extensions, dict) or not all(isinstance(v, str) for v in extensions.values()):
-        raise ChaperoneError(ErrorCode.PROTOCOL_ERROR, "the ext_authz context extensions are malformed")
+        raise ChaperoneError(
+            ErrorCode.PROTOCOL_ERROR, "the ext_authz context extensions are malformed", http_status=500
+        )
     table = summary.get(SENSITIVE_DATA_KEY)
     if table is not None and (
         not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values())
     ):
-        raise ChaperoneError(ErrorCode.PROTOCOL_ERROR, "the ext_authz sensitive-data table is malformed")
+        raise ChaperoneError(
+            ErrorCode.PROTOCOL_ERROR, "the ext_authz sensitive-data table is malformed", http_status=500
+        )
     return CheckSummary(
         decision_id=summary["decision_id"],
         inspect=inspect,

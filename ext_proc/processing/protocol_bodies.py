@@ -1,14 +1,17 @@
 """The protocol-aware bodies of one HTTP request (LLM API calls, MCP, A2A).
 
-Request: the body is recognized (``inspection.request``), its texts scanned for sensitive data
-and prompt injection, and the policy decides at ``request_body`` with ``input.action``,
-``input.findings`` and ``input.injection``. The decision's sensitive-data table is then applied
-(redact in place, or refuse), hidden content stripped if it asks, and its ``rewrite`` applied
-(model, max tokens, tools, pinned tool arguments). A deny reaches the client in its protocol.
+Request (``request_body.py``): the body is read as its route declares or recognized by its
+content, every string scanned for sensitive data and prompt injection, and the policy decides
+at ``request_body`` with ``input.action``, ``input.findings`` and ``input.injection``, call by
+call for a batch. The decisions' sensitive-data tables are then applied (redact in place, or
+refuse), hidden content stripped if asked, and their ``rewrite`` applied (model, max tokens,
+tools, pinned tool arguments); what was judged is what goes upstream. A deny reaches the client
+in its protocol.
 
-Response: a relay reads the body as it streams (SSE) or whole (JSON): LLM texts are redacted
-per channel with adaptive holdback; MCP and A2A messages are judged one by one and a
-``tools/list`` result is filtered by the rule that gates ``tools/call``.
+Response (``protocol_responses.py``): read as what the protocol allows whatever its status or
+label, as it streams (SSE) or whole (JSON): every string scanned, LLM texts redacted per channel
+with adaptive holdback; MCP and A2A messages are judged one by one and a ``tools/list`` result is
+filtered by the rule that gates ``tools/call``.
 
 No I/O here: the stream processor (the host) evaluates the policy and writes the audit trail.
 """
@@ -24,17 +27,16 @@ from ext_proc.enforcement.request_limits import RequestLimits
 from ext_proc.enforcement.sessions import mark
 from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.inspection.denial import protocol_denial
-from ext_proc.inspection.jsonrpc_responses import JsonRpcResponses, Judgement
-from ext_proc.inspection.llm_json import inspect_llm_json
+from ext_proc.inspection.judgement import Judgement
 from ext_proc.inspection.llm_stream import LlmStreamRelay
-from ext_proc.inspection.request import LLM, MCP, InspectedRequest
+from ext_proc.inspection.request import MCP, InspectedRequest
 from ext_proc.limits.fields import Budget
 from ext_proc.metrics import Metrics
 from ext_proc.policy.decision import BodyMode
 from ext_proc.policy.evaluator import DenyResponse, Outcome
 from ext_proc.policy_input.extproc import phase_document
-from ext_proc.policy_input.http import media_type
 from ext_proc.processing.events import Action, Continue, Reject
+from ext_proc.processing.protocol_responses import ResponseBodies
 from ext_proc.processing.request_body import RequestBody, audit_fields, message_of
 from ext_proc.protocols import mcp
 from ext_proc.scanning.actions import ActionTable
@@ -42,8 +44,6 @@ from ext_proc.sessions import Fact, SessionFacts
 
 PHASE_REQUEST_BODY = "request_body"
 PHASE_RESPONSE_BODY = "response_body"
-JSON_TYPES = ("application/json",)
-SSE_TYPE = "text/event-stream"
 
 
 class Host(Protocol):
@@ -61,6 +61,9 @@ class Host(Protocol):
 
     @property
     def upstream(self) -> str | None: ...
+
+    @property
+    def max_body_bytes(self) -> int: ...
 
     async def decide(
         self,
@@ -95,13 +98,14 @@ class ProtocolBodies:
         self._host = host
         self._layers: list[Mapping[str, str]] = [default_table, *([check_table] if check_table else [])]
         self.request: InspectedRequest | None = None
-        self.relay: LlmStreamRelay | JsonRpcResponses | None = None
+        self.host = host
+        self.responses: ResponseBodies | None = None
         self.summary: dict[str, Any] = {}
         self.session: SessionFacts | None = None
         self.limits: RequestLimits | None = None
         self._marked: set[Fact] = set()
 
-    # -- request ----------------------------------------------------------------------------------
+    # -- request (request_body.py) -----------------------------------------------------------------
 
     def expect_headers_only(self, headers: Mapping[str, str], declared_as: str | None = None) -> None:
         """A request without a body (an MCP GET stream, say): recognized by its headers alone,
@@ -120,13 +124,8 @@ class ProtocolBodies:
         asked: bool,
         declared_as: str | None = None,
     ) -> Action:
-        """The request body: read, scanned, decided call by call, forwarded as judged
-        (``request_body.py``)."""
+        """The request body: read, scanned, decided call by call, forwarded as judged."""
         return await RequestBody(self).run(headers, data, text, asked=asked, declared_as=declared_as)
-
-    @property
-    def host(self) -> Host:
-        return self._host
 
     @property
     def layers(self) -> list[Mapping[str, str]]:
@@ -143,81 +142,28 @@ class ProtocolBodies:
             merged.update(layer)
         return ActionTable.from_decision(merged)
 
-    # -- response ---------------------------------------------------------------------------------
+    # -- response (protocol_responses.py) -----------------------------------------------------------
 
     def response_mode(self, status: int, headers: Mapping[str, str]) -> BodyMode:
-        """How to read the response body, and the relay that will; NONE when not ours to read."""
+        """How to read the response body; NONE when it is not agent traffic's to read."""
         request = self.request
-        if request is None or request.protocol is None or not 200 <= status < 300:
+        if request is None or request.protocol is None:
             return BodyMode.NONE
-        content_type = media_type(headers.get("content-type"))
-        streamed = content_type == SSE_TYPE
-        if not streamed and content_type not in JSON_TYPES:
-            return BodyMode.NONE
-        if request.protocol == LLM and request.provider is not None:
-            self.relay = LlmStreamRelay(request.provider, self.table()) if streamed else None
-        else:
-            self.relay = JsonRpcResponses(request, _Judge(self))
-        return BodyMode.STREAMED if streamed else BodyMode.BUFFERED
+        self.responses = ResponseBodies(self, request, self.host.max_body_bytes)
+        return self.responses.mode(status, headers)
 
     async def response_chunk(self, data: bytes, *, end: bool) -> bytes:
-        relay = self.relay
-        if isinstance(relay, LlmStreamRelay):
-            out = await self._relay_llm(relay, data)
-            if end:
-                out += relay.finish()
-            if relay.stopped is not None:
-                self.summary["stopped"] = {"reason": relay.stopped.reason, "type": relay.stopped.finding_type}
-            if end:
-                if relay.stats.findings:
-                    await self.mark(Fact.READ_SENSITIVE_DATA)
-                if self.limits is not None:
-                    await self.limits.settle(relay.stats.usage, relay.stats.output_chars)
-            return out
-        if isinstance(relay, JsonRpcResponses):
-            return await relay.feed(data) + (relay.finish() if end else b"")
-        return data
-
-    async def _relay_llm(self, relay: LlmStreamRelay, data: bytes) -> bytes:
-        """One chunk of a streamed answer; between events, a budget crossed or a kill switch
-        engaged ends the stream there (before the provider's end-of-stream event)."""
-        limits = self.limits
-        if limits is None:
-            return relay.feed(data)
-        out = bytearray()
-        for piece in relay.feed_events(data):
-            out += piece
-            if relay.stopped is None:
-                refusal = await limits.while_streaming(relay.stats.output_chars)
-                if refusal is not None:
-                    out += relay.stop(refusal.error.code.value, refusal.error.message)
-                    break
-        return bytes(out)
+        if self.responses is None:
+            return data
+        return await self.responses.chunk(data, end=end)
 
     async def response_whole(self, data: bytes) -> Action:
-        """A complete JSON response (buffered)."""
-        request = self.request
-        if request is not None and request.protocol == LLM and request.provider is not None:
-            outcome = inspect_llm_json(request.provider, data, self.table())
-            self.summary["response_findings"] = dict(outcome.findings)
-            self.summary["response_redactions"] = dict(outcome.redacted)
-            if outcome.findings:
-                await self.mark(Fact.READ_SENSITIVE_DATA)
-            if self.limits is not None:
-                await self.limits.settle(outcome.usage, 0)
-            if outcome.usage is not None:
-                self.summary["usage"] = {
-                    "input_tokens": outcome.usage.input_tokens,
-                    "output_tokens": outcome.usage.output_tokens,
-                }
-            if outcome.blocked_by is not None:
-                return self._block_response(f"the response contained {outcome.blocked_by}")
-            return Continue(body=outcome.body)
-        if isinstance(self.relay, JsonRpcResponses):
-            return Continue(body=await self.relay.json_body(data))
-        return Continue()
+        """A complete response body (buffered)."""
+        if self.responses is None:
+            return Continue()
+        return await self.responses.whole(data)
 
-    def _block_response(self, message: str) -> Reject:
+    def block_response(self, message: str) -> Reject:
         outcome = self._host_failure(message)
         deny = self._host.deny_of(outcome)
         data = {"decision_id": self._host.decision_id, "code": "chaperone_sensitive_data"}
@@ -229,33 +175,24 @@ class ProtocolBodies:
         return self._host.failure(ChaperoneError(ErrorCode.SENSITIVE_DATA_BLOCKED, message, http_status=403))
 
     def finish_summary(self) -> dict[str, Any]:
-        relay = self.relay
+        responses = self.responses
+        relay = responses.relay if responses is not None else None
         if self.limits is not None:
             stats = relay.stats if isinstance(relay, LlmStreamRelay) else None
             self.limits.settle_later(stats.usage if stats else None, stats.output_chars if stats else 0)
             self.summary.update(self.limits.audit())
-        if isinstance(relay, LlmStreamRelay):
-            llm = relay.stats
-            self.summary["response_findings"] = dict(llm.findings)
-            self.summary["response_redactions"] = dict(llm.redacted)
-            if llm.usage is not None:
-                self.summary["usage"] = {
-                    "input_tokens": llm.usage.input_tokens,
-                    "output_tokens": llm.usage.output_tokens,
-                }
-        elif isinstance(relay, JsonRpcResponses):
-            rpc = relay.stats
-            self.summary.update(
-                response_messages=rpc.messages,
-                response_denied=rpc.denied,
-                tools_hidden=rpc.tools_hidden,
-                response_findings=rpc.findings,
-                response_redactions=rpc.redacted,
-            )
+        if responses is not None:
+            responses.summarize(self.summary)
         self._host.metrics.redactions("response", self.summary.get("response_redactions") or {})
         return {key: value for key, value in self.summary.items() if value not in (None, {}, 0)}
 
     async def mark(self, fact: Fact) -> None:
+        await self._mark(fact)
+
+    def judge_adapter(self) -> _Judge:
+        return _Judge(self)
+
+    async def _mark(self, fact: Fact) -> None:
         """What this answer carried, for the session's later decisions (once per fact)."""
         if fact not in self._marked:
             self._marked.add(fact)
@@ -275,20 +212,28 @@ class ProtocolBodies:
         return outcome.decision.allowed
 
     async def judge(
-        self, action: Any, findings: dict[str, Any], injection: dict[str, Any], is_error: bool
+        self,
+        action: Any,
+        findings: dict[str, Any],
+        injection: dict[str, Any],
+        is_error: bool,
+        *,
+        phase: str = PHASE_RESPONSE_BODY,
     ) -> Judgement:
-        document = phase_document(
-            self._host.request_document, PHASE_RESPONSE_BODY, response=self._host.response
-        )
-        document.update(action=action, findings=findings, injection=injection, result={"is_error": is_error})
+        """The policy on one message (or event) coming back: a result, or a message the server
+        sends on its own (``server_request``, ``server_notification``)."""
+        document = phase_document(self._host.request_document, phase, response=self._host.response)
+        document.update(action=action, findings=findings, injection=injection)
+        if phase == PHASE_RESPONSE_BODY:
+            document["result"] = {"is_error": is_error}
         quiet = not (findings["count"] or injection["signals"])
         self._host.metrics.injections("response", [signal["kind"] for signal in injection["signals"]])
         audit = audit_fields(action, findings, injection)
         if findings["count"]:
-            await self.mark(Fact.READ_SENSITIVE_DATA)
+            await self._mark(Fact.READ_SENSITIVE_DATA)
         if injection["signals"]:
-            await self.mark(Fact.RECEIVED_INJECTION)
-        outcome = await self._host.decide(PHASE_RESPONSE_BODY, document, quiet=quiet, audit=audit)
+            await self._mark(Fact.RECEIVED_INJECTION)
+        outcome = await self._host.decide(phase, document, quiet=quiet, audit=audit)
         decision = outcome.decision
         layers = [*self._layers, decision.sensitive_data or {}]
         merged: dict[str, str] = {}
@@ -316,6 +261,12 @@ class _Judge:
         return await self._flow.listed_tool_allowed(tool)
 
     async def judge(
-        self, action: Any, findings: dict[str, Any], injection: dict[str, Any], is_error: bool
+        self,
+        action: Any,
+        findings: dict[str, Any],
+        injection: dict[str, Any],
+        is_error: bool,
+        *,
+        phase: str = PHASE_RESPONSE_BODY,
     ) -> Judgement:
-        return await self._flow.judge(action, findings, injection, is_error)
+        return await self._flow.judge(action, findings, injection, is_error, phase=phase)

@@ -13,9 +13,11 @@ import structlog
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc
 
 from ext_proc.errors import ChaperoneError, ErrorCode
+from ext_proc.grpc_services import UndecodableMessage
 from ext_proc.processing.events import Reject
 from ext_proc.processing.protocol import deadline_extension, event_from_request, response_for
 from ext_proc.processing.stream import StreamProcessor
+from ext_proc.safe_errors import internal_error
 
 log = structlog.get_logger("chaperone.ext_proc")
 
@@ -35,15 +37,24 @@ class ExternalProcessorServicer(external_processor_pb2_grpc.ExternalProcessorSer
         stream.extend_deadline = extend_deadline
         try:
             async for request in request_iterator:
+                if isinstance(request, UndecodableMessage):
+                    log.error("ext_proc_message_undecodable", size=request.size)
+                    await context.write(response_for("", stream.refuse_message(request.error())))
+                    return
                 try:
                     kind, event = event_from_request(request)
-                    action = await stream.handle(event)
                 except ChaperoneError as exc:
                     log.error("ext_proc_protocol_error", code=exc.code.value, error=exc.message)
-                    await context.write(response_for("", _internal_reject(exc.code)))
+                    await context.write(response_for("", stream.refuse_message(exc)))
                     return
-                except Exception:
-                    log.exception("ext_proc_internal_error", decision_id=stream.decision_id)
+                except Exception as exc:
+                    error = internal_error("ext_proc_message_unreadable", exc, decision_id=stream.decision_id)
+                    await context.write(response_for("", stream.refuse_message(error)))
+                    return
+                try:
+                    action = await stream.handle(event)  # refuses (audited) on any failure
+                except Exception as exc:  # only a failure of the refusal itself (the audit trail)
+                    internal_error("ext_proc_internal_error", exc, decision_id=stream.decision_id)
                     await context.write(response_for("", _internal_reject(ErrorCode.INTERNAL_ERROR)))
                     return
                 await context.write(response_for(kind, action))

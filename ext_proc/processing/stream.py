@@ -72,6 +72,7 @@ from ext_proc.processing.events import (
 from ext_proc.processing.protocol_bodies import ProtocolBodies
 from ext_proc.processing.standalone import decide_request_headers
 from ext_proc.protocols.declared import AI_PROTOCOLS, check_request_headers, declared_protocol
+from ext_proc.safe_errors import internal_error
 
 PHASE_REQUEST_HEADERS = "request_headers"
 PHASE_REQUEST_BODY = "request_body"
@@ -111,6 +112,7 @@ class StreamProcessor:
         self.summary = RequestSummary("", "", "")
         self.request_document: dict[str, Any] = {}
         self._headers: dict[str, str] = {}
+        self._headers_seen = False
         self._inspect = NO_INSPECTION
         self.pending_response_changes = NO_HEADER_CHANGES
         self.response: dict[str, Any] = {}
@@ -133,17 +135,28 @@ class StreamProcessor:
     async def handle(self, event: Event) -> Action:
         self._phase_started = time.perf_counter()
         try:
+            if isinstance(event, HeadersEvent) and event.direction is Direction.REQUEST:
+                return await self._on_request_headers(event)
+            if not self._headers_seen:  # Envoy always sends the request headers first
+                raise _out_of_order()
             if isinstance(event, HeadersEvent):
-                if event.direction is Direction.REQUEST:
-                    return await self._on_request_headers(event)
                 return await self._on_response_headers(event)
             if isinstance(event, BodyEvent):
                 return await self._on_body(event)
             return await self._on_trailers(event)
         except ChaperoneError as exc:
             return self.reject(_phase_of(event), self._evaluator.failure(exc))
+        except Exception as exc:  # logged without data, audited, refused: never a reset stream
+            phase = _phase_of(event)
+            error = internal_error("ext_proc_internal_error", exc, decision_id=self.decision_id, phase=phase)
+            return self.reject(phase, self._evaluator.failure(error))
         finally:
             self.metrics.phase(_phase_of(event), time.perf_counter() - self._phase_started)
+
+    def refuse_message(self, error: ChaperoneError) -> Reject:
+        """A message from Envoy that cannot be read at all: refused and audited like a phase."""
+        self._phase_started = time.perf_counter()
+        return self.reject("ext_proc_message", self._evaluator.failure(error))
 
     def close(self) -> None:
         """End of the ext_proc stream: one summary event for what was not logged one by one."""
@@ -168,6 +181,7 @@ class StreamProcessor:
     async def _on_request_headers(self, event: HeadersEvent) -> Action:
         headers = event.headers
         self._headers = headers
+        self._headers_seen = True
         self.summary = RequestSummary.of(
             headers.get(":method", ""), headers.get(":path", ""), headers.get(":authority", "")
         )
@@ -519,6 +533,10 @@ class StreamProcessor:
         upstream = extensions.get("upstream")
         return upstream if isinstance(upstream, str) else None
 
+    @property
+    def max_body_bytes(self) -> int:
+        return self._settings.max_body_bytes
+
 
 def _text_or_none(data: bytes) -> str | None:
     try:
@@ -531,6 +549,11 @@ def _too_large(limit: int) -> ChaperoneError:
     return ChaperoneError(
         ErrorCode.BODY_TOO_LARGE, f"the body exceeds the inspection limit of {limit} bytes", http_status=413
     )
+
+
+def _out_of_order() -> ChaperoneError:
+    message = "an ext_proc message before the request headers"
+    return ChaperoneError(ErrorCode.PROTOCOL_ERROR, message, http_status=500)
 
 
 def _phase_of(event: Event) -> str:

@@ -16,6 +16,13 @@ Two departures, both deliberate: invalid UTF-8 is an error (the standard replace
 which would let bytes through that no scanner read), and ``SseEvent.id`` is the ``id`` field of
 that event only (not the stream's last event id), so that an event re-encodes to its own fields.
 
+``strict=True`` is for reading what an untrusted upstream sends: a line that is not a field the
+standard defines (``data``, ``event``, ``id``, ``retry``) or a comment, a ``retry`` that is not
+a number and an ``id`` with U+0000 are errors instead of being ignored (clients skip them, but
+whoever reads the raw bytes would read what no scanner did), and the strings of an event that
+are not its data (comments, ``event`` and ``id`` values, those of blocks without data before
+it) are kept in ``SseEvent.extras`` so that they can be scanned too.
+
 Byte fidelity is the point of ``SseEvent.raw``: it holds every input byte from the end of the
 previous event up to and including this event's blank line, comments and undispatched blocks
 included. The concatenation of all ``raw`` and the bytes returned by ``close()`` is the input,
@@ -48,23 +55,29 @@ class SseEvent:
     id: str | None = None
     retry: int | None = None
     raw: bytes = b""  # the exact input bytes of this event (see the module docstring)
+    # Strict parsing: the other strings in ``raw`` (comments, event names, ids), in order.
+    extras: tuple[str, ...] = ()
 
 
 # A frozen dataclass's __init__ goes through object.__setattr__ for every field (about 1 µs for
 # five fields); the parser builds events through the slot descriptors instead, which is what
 # that __init__ does minus the overhead. Events stay immutable for everyone else.
-_set_data, _set_event, _set_id, _set_retry, _set_raw = (
-    SseEvent.__dict__[name].__set__ for name in ("data", "event", "id", "retry", "raw")
+_set_data, _set_event, _set_id, _set_retry, _set_raw, _set_extras = (
+    SseEvent.__dict__[name].__set__ for name in ("data", "event", "id", "retry", "raw", "extras")
 )
+_FIELDS = frozenset({"data", "event", "id", "retry"})
 
 
-def _new_event(data: str, event: str | None, id: str | None, retry: int | None, raw: bytes) -> SseEvent:
+def _new_event(  # noqa: PLR0917  (the fields, in order: a hot path without keywords)
+    data: str, event: str | None, id: str | None, retry: int | None, raw: bytes, extras: tuple[str, ...]
+) -> SseEvent:
     new = object.__new__(SseEvent)
     _set_data(new, data)
     _set_event(new, event)
     _set_id(new, id)
     _set_retry(new, retry)
     _set_raw(new, raw)
+    _set_extras(new, extras)
     return new
 
 
@@ -79,6 +92,7 @@ class SseParser:
         "_buf",
         "_data",
         "_event",
+        "_extras",
         "_fields",
         "_held",
         "_id",
@@ -89,10 +103,13 @@ class SseParser:
         "_retry",
         "_scan",
         "_skip_lf",
+        "_strict",
     )
 
-    def __init__(self, *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+    def __init__(self, *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES, strict: bool = False) -> None:
         self._max_event_bytes = max_event_bytes
+        self._strict = strict
+        self._extras: list[str] = []
         self._buf = b""  # unconsumed input: the pending event's raw bytes so far
         self._parts: list[bytes] = []  # chunks after _buf that hold no line end
         self._held = 0  # their total size
@@ -160,6 +177,7 @@ class SseParser:
         if self._fields or not self._line:
             return b""
         idle, line = self._buf[: self._line], self._line
+        self._extras = []  # they are in the idle bytes, which the caller reads as they are
         self._buf = self._buf[line:]
         self._offset += line
         self._scan -= line
@@ -207,6 +225,8 @@ class SseParser:
                 http_status=502,
             ) from None
         if text[0] == ":":
+            if self._strict and len(text) > 1:
+                self._extras.append(text[1:])
             return
         self._fields = True
         name, colon, value = text.partition(":")
@@ -214,7 +234,10 @@ class SseParser:
             value = value[1:]
         if name == "data":
             self._data.append(value)
-        elif name == "event":
+            return
+        if self._strict:
+            self._check(name, value, where)
+        if name == "event":
             self._event = value
         elif name == "id":
             if "\0" not in value:
@@ -222,9 +245,29 @@ class SseParser:
         elif name == "retry" and value.isascii() and value.isdigit():
             self._retry = int(value)
 
+    def _check(self, name: str, value: str, where: int) -> None:
+        """Strict: only the standard's fields, with values clients take (never a value in the
+        message: it is the upstream's, and may be a secret)."""
+        if name not in _FIELDS:
+            problem = "a line that is not an SSE field"
+        elif name == "retry" and not (value.isascii() and value.isdigit()):
+            problem = "a retry field that is not a number"
+        elif name == "id" and "\0" in value:
+            problem = "an id field with U+0000"
+        else:
+            if value:
+                self._extras.append(value)
+            return
+        raise ChaperoneError(
+            ErrorCode.SSE_DECODE_ERROR, f"the event stream has {problem} near byte {where}", http_status=502
+        )
+
     def _dispatch(self, raw: bytes) -> SseEvent:
         data = self._data[0] if len(self._data) == 1 else "\n".join(self._data)
-        return _new_event(data, self._event, self._id, self._retry, raw)
+        extras: tuple[str, ...] = ()
+        if self._extras:
+            extras, self._extras = tuple(self._extras), []
+        return _new_event(data, self._event, self._id, self._retry, raw, extras)
 
     def _reset(self) -> None:
         self._data = []

@@ -16,6 +16,13 @@ secret: PRIVATE_KEY, JWT, AWS_ACCESS_KEY, AWS_SECRET_KEY, GITHUB_TOKEN, GITLAB_T
 STRIPE_KEY, GOOGLE_API_KEY, ANTHROPIC_API_KEY, OPENAI_API_KEY, URL_CREDENTIALS, PASSWORD;
 pii: EMAIL, CREDIT_CARD, US_SSN, IBAN, PHONE, IP_ADDRESS.
 
+Every text is also read through its normalized view (``views.py``: literal escapes, URL
+encoding, HTML references, invisible characters, look-alike letters), and base64, hex and
+interleaved segments are decoded and read (``encoded.py``); a value found there redacts the
+original characters it was read from, in blocks and in streams alike. Phone numbers are
+confirmed with libphonenumber for the default region set by ``configure(phone_region=...)``
+(``inspection.phone_region``).
+
 Threads: a ``Scanner`` (``default_scanner()``) is shared and immutable; hyperscan scratch space is
 allocated per thread on first use. A ``StreamRedactor`` belongs to one stream.
 
@@ -28,7 +35,7 @@ from ext_proc.scanning.detectors import FINDING_TYPES
 from ext_proc.scanning.findings import Category, Finding
 from ext_proc.scanning.hidden import strip_hidden
 from ext_proc.scanning.injection import INJECTION_THRESHOLD, InjectionResult, Signal, detect_injection
-from ext_proc.scanning.redaction import Redaction, Verdict, default_scanner, redact_text
+from ext_proc.scanning.redaction import Redaction, Verdict, configure, default_scanner, redact_text
 from ext_proc.scanning.scanner import Scanner
 from ext_proc.scanning.stream import Step, StreamRedactor
 
@@ -55,6 +62,7 @@ __all__ = [
     "Step",
     "StreamRedactor",
     "Verdict",
+    "configure",
     "default_scanner",
     "detect_injection",
     "placeholder",

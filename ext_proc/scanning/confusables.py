@@ -34,6 +34,8 @@ _LOOKALIKES = {
     "\u2018": "'", "\u2019": "'",
 }  # fmt: skip
 _TABLE = str.maketrans(_LOOKALIKES)
+# The letters alone (the sensitive-data views fold these; typographic apostrophes stay).
+LOOKALIKE_LETTERS = {char: ascii_ for char, ascii_ in _LOOKALIKES.items() if char.isalpha()}
 _LOOKALIKE = re.compile("[" + "".join(_LOOKALIKES) + "]")
 # A word mixing ASCII letters with look-alikes (genuine Cyrillic or Greek words have no ASCII).
 _LETTERS = "".join(char for char in _LOOKALIKES if char.isalpha())

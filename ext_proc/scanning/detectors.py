@@ -31,10 +31,11 @@ from dataclasses import dataclass
 
 import regex
 
-from ext_proc.scanning import validators
+from ext_proc.scanning import encoded, validators
 from ext_proc.scanning.findings import Category
 
 Validator = Callable[[str], int | None]
+Decoder = Callable[[str], str | None]
 
 
 def _whole(value: str) -> int | None:
@@ -56,6 +57,15 @@ class Detector:
     # anchor then matches ending within ``max_len`` after every start of the pattern.
     anchor_start: bool = True
     validate: Validator = _whole
+    # For a segment detector (``encoded.py``): turns the validated segment into the text to scan
+    # for values; the segment is then a finding of the type found in it.
+    decode: Decoder | None = None
+    # Text that, ending right where a match starts, makes it no finding (a phone-shaped number
+    # after "order #" is an order number). Read from at most ``CONTEXT_CHARS`` before the match.
+    context: regex.Pattern[str] | None = None
+
+
+CONTEXT_CHARS = 48
 
 
 def detector(  # noqa: PLR0917 - the table below reads best with the patterns positional
@@ -70,10 +80,23 @@ def detector(  # noqa: PLR0917 - the table below reads best with the patterns po
     caseless: bool = False,
     anchor_start: bool = True,
     validate: Validator = _whole,
+    decode: Decoder | None = None,
+    context: regex.Pattern[str] | None = None,
 ) -> Detector:
     compiled = regex.compile(pattern, regex.ASCII)
     return Detector(
-        type_, category, compiled, anchor, anchor_min_len, max_len, live, caseless, anchor_start, validate
+        type_,
+        category,
+        compiled,
+        anchor,
+        anchor_min_len,
+        max_len,
+        live,
+        caseless,
+        anchor_start,
+        validate,
+        decode,
+        context,
     )
 
 
@@ -363,23 +386,56 @@ IBAN = detector(
     validate=validators.iban,
 )
 
-# E.164 (+ and up to 15 digits, contiguous or grouped) and North American numbers written with
-# separators or parentheses. A bare run of digits is never a phone number here: it is far more
-# often an id, an amount or a timestamp. Dates (4-2-2) and versions (1.2.3) have no 3-3-4 shape.
-_NANP = r"(?:\([2-9][0-9]{2}\)[ .-]?|[2-9][0-9]{2}[ .-])[0-9]{3}[ .-][0-9]{4}"
-PHONE = detector(
-    "PHONE",
-    "pii",
-    r"(?<![0-9A-Za-z_+])(?<![0-9][.-])"
-    r"(?:\+[1-9][0-9]{7,14}|\+[1-9][0-9]{0,3}(?:[ .-]?\([0-9]{1,4}\)[0-9]{0,8}|[ .-][0-9]{1,8}){1,6}"
-    rf"|(?:\+?1[ .-]?)?{_NANP})"
-    r"(?![0-9A-Za-z_]|[.-][0-9])",
-    r"\+[1-9]|1?[ .-]?\(?[2-9][0-9]{2}\)?[ .-]?[0-9]{3}[ .-][0-9]{4}",
-    2,
-    80,
-    r"[+(0-9][0-9 .()-]*",
-    validate=validators.phone,
+# Phone numbers, found by shape and confirmed by libphonenumber (``validators.phone_validator``):
+# international (``+44 20 7946 0958``, ``+44(0)20...``, ``001-``/``00``/``011`` dialling prefixes),
+# North American (``630.434.5116``, ``(998)249-9664``, ``1-800-555-0199``, and ten bare digits),
+# and national numbers with a trunk prefix (``(020) 7496 0266``, ``04 20 00 57 56``) valid in the
+# configured default region; each with an optional extension (``x5680``, ``ext. 12``). Context
+# keeps ids out: a number right after "order", "invoice", "id", "ticket", "tracking", "timestamp"
+# (and the like, with "no.", "#", ":") is not a phone number. Dates (4-2-2), versions and IPv4
+# addresses have none of these shapes.
+_PHONE_CONTEXT_WORDS = (
+    r"order|invoice|inv|id|ref|reference|ticket|account|acct|tracking|transaction|txn|confirmation"
+    r"|serial|sku|case|customer|member|policy|claim|timestamp|epoch|ts|build|version|pid|uid|po|isbn"
+    r"|item|product|part|record|row|shipment|booking|reservation|receipt|routing|ssn|iban|card"
 )
+_PHONE_CONTEXT = regex.compile(
+    rf"(?<![A-Za-z])(?i:{_PHONE_CONTEXT_WORDS})s?[\"']?"
+    r"(?:[ \t]{0,2}(?i:no\.?|num(?:ber)?|id|#))?[\"']?[ \t]{0,2}[:#=]?[ \t]{0,2}[\"'#]?\Z",
+    regex.ASCII,
+)
+_PHONE_EXTENSION = r"(?:[ \t]{0,2}(?:x|X|ext\.?|Ext\.?|EXT\.?|extension)[ \t]{0,2}[0-9]{1,6}+)?"
+_PHONE_GROUPS = r"(?:[ .-]{0,2}(?:\([0-9]{1,5}\)|[0-9]{1,6}+)){1,8}"
+_PHONE_NANP = r"(?:1[ .-]?)?(?:\([0-9]{3}\)[ .-]?|[0-9]{3}[ .-])[0-9]{3}[ .-][0-9]{4}"
+_PHONE_NATIONAL = r"(?:\(0[0-9]{1,4}\)|0[0-9]{1,4})(?:[ .-]?[0-9]{2,4}){2,4}"
+_PHONE_PATTERN = (
+    r"(?<![0-9A-Za-z_+])(?<![0-9][ .-])(?<![0-9]\))"
+    + r"(?:(?:\+|00|011)[ .-]?[1-9]"
+    + _PHONE_GROUPS
+    + rf"|{_PHONE_NANP}|{_PHONE_NATIONAL}|[0-9]{{10}})"
+    + _PHONE_EXTENSION
+    + r"(?![0-9A-Za-z_]|[.-][0-9])"
+)
+
+
+def phone_detector(region: str) -> Detector:
+    """The PHONE detector for numbers written without a country code in ``region`` (ISO 3166)."""
+    return detector(
+        "PHONE",
+        "pii",
+        _PHONE_PATTERN,
+        # Each shape after a non-digit, so that dates and long digit runs do not report.
+        r"\+[1-9]|(^|[^0-9])((00|011)[ .-]?[1-9]|1?[ .-]?\(?[0-9]{3}\)?[ .-]?[0-9]{3}[ .-][0-9]{4}"
+        r"|\(?0[0-9]{1,4}\)?([ .-]?[0-9]{2,4}){2}|[0-9]{10})",
+        2,
+        100,
+        r"[+(0-9][0-9 \t.()#:xXeEtTnNsSiIoO-]*",
+        validate=validators.phone_validator(region),
+        context=_PHONE_CONTEXT,
+    )
+
+
+PHONE = phone_detector("US")
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
 IPV4 = detector(
@@ -408,6 +464,57 @@ IPV6 = detector(
     validate=validators.ipv6,
 )
 
+# --- Encoded segments (encoded.py) -------------------------------------------------------------
+
+# Runs of base64 or base64url characters, 12 to 4,096 long (longer runs are images or blobs, and
+# the bound keeps a stream's holdback bounded): a value in the decoded text redacts the run. The
+# base64 of text goes from a lower-case to an upper-case letter within its first 18 characters,
+# which words, paths, dates, UUIDs and hex hashes do not: only such runs are decoded.
+_B64 = "[A-Za-z0-9+/_-]"
+_B64_MIXED = f"{_B64}{{0,15}}[a-z][0-9+/_-]{{0,2}}[A-Z]"
+BASE64 = detector(
+    "BASE64",
+    "pii",
+    rf"(?<![A-Za-z0-9+/=_-])(?={_B64_MIXED}){_B64}{{12,4096}}+={{0,2}}(?![A-Za-z0-9+/=_-])",
+    # Anchored after a character that cannot be in the run: one report per run (hyperscan
+    # reports every end offset, and a run would give one per character).
+    rf"(^|[^A-Za-z0-9+/=_-])({_B64_MIXED})",
+    2,
+    4_100,
+    r"[A-Za-z0-9+/_=-]+",
+    decode=encoded.base64_text,
+)
+
+# Runs of hex digit pairs (at least 8 bytes), the way ``xxd -p`` or ``.hex()`` writes text.
+HEX = detector(
+    "HEX",
+    "pii",
+    r"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{2}){8,2048}+(?![0-9A-Za-z])",
+    r"(^|[^0-9A-Za-z])[0-9A-Fa-f]{16}",
+    16,
+    4_100,
+    r"[0-9A-Fa-f]+",
+    decode=encoded.hex_text,
+)
+
+# At least eight characters each followed by the same separator (``j o h n``, ``4-1-1-1``): read
+# without the separators. The first and last are not spaces (inside, a space is a character:
+# ``( 4 1 5 )   5 5 5``). Bounded to 255 characters.
+_SEPARATORS = r"[ ._|*/,;:~+-]"
+INTERLEAVED = detector(
+    "INTERLEAVED",
+    "pii",
+    rf"(?<![^\s])[^\s](?P<sep>{_SEPARATORS})(?:[^\r\n](?P=sep)){{6,126}}[^\s](?![^\s])",
+    rf"[^\s]{_SEPARATORS}[^\r\n]{_SEPARATORS}[^\r\n]{_SEPARATORS}[^\r\n]",
+    7,
+    260,
+    rf"[^\s](?:{_SEPARATORS}[^\r\n])*{_SEPARATORS}?",
+    decode=encoded.deinterleaved,
+)
+
+# The segment detectors: matched and decoded like the others, never reported under their own name.
+SEGMENT_DETECTORS: tuple[Detector, ...] = (BASE64, HEX, INTERLEAVED)
+
 DETECTORS: tuple[Detector, ...] = (
     PRIVATE_KEY,
     JWT,
@@ -430,6 +537,14 @@ DETECTORS: tuple[Detector, ...] = (
     IPV4,
     IPV6,
 )
+
+
+def detectors_for(phone_region: str = "US", *, segments: bool = True) -> tuple[Detector, ...]:
+    """Every value detector, with phone numbers read for ``phone_region``, and the segment
+    detectors unless ``segments`` is false (the scan of a decoded segment does not decode again)."""
+    values = tuple(phone_detector(phone_region) if d is PHONE else d for d in DETECTORS)
+    return values + SEGMENT_DETECTORS if segments else values
+
 
 # The stable list of finding type names (part of the policy contract: add, never rename).
 FINDING_TYPES: dict[str, Category] = {d.type: d.category for d in DETECTORS}

@@ -32,6 +32,9 @@ class Hit:
     end: int
     match_start: int
     match_end: int
+    # The type found, when it is not the detector's own: a segment detector reports the type of
+    # the value found in the decoded segment; a finding in a normalized view keeps its type.
+    kind: str | None = None
 
 
 def settle_overlaps(hits: list[Hit]) -> list[Hit]:

@@ -21,9 +21,11 @@ from dataclasses import dataclass
 
 import regex
 
-from ext_proc.scanning.detectors import DETECTORS, Detector
+from ext_proc.scanning import views
+from ext_proc.scanning.detectors import CONTEXT_CHARS, FINDING_TYPES, Detector, detectors_for
 from ext_proc.scanning.findings import Finding, Hit, settle_overlaps
 from ext_proc.scanning.hyperscan_db import BlockDatabase, HsPattern, scan_bytes
+from ext_proc.scanning.views import View
 
 # Up to this many possible starts, exact matches are tried one position at a time.
 _FEW_STARTS = 12
@@ -55,10 +57,19 @@ class Match:
 
 
 class Scanner:
-    """The detectors compiled once (about 0.2 s). Immutable; share it across requests and threads."""
+    """The detectors compiled once (about 0.2 s). Immutable; share it across requests and threads.
 
-    def __init__(self, detectors: Sequence[Detector] = DETECTORS) -> None:
-        self.detectors = tuple(detectors)
+    ``scan`` reads the text and its normalized view (``views.py``: escapes, URL encoding, HTML
+    references, invisible characters, look-alikes), and a segment detector's decoded text with the
+    value detectors (``segments``, itself a scanner without segment detectors)."""
+
+    def __init__(self, detectors: Sequence[Detector] | None = None, *, phone_region: str = "US") -> None:
+        self.detectors = tuple(detectors_for(phone_region) if detectors is None else detectors)
+        self.phone_region = phone_region
+        values = tuple(d for d in self.detectors if d.decode is None)
+        self._segments: Scanner | None = None
+        if len(values) < len(self.detectors):
+            self._segments = Scanner(values, phone_region=phone_region)
         anchors = [
             HsPattern(rank, d.anchor, caseless=d.caseless, start=d.anchor_start)
             for rank, d in enumerate(self.detectors)
@@ -78,13 +89,17 @@ class Scanner:
         )
 
     def scan(self, text: str) -> list[Finding]:
-        """Findings in ``text``: validated, overlaps settled, in order."""
+        """Findings in ``text`` and in its normalized view: validated, overlaps settled, in order."""
         hits = [m.hit for m in self.matches(text, 0) if m.hit is not None]
+        if views.may_change(text):
+            view = views.build(text)
+            if view.changed:
+                hits += [view_hit(view, m.hit) for m in self.matches(view.text, 0) if m.hit is not None]
         return [self.finding(hit) for hit in settle_overlaps(hits)]
 
     def finding(self, hit: Hit, offset: int = 0) -> Finding:
-        detector = self.detectors[hit.rank]
-        return Finding(detector.type, detector.category, hit.start + offset, hit.end + offset)
+        kind = hit.kind or self.detectors[hit.rank].type
+        return Finding(kind, FINDING_TYPES[kind], hit.start + offset, hit.end + offset)
 
     def matches(self, text: str, pos: int) -> list[Match]:
         """Every detector's matches from ``pos`` to the end of ``text``, as ``finditer`` from
@@ -106,17 +121,19 @@ class Scanner:
         earliest = min(previous.values(), default=fresh)
         # The gate rescans the text of short holds; a long hold (inside a key) is checked exactly.
         gate_from = earliest if fresh - earliest <= _GATE_SPAN else fresh
-        lives = {
-            rank: self._live_point(text, rank, max(start, pos))
-            for rank, start in pending.live
-            if start < gate_from
-        }
+        candidates = {rank: max(start, pos) for rank, start in pending.live if start < gate_from}
         for rank, start, _ in self._lives.scan(scan_bytes(text[gate_from:])):
-            if rank not in lives:
-                floor = previous.get(rank, fresh)
-                lives[rank] = self._live_point(text, rank, max(start + gate_from, floor))
+            if rank not in candidates:
+                candidates[rank] = max(start + gate_from, previous.get(rank, fresh))
+        # Checked exactly from the leftmost candidate on; a detector whose candidate is not left
+        # of the live point found so far cannot move it, and keeps its candidate (a lower bound
+        # of its own live point) to be checked from there next time.
+        lives: dict[int, int] = {}
+        live = end
+        for rank, candidate in sorted(candidates.items(), key=lambda item: item[1]):
+            lives[rank] = candidate if candidate >= live else self._live_point(text, rank, candidate)
+            live = min(live, lives[rank])
         still = tuple((rank, start) for rank, start in sorted(lives.items()) if start < end)
-        live = min([end] + [start for _, start in still])
         if live == pos:
             return live, [], Pending(end, still)
         found = self._anchors.scan(scan_bytes(text[pos : live + self._anchor_reach]))
@@ -158,15 +175,38 @@ class Scanner:
                 if found is None:
                     pos += 1
                     continue
-                yield Match(rank, found.start(), found.end(), _validated(detector, rank, found))
+                yield Match(rank, found.start(), found.end(), self._validated(detector, rank, found))
                 pos = found.end()
             return
         for found in detector.pattern.finditer(text, pos, endpos):
             if found.start() >= limit:
                 return
-            yield Match(rank, found.start(), found.end(), _validated(detector, rank, found))
+            yield Match(rank, found.start(), found.end(), self._validated(detector, rank, found))
             if found.end() >= limit:
                 return
+
+    def _validated(self, detector: Detector, rank: int, found: regex.Match[str]) -> Hit | None:
+        if detector.context is not None and detector.context.search(
+            found.string, max(0, found.start() - CONTEXT_CHARS), found.start()
+        ):
+            return None
+        start, end = found.span("v") if "v" in detector.pattern.groupindex else found.span()
+        length = detector.validate(found.string[start:end])
+        if length is None:
+            return None
+        kind = None
+        if detector.decode is not None:
+            kind = self._segment_kind(detector.decode(found.string[start : start + length]))
+            if kind is None:
+                return None
+        return Hit(rank, start, start + length, found.start(), found.end(), kind)
+
+    def _segment_kind(self, decoded: str | None) -> str | None:
+        """The type of the first value found in a decoded segment, if any."""
+        if decoded is None or self._segments is None:
+            return None
+        found = self._segments.scan(decoded)
+        return found[0].type if found else None
 
 
 def _possible_starts(detector: Detector, start: int, end: int) -> tuple[int, int]:
@@ -178,12 +218,12 @@ def _possible_starts(detector: Detector, start: int, end: int) -> tuple[int, int
     return max(0, end - detector.max_len), end
 
 
-def _validated(detector: Detector, rank: int, found: regex.Match[str]) -> Hit | None:
-    start, end = found.span("v") if "v" in detector.pattern.groupindex else found.span()
-    length = detector.validate(found.string[start:end])
-    if length is None:
-        return None
-    return Hit(rank, start, start + length, found.start(), found.end())
+def view_hit(view: View, hit: Hit, offset: int = 0) -> Hit:
+    """A hit in a normalized view, as the span of the original text it was read from (the view
+    being that of the text from ``offset``)."""
+    start, end = view.span(hit.start, hit.end)
+    match_start, match_end = view.span(hit.match_start, hit.match_end)
+    return Hit(hit.rank, start + offset, end + offset, match_start + offset, match_end + offset, hit.kind)
 
 
 def _merged(spans: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:

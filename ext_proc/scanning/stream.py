@@ -23,6 +23,14 @@ exactly, and from where; live points only move forward, so a detector that was n
 looked for in the new text. Matches on the text about to be emitted are confirmed as in block
 scanning (hyperscan anchors, then the exact patterns). About 15 us per 4-20 character delta.
 
+Normalized views. The text's normalized view (``views.py``: escapes, URL encoding, HTML
+references, invisible characters, look-alikes) is scanned too, as block scanning does: the view of
+the held text (with some context before it) is built afresh after each delta, with the scanner's
+``step`` on it; its live point, mapped back, can only hold more text, and so can a trailing
+escape still being written (``\\u00``). A view is local (a text cut between two escapes has the
+view of its parts), so the findings are those of the whole text's view. Segment detectors (base64,
+hex, interleaved characters) are detectors like the others, with bounded lengths.
+
 Settling. A match that starts before the live point is final: no attempt from its start reaches
 the end, so no later text can change it. The emitted prefix must not cut a match, so the cut moves
 back to the start of any final match that straddles it. Overlaps are settled inside the emitted
@@ -33,13 +41,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ext_proc.scanning import views
 from ext_proc.scanning.actions import REDACT_ALL, ActionTable
-from ext_proc.scanning.findings import Finding, settle_overlaps
+from ext_proc.scanning.findings import Finding, Hit, settle_overlaps
 from ext_proc.scanning.redaction import Verdict, count_types, default_scanner, rewrite
-from ext_proc.scanning.scanner import Match, Pending, Scanner
+from ext_proc.scanning.scanner import Match, Pending, Scanner, view_hit
 
-# Characters kept before the emitted point for look-behind assertions (the longest is 2).
-_LOOKBEHIND_CONTEXT = 16
+# Characters kept before the emitted point for look-behind assertions (the longest, a phone
+# number's context, reads about 50).
+_LOOKBEHIND_CONTEXT = 72
+# Of those, how many the normalized view is built from (before aligning to an escape's start).
+_VIEW_CONTEXT = 56
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +91,19 @@ class StreamRedactor:
         if self._stop is not None:
             return self._stop
         self._buffer += text
-        live, matches, self._pending = self._scanner.step(
-            self._buffer, self._emitted - self._base, self._pending
-        )
-        return self._settle(_cut_outside_matches(live, matches), matches)
+        start = self._emitted - self._base
+        live, matches, self._pending = self._scanner.step(self._buffer, start, self._pending)
+        spans = [(m.start, m.end) for m in matches]
+        hits = [m.hit for m in matches if m.hit is not None]
+        if views.may_change(self._buffer):
+            view_start = self._view_start(start)
+            view = views.build(self._buffer[view_start:], final=False)
+            view_live, view_matches, _ = self._scanner.step(view.text, view.view_offset(start - view_start))
+            live = min(live, view_start + view.orig_start(view_live))
+            mapped = _mapped(view, view_start, view_matches)
+            spans += [(start, end) for start, end, _ in mapped]
+            hits += [hit for _, _, hit in mapped if hit is not None]
+        return self._settle(_cut_outside(live, spans), hits)
 
     def finish(self) -> Step:
         """Emit what is held: the text has ended, so every match is final."""
@@ -91,15 +112,25 @@ class StreamRedactor:
         self._finished = True
         if self._stop is not None:
             return self._stop
-        matches = self._scanner.matches(self._buffer, self._emitted - self._base)
-        return self._settle(len(self._buffer), matches)
+        start = self._emitted - self._base
+        hits = [m.hit for m in self._scanner.matches(self._buffer, start) if m.hit is not None]
+        if views.may_change(self._buffer):
+            view_start = self._view_start(start)
+            view = views.build(self._buffer[view_start:])
+            view_matches = self._scanner.matches(view.text, view.view_offset(start - view_start))
+            hits += [hit for _, _, hit in _mapped(view, view_start, view_matches) if hit is not None]
+        return self._settle(len(self._buffer), hits)
 
-    def _settle(self, cut: int, matches: list[Match]) -> Step:
+    def _view_start(self, start: int) -> int:
+        """Where to build the view from: some context before ``start``, not inside an escape."""
+        return views.token_boundary(self._buffer, max(0, start - _VIEW_CONTEXT))
+
+    def _settle(self, cut: int, all_hits: list[Hit]) -> Step:
         """Emit the text up to ``cut`` (a buffer offset no match straddles)."""
         start = self._emitted - self._base
         if cut <= start:
             return Step("")
-        hits = settle_overlaps([m.hit for m in matches if m.hit is not None and m.start < cut])
+        hits = settle_overlaps([hit for hit in all_hits if hit.match_start < cut])
         findings = [self._scanner.finding(hit, self._base) for hit in hits]
         text, stopped_by = rewrite(self._buffer[start:cut], self._emitted, findings, self._table, stop=True)
         if stopped_by is not None:
@@ -122,10 +153,20 @@ class StreamRedactor:
             self._pending = self._pending.shifted(-keep_from)
 
 
-def _cut_outside_matches(cut: int, matches: list[Match]) -> int:
-    """Move the cut back until no match straddles it."""
+def _cut_outside(cut: int, spans: list[tuple[int, int]]) -> int:
+    """Move the cut back until no match (given as its span) straddles it."""
     while True:
-        straddling = [m.start for m in matches if m.start < cut < m.end]
+        straddling = [start for start, end in spans if start < cut < end]
         if not straddling:
             return cut
         cut = min(straddling)
+
+
+def _mapped(view: views.View, offset: int, matches: list[Match]) -> list[tuple[int, int, Hit | None]]:
+    """Matches in a view of the buffer from ``offset``, as buffer spans (and hits)."""
+    mapped: list[tuple[int, int, Hit | None]] = []
+    for match in matches:
+        start, end = view.span(match.start, match.end)
+        hit = None if match.hit is None else view_hit(view, match.hit, offset)
+        mapped.append((start + offset, end + offset, hit))
+    return mapped

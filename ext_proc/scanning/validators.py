@@ -11,8 +11,10 @@ import base64
 import binascii
 import ipaddress
 import re
+from collections.abc import Callable
 
 import orjson
+import phonenumbers
 
 _NOT_DIGIT = re.compile(r"[^0-9]")
 
@@ -78,14 +80,64 @@ def us_ssn(value: str) -> int | None:
     return None if digits in _VOID_SSNS else len(value)
 
 
+_EXTENSION = re.compile(r"[ \t]*(?:x|ext\.?|extension)[ \t]*([0-9]{1,6})$", re.IGNORECASE)
+_NANP_SHAPE = re.compile(
+    r"(?:1[ .-]?)?(?:\([0-9]{3}\)[ .-]?|[0-9]{3}[ .-])[0-9]{3}[ .-][0-9]{4}|[2-9][0-9]{9}"
+)
+_GROUP_END = re.compile(r"[0-9)](?=[ .-]*[0-9(])")
+
+
+def phone_validator(region: str) -> Callable[[str], int | None]:
+    """A validator of phone-number candidates for numbers without a country code in ``region``:
+    North American shapes by their digits, international numbers as libphonenumber finds them
+    possible for their country (trimmed back to the longest possible prefix), national numbers
+    with a trunk prefix only when valid in ``region``."""
+
+    def validate(value: str) -> int | None:
+        extension = _EXTENSION.search(value)
+        main = value[: extension.start()] if extension else value
+        digits = _NOT_DIGIT.sub("", main)
+        if len(set(digits)) <= 1:
+            return None
+        if main.startswith(("+", "00", "011")):
+            length = _international(main)
+            return None if length is None else (len(value) if length == len(main) else length)
+        if _NANP_SHAPE.fullmatch(main):
+            return len(value)
+        return len(value) if _valid_national(main, region) else None
+
+    return validate
+
+
+def _international(main: str) -> int | None:
+    """The length of the longest prefix of ``main`` (cut after a digit group) that is a possible
+    number for its country code; ``00`` and ``011`` stand for ``+``."""
+    body = main[1:] if main.startswith("+") else main[3:] if main.startswith("011") else main[2:]
+    offset = len(main) - len(body)
+    ends = [len(body)] + [m.end() for m in reversed(list(_GROUP_END.finditer(body)))]
+    for end in ends:
+        if len(_NOT_DIGIT.sub("", body[:end])) < 8:
+            return None
+        try:
+            number = phonenumbers.parse("+" + body[:end])
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number(number):
+            return offset + end
+    return None
+
+
+def _valid_national(main: str, region: str) -> bool:
+    try:
+        number = phonenumbers.parse(main, region)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(number)
+
+
 def phone(value: str) -> int | None:
-    """E.164 allows at most 15 digits; fewer than 8 is a short code or an extension, not a number."""
-    digits = _NOT_DIGIT.sub("", value)
-    if not 8 <= len(digits) <= 15 or len(set(digits)) == 1:
-        return None
-    if not value.startswith("+") and len(digits) not in (10, 11):
-        return None  # North American: ten digits, or eleven with the leading 1
-    return len(value)
+    """The PHONE validator for the default region (US)."""
+    return _PHONE_US(value)
 
 
 # IBAN lengths by country (ISO 13616 registry).
@@ -191,3 +243,6 @@ def url_password(value: str) -> int | None:
     if not password or password.startswith(("$", "{", "%")) or set(password) <= {"*", "x", "X"}:
         return None
     return len(value)
+
+
+_PHONE_US = phone_validator("US")

@@ -128,7 +128,34 @@ def test_a_blocked_secret_ends_the_stream_with_an_error_the_sdk_raises(agents: S
     assert "sk-proj-7f3k" not in agents.service.log_path.read_text()
 
 
+ENCODED_REPLY = (
+    # (a header carries the reply: ASCII only; zero-width characters are in the request test)
+    "Mail am9obi5kb2VAZXhhbXBsZS5jb20= or john%40example.org, key "
+    "A\\u004bIAIOSFODNN7EXAMPLE, call 630.434.5116x5680."
+)
+
+
+@pytest.mark.parametrize("delta_chars", ["1", "7"])
+def test_encoded_values_in_a_stream_are_redacted_across_chunks(agents: Stack, delta_chars: str) -> None:
+    client = openai_client(agents, **{"x-demo-reply": ENCODED_REPLY, "x-demo-delta-chars": delta_chars})
+    stream = client.chat.completions.create(model="gpt-4o-mini", messages=USER, stream=True)  # type: ignore[arg-type]
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text == (
+        "Mail [REDACTED:EMAIL] or [REDACTED:EMAIL], key [REDACTED:AWS_ACCESS_KEY], call [REDACTED:PHONE]."
+    )
+
+
 # -- LLM requests: what leaves --------------------------------------------------------------------
+
+
+def test_encoded_personal_data_in_a_prompt_is_redacted_before_it_leaves(agents: Stack) -> None:
+    content = "Reach me at b\u200bo\u200bb@example.com or 5 3 6 - 2 2 - 8 7 2 6 or &#98;ob@example.net"
+    messages = [{"role": "user", "content": content}]
+    completion = openai_client(agents).chat.completions.create(model="gpt-4o-mini", messages=messages)  # type: ignore[arg-type]
+    assert completion.choices[0].message.content is not None
+    assert completion.choices[0].message.content.endswith(
+        "Reach me at [REDACTED:EMAIL] or [REDACTED:US_SSN] or [REDACTED:EMAIL]"
+    )
 
 
 def test_personal_data_in_a_prompt_is_redacted_before_it_leaves(agents: Stack) -> None:

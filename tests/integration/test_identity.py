@@ -9,7 +9,6 @@ echo endpoint, which answers with the headers it received.
 from __future__ import annotations
 
 import hashlib
-import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,6 @@ import pytest
 from ext_proc.identity.api_keys import new_key
 from tests import jwt_keys
 from tests.harness import Stack, UpstreamServer, copy_policies, start_stack
-from tests.tls_certs import ThrowawayCa
 
 pytestmark = pytest.mark.envoy
 
@@ -223,69 +221,3 @@ def _until(condition: Any, timeout: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the change did not take effect"
         time.sleep(0.05)
-
-
-# -- workload identity: the SPIFFE ID of an mTLS client certificate -----------------------------
-
-
-@pytest.fixture(scope="module")
-def mtls(
-    tmp_path_factory: pytest.TempPathFactory, upstream: UpstreamServer
-) -> Iterator[tuple[Stack, ThrowawayCa]]:
-    workdir = tmp_path_factory.mktemp("spiffe")
-    ca = ThrowawayCa(workdir)
-    server = ca.issue("envoy", ip="127.0.0.1")
-
-    def require_client_certificates(config: dict[str, Any]) -> None:
-        chain = config["static_resources"]["listeners"][0]["filter_chains"][0]
-        chain["transport_socket"] = {
-            "name": "envoy.transport_sockets.tls",
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
-                "require_client_certificate": True,
-                "common_tls_context": {
-                    "tls_certificates": [
-                        {
-                            "certificate_chain": {"filename": str(server.cert)},
-                            "private_key": {"filename": str(server.key)},
-                        }
-                    ],
-                    "validation_context": {"trusted_ca": {"filename": str(ca.cert)}},
-                },
-            },
-        }
-
-    sections = {
-        "identity": {"spiffe": {"trust_domain": "cluster.local", "agent_from": "/ns/agents/sa/{agent}"}},
-        "credentials": {
-            "upstream": {"upstream-key": {"file": str(jwt_keys.write(workdir / "k", UPSTREAM_SECRET))}}
-        },
-    }
-    policies = copy_policies("identity", workdir / "policies")
-    for stack in start_stack(
-        workdir, policies, upstream, service_sections=sections, edit_envoy=require_client_certificates
-    ):
-        yield stack, ca
-
-
-def _mtls_echo(stack: Stack, ca: ThrowawayCa, client: Any) -> httpx.Response:
-    url = stack.url.replace("http://", "https://")
-    context = ssl.create_default_context(cafile=str(ca.cert))
-    context.load_cert_chain(str(client.cert), str(client.key))
-    with httpx.Client(base_url=url, verify=context, timeout=10) as http:
-        return http.post("/echo/hello", json={"q": 1})
-
-
-def test_a_workload_certificate_names_the_agent(mtls: tuple[Stack, ThrowawayCa]) -> None:
-    stack, ca = mtls
-    client = ca.issue("support", uri="spiffe://cluster.local/ns/agents/sa/support-bot")
-    headers = received(_mtls_echo(stack, ca, client))
-    assert headers["x-agent"] == "support-bot" and headers["x-agent-method"] == "spiffe"
-
-
-def test_a_workload_of_another_trust_domain_is_refused(mtls: tuple[Stack, ThrowawayCa]) -> None:
-    stack, ca = mtls
-    client = ca.issue("foreign", uri="spiffe://other.example/ns/agents/sa/support-bot")
-    response = _mtls_echo(stack, ca, client)
-    assert response.status_code == 401
-    assert response.json()["error"]["reasons"] == ["agent credential refused: spiffe_id_not_mapped"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -168,6 +169,9 @@ def test_unix_socket_transport(tmp_path: Path, upstream: UpstreamServer) -> None
     policies = copy_policies("rewrite", tmp_path / "policies")
     for stack in start_stack(tmp_path, policies, upstream, unix_socket=True):
         assert stack.service.address.startswith("unix:")
+        # Owner and group may connect (Envoy's container shares the pod's fsGroup), others not.
+        mode = Path(stack.service.address.removeprefix("unix:")).stat().st_mode
+        assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o660
         with stack.client() as client:
             assert client.get("/echo/plain").status_code == 200
             assert client.get("/deny/custom").status_code == 418

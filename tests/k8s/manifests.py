@@ -9,12 +9,14 @@ directories, so the container's own command, arguments and environment can run h
 
 from __future__ import annotations
 
+import atexit
 import base64
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -116,9 +118,32 @@ def volume_files(
     return {item["path"]: data[item["key"]] for item in items}
 
 
+def publish_volume(directory: Path, files: Mapping[str, bytes], generation: int) -> None:
+    """A new generation of a Secret or ConfigMap volume's files, as the kubelet writes it: a
+    timestamped directory, then ``..data`` swapped to it atomically (the visible names are
+    links through ``..data``), then the old generation removed."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("..%Y_%m_%d_%H_%M_%S.", time.gmtime()) + str(generation)
+    for relative, content in files.items():
+        target = directory / stamp / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    temporary = directory / "..data_tmp"
+    temporary.symlink_to(stamp)
+    old = os.readlink(directory / "..data") if (directory / "..data").is_symlink() else None
+    os.replace(temporary, directory / "..data")
+    for top in {Path(relative).parts[0] for relative in files}:
+        link = directory / top
+        if not link.is_symlink():
+            link.symlink_to(Path("..data") / top)
+    if old is not None:
+        shutil.rmtree(directory / old)
+
+
 @dataclass
 class PodLayout:
-    """A pod's volumes under ``root``, and the container paths that lead there."""
+    """A pod's volumes under ``root`` (emptyDirs under a short scratch directory: they hold unix
+    sockets, whose paths are at most 107 bytes), and the container paths that lead there."""
 
     root: Path
     spec: dict[str, Any]
@@ -128,8 +153,11 @@ class PodLayout:
     image_files: Mapping[str, Path] = field(default_factory=dict)
     generation: int = 0
     mapped: set[Path] = field(default_factory=set)
+    scratch: Path | None = None
 
     def materialize(self) -> PodLayout:
+        self.scratch = Path(tempfile.mkdtemp(prefix="pod-"))
+        atexit.register(shutil.rmtree, self.scratch, True)
         for volume in self.spec.get("volumes", []):
             directory = self.volume_dir(volume["name"])
             directory.mkdir(parents=True)
@@ -137,28 +165,20 @@ class PodLayout:
                 self.publish(volume["name"], volume_files(volume, self.objects, self.secrets))
         return self
 
+    def volume_roots(self) -> list[Path]:
+        """The directories that hold the pod's volumes."""
+        return [self.root / "volumes", *([self.scratch] if self.scratch is not None else [])]
+
     def volume_dir(self, name: str) -> Path:
+        empty = any(v["name"] == name and "emptyDir" in v for v in self.spec.get("volumes", []))
+        if empty and self.scratch is not None:
+            return self.scratch / name
         return self.root / "volumes" / name
 
     def publish(self, volume: str, files: Mapping[str, bytes]) -> None:
         """Write a new generation of a volume's files and swap ``..data`` to it atomically."""
         self.generation += 1
-        directory = self.volume_dir(volume)
-        stamp = time.strftime("..%Y_%m_%d_%H_%M_%S.", time.gmtime()) + str(self.generation)
-        for relative, content in files.items():
-            target = directory / stamp / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
-        temporary = directory / "..data_tmp"
-        temporary.symlink_to(stamp)
-        old = os.readlink(directory / "..data") if (directory / "..data").is_symlink() else None
-        os.replace(temporary, directory / "..data")
-        for top in {Path(relative).parts[0] for relative in files}:
-            link = directory / top
-            if not link.is_symlink():
-                link.symlink_to(Path("..data") / top)
-        if old is not None:
-            shutil.rmtree(directory / old)
+        publish_volume(self.volume_dir(volume), files, self.generation)
 
     def current_files(self, volume: str) -> dict[str, bytes]:
         data = self.volume_dir(volume) / "..data"

@@ -99,6 +99,36 @@ class Pod:
         document: dict[str, Any] = orjson.loads(result.stdout)
         return document
 
+    def run_as(self, name: str, module: str, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+        """A module run inside the pod as container NAME sees the pod: the same network namespace,
+        and of the pod's volumes only those it mounts (a mount namespace of its own in which the
+        others are hidden)."""
+        mounted = {m["name"] for m in container(self.layout.spec, name).get("volumeMounts", [])}
+        script = ["set -e"]
+        for index, volumes in enumerate(self.layout.volume_roots()):
+            staging = self.layout.root / f"volumes-staging-{index}"
+            staging.mkdir(exist_ok=True)
+            script += [f"mount --bind {volumes} {staging}", f"mount -t tmpfs tmpfs {volumes}"]
+            for volume in sorted(mounted):
+                if (staging / volume).exists() or (volumes / volume).exists():
+                    script.append(
+                        f"mkdir {volumes / volume} && mount --bind {staging / volume} {volumes / volume}"
+                    )
+            script.append(f"umount -l {staging}")
+        script.append('exec "$@"')
+        command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", "\n".join(script), "sh"]
+        result = subprocess.run(
+            [*self.namespace.prefix(), *command, sys.executable, "-m", module, *args],
+            capture_output=True,
+            env=env,
+            cwd=ROOT,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr.decode() + self.log_tail()
+        document: dict[str, Any] = orjson.loads(result.stdout)
+        return document
+
     def fetch(self, *requests: dict[str, Any]) -> list[dict[str, Any]]:
         """HTTP requests from inside the pod (tests/k8s/fetch.py): status and text of each."""
         answers: list[dict[str, Any]] = self.run("tests.k8s.fetch", orjson.dumps(requests).decode())[

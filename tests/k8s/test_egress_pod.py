@@ -58,7 +58,7 @@ def _point_upstreams_here(layout: PodLayout) -> None:
     config = yaml.safe_load(path.read_text())
     for cluster in config["static_resources"]["clusters"]:
         endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
-        if endpoint["address"]["socket_address"]["address"] in HOSTS:
+        if endpoint["address"].get("socket_address", {}).get("address") in HOSTS:
             endpoint["address"]["socket_address"]["address"] = "127.0.0.1"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 
@@ -155,6 +155,33 @@ def test_the_readiness_port_serves_only_envoys_ready(pod: Pod) -> None:
     base = f"http://127.0.0.1:{probe['port']}"
     answers = pod.fetch({"url": base + probe["path"]}, {"url": base + "/quitquitquit"})
     assert [a["status"] for a in answers] == [200, 404]
+
+
+def test_the_agent_reaches_neither_envoys_admin_nor_chaperones_grpc_service(pod: Pod) -> None:
+    """As the agent container sees the pod (its network namespace, its own volumes only), every
+    listening TCP port and unix socket is tried as Envoy's admin (POST /healthcheck/fail and
+    /quitquitquit included) and as Chaperone's gRPC service (tests/k8s/reach.py)."""
+    admin_socket = str(pod.layout.volume_dir("envoy-admin") / "admin.sock")
+    grpc_socket = str(pod.layout.volume_dir("chaperone-grpc") / "grpc.sock")
+    # The control: as Envoy's container sees the pod, both sockets are there and answer.
+    envoy_view = pod.run_as("envoy", "tests.k8s.reach", "--harmless")
+    assert envoy_view["unix"][admin_socket]["admin"] == ["admin"]
+    assert envoy_view["unix"][grpc_socket]["grpc"] == {"health": "SERVING", "ext_authz": "answered"}
+    # The agent: no admin answer, no gRPC answer, on any port or socket of the pod.
+    agent_view = pod.run_as("agent", "tests.k8s.reach", env=agent_environment(pod, "agent"))
+    assert set(agent_view["tcp"]) == {"9002", "9902", "10000", "10001", "443"}, agent_view["tcp"]
+    for port, answers in agent_view["tcp"].items():
+        assert "admin" not in answers["admin"], (port, answers)
+        assert answers["grpc"]["health"] != "SERVING" and answers["grpc"]["ext_authz"] != "answered", (
+            port,
+            answers,
+        )
+    assert set(agent_view["unix"]) >= {admin_socket, grpc_socket}
+    assert set(agent_view["unix"].values()) == {"unreachable"}, agent_view["unix"]
+    # Envoy did not take the agent's POST /healthcheck/fail or /quitquitquit from anywhere.
+    assert pod.processes["envoy"].poll() is None
+    probe = container(pod.layout.spec, "envoy")["readinessProbe"]["httpGet"]
+    assert pod.fetch({"url": f"http://127.0.0.1:{probe['port']}{probe['path']}"})[0]["status"] == 200
 
 
 def test_policy_configmap_update_changes_decisions_without_restart(pod: Pod) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from ext_proc.config import Config, split_host_port
 from tests.harness import envoy_binary
@@ -23,6 +24,7 @@ from tests.k8s.manifests import (
     pod_spec,
     pod_template,
     render,
+    volume_files,
 )
 
 RENDERED = {overlay.name: render(overlay) for overlay in overlays()}
@@ -84,9 +86,11 @@ def test_sidecars_start_in_order_and_are_probed(rendered: tuple[str, list[Any], 
     assert [c["name"] for c in spec["initContainers"]] == ["chaperone", "envoy"]
     assert all(c["restartPolicy"] == "Always" for c in spec["initContainers"]), "native sidecars"
     chaperone, envoy = spec["initContainers"]
-    # Chaperone: started and alive when its gRPC health answers SERVING on the port Envoy calls;
-    # ready when the admin port's /readyz says so.
-    assert chaperone["startupProbe"]["grpc"] == chaperone["livenessProbe"]["grpc"] == {"port": 9001}
+    # Chaperone: started (policies compiled, gRPC service serving) and alive while the admin
+    # port's /healthz answers; ready when its /readyz says so. Its gRPC service is on a unix
+    # socket that the kubelet does not reach.
+    healthz = {"path": "/healthz", "port": 9002}
+    assert chaperone["startupProbe"]["httpGet"] == chaperone["livenessProbe"]["httpGet"] == healthz
     assert chaperone["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": 9002}
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert envoy[probe]["httpGet"] == {"path": "/ready", "port": 9902}
@@ -108,13 +112,14 @@ def test_probes_and_scraping_reach_the_ports_chaperone_listens_on(
 ) -> None:
     name, objects, spec = rendered
     config, item = chaperone_config(name, objects, spec, tmp_path)
-    grpc_host, grpc_port = split_host_port(config.server.address)
     admin_host, admin_port = split_host_port(config.admin.address)
-    # The kubelet probes the pod IP, and Prometheus scrapes it: both listen on every address.
-    assert grpc_host == admin_host == "0.0.0.0"
-    assert item["startupProbe"]["grpc"]["port"] == item["livenessProbe"]["grpc"]["port"] == grpc_port
-    assert item["readinessProbe"]["httpGet"]["port"] == admin_port
-    assert {p["name"]: p["containerPort"] for p in item["ports"]} == {"grpc": grpc_port, "admin": admin_port}
+    # The kubelet probes the pod IP, and Prometheus scrapes it: the admin port listens on every
+    # address. The gRPC service has no port (a unix socket, see the test below).
+    assert admin_host == "0.0.0.0"
+    assert config.server.address.startswith("unix:")
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert item[probe]["httpGet"]["port"] == admin_port, probe
+    assert {p["name"]: p["containerPort"] for p in item["ports"]} == {"admin": admin_port}
     annotations = pod_template(objects, DEPLOYMENTS[name])["metadata"]["annotations"]
     assert config.metrics.enabled
     assert annotations == {
@@ -161,11 +166,54 @@ def test_network_policy_admits_the_admin_port_to_prometheus_alone(
     labels = pod_template(objects, DEPLOYMENTS[name])["metadata"]["labels"]
     callers = {"ingress": {8080: [ANYONE]}, "egress": {}}[name]  # Envoy's listener for the MCP clients
     ports = {p["containerPort"] for c in all_containers(spec) for p in c.get("ports", [])}
-    ports |= {split_host_port(config.server.address)[1], split_host_port(config.admin.address)[1]}
+    ports |= {split_host_port(config.admin.address)[1]}
     expected = (
         {port: [] for port in ports} | callers | {split_host_port(config.admin.address)[1]: [PROMETHEUS]}
     )
     assert {port: admitted(objects, labels, port) for port in sorted(ports)} == expected
+
+
+def socket_holders(spec: dict[str, Any], path: str) -> set[str]:
+    """The containers that mount the volume a socket's path is in."""
+    (volume,) = {
+        m["name"]
+        for item in all_containers(spec)
+        for m in item.get("volumeMounts", [])
+        if path.startswith(m["mountPath"].rstrip("/") + "/")
+    }
+    assert "emptyDir" in next(v for v in spec["volumes"] if v["name"] == volume), "a volume of the pod's own"
+    return {
+        item["name"]
+        for item in all_containers(spec)
+        if volume in {m["name"] for m in item.get("volumeMounts", [])}
+    }
+
+
+def test_envoy_admin_and_chaperone_grpc_are_sockets_the_workload_cannot_reach(
+    rendered: tuple[str, list[Any], dict[str, Any]],
+) -> None:
+    """The main container shares the pod's network namespace: any TCP port, loopback included, is
+    open to it. Envoy's admin (no authentication: POST /quitquitquit, /healthcheck/fail) and
+    Chaperone's gRPC service are unix sockets in volumes it does not mount."""
+    _, objects, spec = rendered
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    envoy = yaml.safe_load(volume_files(volumes["envoy-config"], objects, {})["envoy.yaml"])
+    chaperone = yaml.safe_load(volume_files(volumes["chaperone-config"], objects, {})["chaperone.yaml"])
+    admin = envoy["admin"]["address"]["pipe"]["path"]
+    assert socket_holders(spec, admin) == {"envoy"}
+    grpc_socket = chaperone["server"]["address"].removeprefix("unix:")
+    (cluster,) = [c for c in envoy["static_resources"]["clusters"] if c["name"] == "chaperone"]
+    endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    assert endpoint["address"] == {"pipe": {"path": grpc_socket}}
+    assert socket_holders(spec, grpc_socket) == {"chaperone", "envoy"}
+    # Envoy listens on TCP only where the workload is meant to call it, and for the kubelet.
+    tcp = {
+        listener["name"]: listener["address"]["socket_address"]
+        for listener in envoy["static_resources"]["listeners"]
+    }
+    assert tcp.pop("readiness") == {"address": "0.0.0.0", "port_value": 9902}
+    assert set(tcp) == {upstream["name"] for upstream in chaperone["upstreams"]}
+    assert "--admin-address" not in container(spec, "envoy")["args"]
 
 
 def test_policies_configmap_keeps_its_name_for_hot_reload(

@@ -82,6 +82,7 @@ def test_config_is_immutable() -> None:
         ("server:\n  address: 'unix:'\n", "server.address"),
         ("policy:\n  engine: opa\n  opa: {url: 'opa:8181'}\n", "policy.opa.url"),
         ("policy:\n  decision: '/'\n", "policy.decision"),
+        ("inspection:\n  phone_region: UK\n", "inspection.phone_region"),
         ("- a list\n", "top level must be a mapping"),
         ("server: [\n", "not valid YAML"),
     ],

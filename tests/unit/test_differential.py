@@ -32,16 +32,11 @@ def inputs(name: str) -> list[dict[str, Any]]:
     return documents
 
 
-@pytest.fixture(
-    scope="module",
-    params=[(name, compiled) for name in sorted(BUNDLES) for compiled in (True, False)],
-    ids=lambda p: f"{p[0]}-{'compiled' if p[1] else 'tree'}",
-)
+@pytest.fixture(scope="module", params=sorted(BUNDLES))
 def engines(request: pytest.FixtureRequest) -> Iterator[tuple[str, RegorusEngine, OpaEngine]]:
-    # Both regorus evaluators (compiled and tree-walking) are held to OPA's answers.
-    name, compiled = request.param
+    name = request.param
     opa = opa_engine_for(BUNDLES[name])
-    yield name, RegorusEngine(load_bundle(BUNDLES[name]), DECISION, compiled=compiled), opa
+    yield name, RegorusEngine(load_bundle(BUNDLES[name]), DECISION), opa
     opa.close()
 
 

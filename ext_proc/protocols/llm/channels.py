@@ -6,6 +6,7 @@ text in a complete response (``TextField.channel``) and in streamed events, so b
 share the scanners' state. The keys are plain strings, stable across versions:
 
 - OpenAI Chat Completions: ``choice {i} content``, ``choice {i} refusal``,
+  ``choice {i} audio transcript``,
   ``choice {i} tool_call {k} arguments`` (``i`` the choice's ``index``, ``k`` the tool call's
   ``index``), ``choice {i} function_call arguments`` (the legacy function call), and
   ``choice {i} reasoning_content`` / ``choice {i} reasoning`` (the reasoning text that compatible
@@ -43,6 +44,10 @@ def chat_refusal(choice: int) -> str:
 def chat_reasoning(choice: int, field: str) -> str:
     """``field`` is the message or delta key: ``reasoning_content`` or ``reasoning``."""
     return f"choice {choice} {field}"
+
+
+def chat_audio_transcript(choice: int) -> str:
+    return f"choice {choice} audio transcript"
 
 
 def chat_tool_arguments(choice: int, call: int) -> str:

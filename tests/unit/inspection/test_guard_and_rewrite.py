@@ -113,7 +113,8 @@ def test_denials_speak_the_clients_protocol() -> None:
 
 KEY = (
     "sk-ant-api03-"
-    + "Ab3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5zA7bC9dE1fG3hI5jK7lM9nO1pQ3rS5tU7vW9xY1zA3bC5dE7fG9hI1jK3lM5nO7p-AbCdEfAA"
+    + "Ab3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5zA7bC9dE1fG3hI5jK7lM9nO1pQ3"
+    + "rS5tU7vW9xY1zA3bC5dE7fG9hI1jK3lM5nO7p-AbCdEfAA"
 )
 
 

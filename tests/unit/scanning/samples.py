@@ -39,6 +39,18 @@ POSITIVES: dict[str, tuple[str, ...]] = {
         "+49 30 12345678",
         "+33 1 23 45 67 89",
         "+44 (0)20 7946 0958",
+        # Extensions, bare ten digits, dialling prefixes (the shapes Faker's en_US numbers take).
+        "630.434.5116x5680",
+        "(998)249-9664x291",
+        "797-386-9073x6625",
+        "5272868387",
+        "001-630-434-5116",
+        "001-630-434-5116x12345",
+        "+1-537-640-6812x41586",
+        "(783)703-8836",
+        "4155550123 ext. 12",
+        "+33 (0)2 34 15 24 49",
+        "+911152449390",
     ),
     "IBAN": (
         "DE89370400440532013000",
@@ -122,7 +134,13 @@ NEAR_MISSES: tuple[tuple[str, str], ...] = (
     ("123-45-67890", "US_SSN"),
     ("on 2024-01-15 at 10:23:45", "PHONE"),
     ("version 1.2.3 and 10.2.30", "PHONE"),
-    ("call 5551234567", "PHONE"),  # a bare run of digits
+    ("order 5551234567", "PHONE"),  # a bare run of digits named as an id
+    ("Order #5551234567", "PHONE"),
+    ('{"invoice_id": 5551234567}', "PHONE"),
+    ("tracking no. 5551234567", "PHONE"),
+    ("ts=1717171717", "PHONE"),  # a Unix time: no area code starts with 1
+    ("call 0551234567", "PHONE"),
+    ("55512345678", "PHONE"),  # eleven bare digits
     ("pi 3.14159265358979", "PHONE"),
     ("+1 and +2", "PHONE"),
     ("DE89370400440532013001", "IBAN"),  # checksum off by one
@@ -167,7 +185,10 @@ FRAGMENTS: tuple[str, ...] = (
     *(" ", "  ", "\n", ", ", ". ", "-", "@", ":", "=", '"', "'", "/", "\\n", "&", "(", ")"),
     *("1", "12", "415", "555", "0100", "4111", "A", "AKIA", "DE89", "eyJ", "sk-", "ghp_", "xoxb-"),
     *("-----BEGIN", "-----END", " PRIVATE KEY-----", "://", "password", "api_key", "Secret"),
-    *("é", "日本語", "🎉", "\u200b", "ß", "Ω"),
+    *("é", "日本語", "🎉", "\u200b", "ß", "Ω", "\u00ad", "\uff20", "\u0430"),
+    # Escapes and encodings that the normalized view and the segment detectors undo.
+    *("\\u0040", "\\u00", "\\x40", "%40", "%4", "&#64;", "&#x40;", "&commat;", "&#6", "%C3%A9"),
+    *("am9obi5kb2VAZXhhbXBsZS5jb20=", "6a6f686e40657861", "j o h n @ e x a m p l e . c o m", "4-1-1-1-"),
     "the deployment finished ",
     "contact me at ",
 )

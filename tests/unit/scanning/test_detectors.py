@@ -6,6 +6,7 @@ import pytest
 
 from ext_proc.scanning.detectors import DETECTORS, FINDING_TYPES
 from ext_proc.scanning.redaction import default_scanner
+from ext_proc.scanning.scanner import Scanner
 from tests.unit.scanning.samples import IN_CONTEXT, NEAR_MISSES, POSITIVES
 
 SURROUNDINGS = ("{}", "see {} here", "({})", '"{}",', "value: {}.\n", "{}\tnext")
@@ -118,3 +119,10 @@ def test_anchor_lengths_are_what_the_scanner_assumes() -> None:
         assert shortest == detector.anchor_min_len, detector.type
         if detector.anchor_start:
             assert longest <= 128, detector.type  # the reach of a stream's anchor scan
+
+
+def test_national_numbers_are_read_for_the_configured_region() -> None:
+    london, berlin = "ring (020) 7946 0958 now", "ring 030 12345678 now"
+    assert [f.type for f in Scanner(phone_region="GB").scan(london)] == ["PHONE"]
+    assert [f.type for f in Scanner(phone_region="DE").scan(berlin)] == ["PHONE"]
+    assert Scanner(phone_region="US").scan(london + berlin) == []

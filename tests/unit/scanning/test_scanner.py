@@ -12,23 +12,31 @@ import threading
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ext_proc.scanning.findings import Finding, settle_overlaps
+from ext_proc.scanning import views
+from ext_proc.scanning.findings import Finding, Hit, settle_overlaps
 from ext_proc.scanning.hyperscan_db import BlockDatabase, HsPattern, scan_bytes
 from ext_proc.scanning.redaction import default_scanner
-from ext_proc.scanning.scanner import Pending, Scanner, _validated
+from ext_proc.scanning.scanner import Pending, Scanner, view_hit
 from tests.unit.scanning.samples import FRAGMENTS, POSITIVES
 
 SCANNER = default_scanner()
 texts = st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=3), max_size=14).map("".join)
 
 
-def reference_findings(text: str) -> list[Finding]:
+def reference_hits(text: str) -> list[Hit]:
     hits = []
     for rank, detector in enumerate(SCANNER.detectors):
         for match in detector.pattern.finditer(text):
-            hit = _validated(detector, rank, match)
+            hit = SCANNER._validated(detector, rank, match)
             if hit is not None:
                 hits.append(hit)
+    return hits
+
+
+def reference_findings(text: str) -> list[Finding]:
+    """Every detector's ``finditer`` over the text and over its normalized view."""
+    view = views.build(text)
+    hits = reference_hits(text) + [view_hit(view, hit) for hit in reference_hits(view.text)]
     return [SCANNER.finding(hit) for hit in settle_overlaps(hits)]
 
 

@@ -39,6 +39,9 @@ _BLOCKS: dict[str, tuple[TextKind, str, str]] = {
     "mcp_tool_use": ("tool_arguments", "input_json_delta", "partial_json"),
 }
 _DELTA_KEYS = {delta_type: key for _, delta_type, key in _BLOCKS.values()}
+# A delta for a block that never started, or whose type has no text of its own, still streams
+# on its block's channel, as the kind of text its delta type carries.
+_BY_DELTA = {spec[1]: spec for spec in (_BLOCKS["text"], _BLOCKS["thinking"], _BLOCKS["tool_use"])}
 
 
 class MessagesStream(BaseInterpreter):
@@ -93,10 +96,13 @@ class MessagesStream(BaseInterpreter):
     def _delta(self, event: SseEvent, doc: dict[str, Any]) -> StreamEventView:
         index = S.opt_int(doc, "index", ()) or 0
         delta = S.opt_object(doc, "delta", ()) or {}
-        key = _DELTA_KEYS.get(S.opt_string(delta, "type", ("delta",)) or "")
-        spec = _BLOCKS.get(self._blocks.get(index, ""))
-        if key is None or spec is None:
-            return StreamEventView(event, data=doc)  # signature and citation deltas carry no text
+        delta_type = S.opt_string(delta, "type", ("delta",)) or ""
+        key = _DELTA_KEYS.get(delta_type)
+        if key is None:
+            # Signature and citation deltas: not a text stream; their strings are read with the
+            # event's other strings.
+            return StreamEventView(event, data=doc)
+        spec = _BLOCKS.get(self._blocks.get(index, "")) or _BY_DELTA[delta_type]
         text = S.opt_string(delta, key, ("delta",))
         if not text:
             return StreamEventView(event, data=doc)

@@ -1,10 +1,11 @@
 """Chat Completions streams (``object: "chat.completion.chunk"``, one JSON chunk per ``data:``).
 
 Each chunk's ``choices[]`` carry a ``delta`` for the choice with that ``index``: ``content``,
-``refusal``, ``tool_calls[]`` (each with its own ``index``; the first delta of a call has its id
-and name, later ones only ``function.arguments`` pieces) or the legacy ``function_call``. A
-``finish_reason`` ends the choice, and a tool call ends when the next one starts (they stream
-one after the other, and clients may act on a call as soon as the next begins). With
+``refusal``, ``audio.transcript``, ``tool_calls[]`` (each with its own ``index``; the first
+delta of a call has its id and name, later ones only ``function.arguments`` pieces) or the
+legacy ``function_call``. A ``finish_reason`` ends the choice, and a tool call ends when the
+next one starts (they stream one after the other, and clients may act on a call as soon as the
+next begins). With
 ``stream_options.include_usage`` a last chunk with no choices carries ``usage``.
 ``data: [DONE]`` ends the stream. A chunk with an ``error`` object instead of choices is an
 error, which openai-python raises as ``APIError`` (its ``Stream`` checks every chunk for an
@@ -56,7 +57,9 @@ class ChatStream(BaseInterpreter):
         self._header: dict[str, Any] = {"object": "chat.completion.chunk"}
 
     def interpret(self, event: SseEvent) -> StreamEventView:
-        if event.data.startswith(DONE):  # as the SDKs test it
+        if event.data.strip() == DONE:
+            # The SDKs stop reading at any data that starts with it; whatever follows would be
+            # read by no scanner, so anything but the marker alone is read as a chunk (and fails).
             return StreamEventView(event, closed=self._close_all(), done=True)
         doc = load_event(event)
         error = doc.get("error")
@@ -89,6 +92,15 @@ class ChatStream(BaseInterpreter):
                 channel = name(index)
                 self._opened(channel, (index, key, None))
                 texts.append(StreamText(channel, kind, text, False, (*where, key), scrub))
+        audio = S.opt_object(delta, "audio", where)
+        transcript = S.opt_string(audio, "transcript", (*where, "audio")) if audio else None
+        if transcript:
+            # Audio output streams its transcript beside the audio data (gpt-4o-audio).
+            channel = channels.chat_audio_transcript(index)
+            self._opened(channel, (index, "audio", None))
+            texts.append(
+                StreamText(channel, "message", transcript, False, (*where, "audio", "transcript"), scrub)
+            )
         pieces: list[StreamText | None] = []
         for tpos, call in S.objects(delta, "tool_calls", where):
             ended, piece = self._tool_call(call, index, (*where, "tool_calls", tpos), scrub)
@@ -134,6 +146,8 @@ class ChatStream(BaseInterpreter):
             delta = {kind: text}
         elif kind == "function_call":
             delta = {"function_call": {"arguments": text}}
+        elif kind == "audio":
+            delta = {"audio": {"transcript": text}}
         else:
             key = "input" if kind == "custom" else "arguments"
             delta = {"tool_calls": [{"index": call_index, kind: {key: text}}]}

@@ -5,7 +5,9 @@ Texts stream as ``*.delta`` events (``response.output_text.delta``, ``response.r
 ``response.function_call_arguments.delta``, ``response.custom_tool_call_input.delta``,
 ``response.reasoning_summary_text.delta``, ``response.reasoning_text.delta``,
 ``response.mcp_call_arguments.delta``) addressed by ``output_index`` and, for parts,
-``content_index`` or ``summary_index``. The whole text comes again in the matching ``*.done``
+``content_index`` or ``summary_index``. Any other ``*.delta`` event with a text ``delta``
+(``response.code_interpreter_call_code.delta``, ``response.audio.transcript.delta``...) streams
+on a channel of its own, closed by its ``*.done``. The whole text comes again in the matching ``*.done``
 event, in ``response.content_part.*`` / ``response.reasoning_summary_part.*`` (the part),
 ``response.output_item.*`` (the item) and in ``response.created`` / ``in_progress`` /
 ``completed`` / ``failed`` / ``incomplete`` (the whole response, with ``usage`` at the end).
@@ -96,6 +98,7 @@ class ResponsesStream(BaseInterpreter):
     def __init__(self) -> None:
         super().__init__()
         self._sequence = 0
+        self._generic: dict[str, _Family] = {}  # delta event types this version does not name
 
     def interpret(self, event: SseEvent) -> StreamEventView:
         doc = load_event(event)
@@ -103,12 +106,16 @@ class ResponsesStream(BaseInterpreter):
         if isinstance(sequence, int):
             self._sequence = sequence
         event_type = S.opt_string(doc, "type", ()) or ""
-        family = _DELTAS.get(event_type)
+        family = _DELTAS.get(event_type) or self._generic_delta(event_type, doc)
         if family is not None:
             return self._delta(event, doc, family)
         done = _DONES.get(event_type)
         if done is not None:
             return self._done(event, doc, *done)
+        generic = self._generic.get(event_type.removesuffix(".done") + ".delta")
+        if generic is not None and event_type.endswith(".done"):
+            # Its complete text is read with the event's other strings, as a whole.
+            return StreamEventView(event, closed=self._close([generic.channel_of(doc)]), data=doc)
         if event_type in ("response.content_part.added", "response.content_part.done"):
             return self._part(event, doc, event_type.endswith(".done"), summary=False)
         if event_type in ("response.reasoning_summary_part.added", "response.reasoning_summary_part.done"):
@@ -120,6 +127,20 @@ class ResponsesStream(BaseInterpreter):
         if event_type == "error":
             return StreamEventView(event, error=_error(doc), data=doc)
         return StreamEventView(event, data=doc)
+
+    def _generic_delta(self, event_type: str, doc: dict[str, Any]) -> _Family | None:
+        """A ``*.delta`` event type with a text ``delta`` that this version does not name (code
+        interpreter code, audio transcripts, and types to come): a text stream all the same, on
+        a channel of its own per output item and part, so that a value split across its deltas
+        is found."""
+        if not event_type.endswith(".delta") or not isinstance(doc.get("delta"), str):
+            return None
+        family = self._generic.get(event_type)
+        if family is None:
+            part_key = next((key for key in _PART_KEYS if key in doc), None)
+            family = _Family("message", _generic_channel(event_type), part_key, event_type)
+            self._generic[event_type] = family
+        return family
 
     def _delta(self, event: SseEvent, doc: dict[str, Any], family: _Family) -> StreamEventView:
         text = S.opt_string(doc, "delta", ())
@@ -214,6 +235,17 @@ class ResponsesStream(BaseInterpreter):
             "error": error,
         }
         return make_event(dumps(data), event="error").raw
+
+
+_PART_KEYS = ("content_index", "summary_index")
+
+
+def _generic_channel(event_type: str) -> Callable[..., str]:
+    def channel(output: int, part: int | None = None) -> str:
+        suffix = f" {event_type}" if part is None else f" {event_type} {part}"
+        return channels.responses_output_prefix(output) + suffix.lstrip()
+
+    return channel
 
 
 def _complete(doc: dict[str, Any], fields: list[TextField]) -> tuple[StreamText, ...]:

@@ -1,0 +1,79 @@
+"""What OPA refuses at compile time is refused at load, naming file and line; what OPA accepts loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ext_proc.cli import main
+from tests.rego_oracle import LOAD_ERROR, opa_case, regorus_case
+
+REFUSED = {
+    "unsafe var in a rule nobody evaluates": "other if { x := y }",
+    "unsafe head": "r[x] := 1",
+    "unsafe in not": "r if { not x == 1 }",
+    "unsafe comprehension": "r := [x | x == 1]",
+    "unsafe every domain": "r if { every x in y { x } }",
+    "some declared, never bound": "r if { some x; x == 1 }",
+    "some variable unused": "r if { some x; input.a == 1 }",
+    "every variable unused": "r if { every v in input.m { true } }",
+    "wildcard in a negated call": 'r if { not startswith(input.l[_], "a") }',
+    "undefined function": "r if { foo(1) }",
+    "undefined user function": "r if { data.p.g(1) }",
+    "builtin arity": 'r if { startswith("a") }',
+    "builtin literal type": 'r if { startswith(1, "a") }',
+    "arithmetic on a string literal": 'r := 1 + "a"',
+    "deprecated builtin": "r := any([true])",
+    "user function arity": "f(x) := x\nr := f(1, 2, 3)",
+    "complete and partial rules": "r := 1\nr contains 1",
+    "functions of two arities": "f(x) := 1\nf(x, y) := 2",
+    "two defaults": "default r := 1\ndefault r := 2",
+    "recursion": "r if s\ns if r",
+    "assigned twice": "r if { x := 1; x := 2 }",
+    "builtin the engine lacks": 'r := net.lookup_ip_addr("localhost")',
+}
+ACCEPTED = {
+    "output variable of a call": "r if { count([1], n); n == 1 }",
+    "iteration index": "r contains i if { input.l[i] }",
+    "reordered unification": "r if { x == 1; x = input.a }",
+    "comprehension over an outer var": "r := [y | some y in input.l; y != z] if { z := input.z }",
+    "every over outer var": "r if { z := 1; every v in input.l { v != z } }",
+    "conflict only at evaluation": "r := 1\nr := 2 if input.x",
+    "ref heads": "a.b := 1\na.c := 2",
+    "jwt builtin": "r := io.jwt.decode(input.t)",
+    "print": "r if { print(input.x) }",
+    "some used": "r if { some k, v in input.m; k == v }",
+    "some-in variable unused": "r if { some k, v in input.m; v == 1 }",
+}
+
+
+@pytest.mark.parametrize("body", REFUSED.values(), ids=REFUSED.keys())
+def test_what_opa_refuses_is_refused_at_load(body: str) -> None:
+    modules = [("p.rego", f"package p\n\nallow := true\n\n{body}\n")]
+    if "lookup_ip_addr" not in body:  # OPA has that one; the embedded engine does not
+        assert opa_case(modules, {}, "p.allow", {}) == LOAD_ERROR
+    assert regorus_case(modules, {}, "p.allow", {}) == LOAD_ERROR
+
+
+@pytest.mark.parametrize("body", ACCEPTED.values(), ids=ACCEPTED.keys())
+def test_what_opa_accepts_loads(body: str) -> None:
+    modules = [("p.rego", f"package p\n\nallow := true\n\n{body}\n")]
+    assert opa_case(modules, {}, "p.allow", {}) != LOAD_ERROR
+    assert regorus_case(modules, {}, "p.allow", {}) == opa_case(modules, {}, "p.allow", {})
+
+
+def test_imports_are_names_not_variables() -> None:
+    source = "package p\n\nimport input.attributes as attrs\nimport data.lib\n\nr if { attrs.x; lib.y }\n"
+    modules = [("p.rego", source)]
+    assert regorus_case(modules, {}, "p", {}) == opa_case(modules, {}, "p", {}) != LOAD_ERROR
+
+
+def test_policy_check_names_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "authz.rego").write_text(
+        "package envoy.authz\n\ndefault allow := false\n\nallow if input.ok\n\nunused if { x := y }\n"
+    )
+    assert main(["policy", "check", str(tmp_path)]) == 1
+    assert "authz.rego:7: rego_unsafe_var_error: var y is unsafe" in capsys.readouterr().err
+    (tmp_path / "authz.rego").write_text("package envoy.authz\n\ndefault allow := false\n")
+    assert main(["policy", "check", str(tmp_path)]) == 0
