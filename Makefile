@@ -63,7 +63,7 @@ k8s-check: $(TEST_STAMP)
 	$(PY) -m tests.k8s.check
 
 # Every shipped Envoy config names the command that wrote it on a line of its header.
-ENVOY_CONFIGS := envoy/chaperone.yaml $(wildcard k8s/overlays/*/envoy.yaml)
+ENVOY_CONFIGS := envoy/chaperone.yaml $(wildcard k8s/overlays/*/envoy.yaml) $(wildcard k8s/components/*/envoy.yaml)
 
 envoy-configs: $(RUN_STAMP)
 	@for file in $(ENVOY_CONFIGS); do \

@@ -36,6 +36,7 @@ DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 DEFAULT_POLICY_DIRECTORY = "policies"
 DEFAULT_DECISION_PATH = "envoy/authz/allow"
 DEFAULT_RELOAD_INTERVAL_SECONDS = 1.0
+DEFAULT_CHECK_BODY_BYTES = 8192
 DEFAULT_OPA_URL = "http://127.0.0.1:8181"
 # Remote OPA sits on the request path of every call: a short deadline, then fail closed.
 DEFAULT_OPA_TIMEOUT_MS = 100
@@ -103,6 +104,15 @@ class OpaConfig(_Section, frozen=True):
     fail_open: bool = False
 
 
+class CheckBodyConfig(_Section, frozen=True):
+    """Envoy ext_authz ``with_request_body`` (its BufferSettings, same names): the check sees the
+    request body, as opa-envoy-plugin deployments configure Envoy for ``input.parsed_body``."""
+
+    max_request_bytes: PositiveInt = DEFAULT_CHECK_BODY_BYTES
+    allow_partial_message: bool = True
+    pack_as_bytes: bool = False
+
+
 class PolicyConfig(_Section, frozen=True):
     engine: Literal["regorus", "opa"] = "regorus"
     directory: str = DEFAULT_POLICY_DIRECTORY
@@ -113,6 +123,10 @@ class PolicyConfig(_Section, frozen=True):
     dry_run: bool = False
     reload_interval_seconds: PositiveFloat = DEFAULT_RELOAD_INTERVAL_SECONDS
     opa: OpaConfig = msgspec.field(default_factory=OpaConfig)
+    # opa-envoy-plugin's skip-request-body-parse: the check input has no parsed_body/truncated_body.
+    skip_request_body_parse: bool = False
+    # Written into the Envoy configs of `chaperone envoy-config` (None: the check has no body).
+    with_request_body: CheckBodyConfig | None = None
 
 
 class InspectionConfig(_Section, frozen=True):

@@ -146,7 +146,14 @@ class Service:
             sensitive_data=dict(inspection.sensitive_data),
         )
         add_authorization_service(
-            AuthorizationServicer(self.evaluator, audit, inspection.deny_status, metrics, self.enforcement),
+            AuthorizationServicer(
+                self.evaluator,
+                audit,
+                inspection.deny_status,
+                metrics,
+                self.enforcement,
+                parse_body=not self.config.policy.skip_request_body_parse,
+            ),
             server,
         )
         enforcement = self.enforcement

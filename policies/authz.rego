@@ -13,10 +13,13 @@ package envoy.authz
 
 import rego.v1
 
+# Denies ask for Chaperone's JSON error body (code, decision id, reasons); without
+# "json_error" a deny's body is empty, as in opa-envoy-plugin.
 default allow := {
 	"allowed": false,
 	"http_status": 403,
 	"reasons": ["no rule allows this request"],
+	"json_error": true,
 }
 
 # The decision is made in one place, refusals first: a refused credential, a runaway loop, then
@@ -31,18 +34,18 @@ default allow := {
 # Every reason found is in the refusal (403, reasons sorted).
 allow := decision
 
-decision := {"allowed": false, "http_status": 401, "reasons": [identity_refusal]} if {
+decision := {"allowed": false, "http_status": 401, "reasons": [identity_refusal], "json_error": true} if {
 	input.phase in {"check", "request_headers"}
 	identity_refusal
-} else := {"allowed": false, "http_status": 429, "reasons": [loop_reason]} if {
+} else := {"allowed": false, "http_status": 429, "reasons": [loop_reason], "json_error": true} if {
 	input.phase == "request_body"
 	looping
-} else := {"allowed": false, "reasons": ["prompt injection in a tool result"]} if {
+} else := {"allowed": false, "reasons": ["prompt injection in a tool result"], "json_error": true} if {
 	injected_result
 	not strip_only
-} else := {"allowed": false, "reasons": ["prompt injection in a message from the server"]} if {
+} else := {"allowed": false, "reasons": ["prompt injection in a message from the server"], "json_error": true} if {
 	injected_server_message
-} else := {"allowed": false, "http_status": 403, "reasons": sort(deny)} if {
+} else := {"allowed": false, "http_status": 403, "reasons": sort(deny), "json_error": true} if {
 	count(deny) > 0
 } else := route_allowed if {
 	input.phase in {"check", "request_headers"}

@@ -3,8 +3,11 @@
 Allowed: an OkHttpResponse with the headers to add or override upstream (``headers``), to remove
 (``request_headers_to_remove``), to add to the client's response (``response_headers_to_add``)
 and the query parameters to set or remove. Denied: a DeniedHttpResponse with the status, headers
-and body. Either way the dynamic metadata of the decision is emitted, with Chaperone's decision
-id and inspection plan under the ``chaperone`` key for the ext_proc filter that follows.
+and body. Either way the dynamic metadata is the decision's ``dynamic_metadata`` with
+``decision_id`` beside it at the top level, as the plugin sets it (access logs read
+``%DYNAMIC_METADATA(envoy.filters.http.ext_authz:decision_id)%``), and Chaperone's hand-off to
+the ext_proc filter that follows (inspection plan, agent...) under the ``chaperone`` key, which
+is Chaperone's alone: a decision's own ``chaperone`` key is replaced.
 """
 
 from __future__ import annotations
@@ -23,7 +26,12 @@ from ext_proc.enforcement.handoff import NO_HANDOFF, Handoff
 from ext_proc.limits.answers import rate_limit_metadata
 from ext_proc.policy.decision import Decision, Headers
 from ext_proc.policy.evaluator import DenyResponse
-from ext_proc.processing.protocol import CHECK_METADATA_KEY, CONTEXT_EXTENSIONS_KEY, SENSITIVE_DATA_KEY
+from ext_proc.processing.protocol import (
+    CHECK_METADATA_KEY,
+    CONTEXT_EXTENSIONS_KEY,
+    DECISION_ID_KEY,
+    SENSITIVE_DATA_KEY,
+)
 
 _OK = status_pb2.Status(code=code_pb2.OK)
 _PERMISSION_DENIED = status_pb2.Status(code=code_pb2.PERMISSION_DENIED)
@@ -81,9 +89,10 @@ def _options(headers: Headers) -> list[Any]:
 def _set_metadata(struct: Any, decision: Decision, decision_id: str) -> None:
     if decision.dynamic_metadata:
         struct.update(decision.dynamic_metadata)
+        struct.fields.pop(CHECK_METADATA_KEY, None)
+    struct.fields[DECISION_ID_KEY].string_value = decision_id
     # Set field by field: Struct.update() on a fresh dict costs several times more on this path.
     hand_off = struct.fields[CHECK_METADATA_KEY].struct_value.fields
-    hand_off["decision_id"].string_value = decision_id
     inspect = hand_off["inspect"].struct_value.fields
     inspect["request_body"].string_value = decision.inspect.request_body.value
     inspect["response_headers"].bool_value = decision.inspect.response_headers

@@ -42,8 +42,12 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
         deny_status: int,
         metrics: Metrics = NULL_METRICS,
         enforcement: Enforcement | None = None,
+        *,
+        parse_body: bool = True,
     ) -> None:
+        """``parse_body``: False is opa-envoy-plugin's skip-request-body-parse."""
         self._evaluator = evaluator
+        self._parse_body = parse_body
         self._audit = audit
         self._deny_status = deny_status
         self._metrics = metrics
@@ -129,7 +133,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
         return denied_response(deny, outcome.decision, decision_id)
 
     async def _input(self, request: Any, identity: AgentIdentity, upstream: str | None) -> dict[str, Any]:
-        document = check_input(request)
+        document = check_input(request, parse_body=self._parse_body)
         document["agent"] = identity.as_input()
         headers = request.attributes.request.http.headers
         enforcement = self._enforcement

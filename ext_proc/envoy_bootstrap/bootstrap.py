@@ -57,7 +57,9 @@ def build_bootstrap(config: Config, options: EnvoyOptions) -> Bootstrap:
     if not options.sds_directory.startswith("/"):
         raise EnvoyConfigError(f"the SDS directory must be an absolute path, got {options.sds_directory!r}")
     upstream_listeners = [
-        listeners.upstream_listener(upstream, config.inspection.max_body_bytes)
+        listeners.upstream_listener(
+            upstream, config.inspection.max_body_bytes, check_body=config.policy.with_request_body
+        )
         for upstream in config.upstreams
     ]
     for listener, upstream in zip(upstream_listeners, config.upstreams, strict=True):

@@ -21,7 +21,7 @@ from envoy_data_plane.envoy.extensions.filters.network.http_connection_manager.v
 )
 from envoy_data_plane.google.protobuf import Any as PackedMessage
 
-from ext_proc.config import UpstreamConfig, is_ip_address, upstream_origin
+from ext_proc.config import CheckBodyConfig, UpstreamConfig, is_ip_address, upstream_origin
 from ext_proc.envoy_bootstrap import filters
 from ext_proc.envoy_bootstrap.addresses import address
 from ext_proc.envoy_bootstrap.clusters import ADMIN_CLUSTER
@@ -65,9 +65,11 @@ CLIENT_CERTIFICATE_HEADERS = [
 ]
 
 
-def upstream_listener(upstream: UpstreamConfig, buffer_limit_bytes: int) -> Listener:
+def upstream_listener(
+    upstream: UpstreamConfig, buffer_limit_bytes: int, check_body: CheckBodyConfig | None = None
+) -> Listener:
     """The agent's side of one upstream: every request is decided by Chaperone, then forwarded."""
-    chain = [filters.ext_authz(), filters.ext_proc()]
+    chain = [filters.ext_authz(check_body), filters.ext_proc()]
     if upstream.credential is not None:
         chain.append(filters.credential_injector(upstream.name, upstream.credential))
     chain.append(filters.router())

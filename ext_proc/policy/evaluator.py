@@ -65,9 +65,11 @@ class Evaluator:
         revision = self.engine.revision
         if error is not None and self.fail_open and error.code in REMOTE_FAILURES:
             return Outcome(ALLOW, decision, error, revision, eval_ms, failed_open=True)
-        if self.dry_run and not decision.allowed:
-            # As opa-envoy-plugin's dry-run: log what would have happened, enforce a plain allow.
-            return Outcome(ALLOW, decision, error, revision, eval_ms, dry_run=True)
+        if self.dry_run and not decision.allowed and error is None:
+            # As opa-envoy-plugin's dry-run: log what would have happened, enforce a plain allow
+            # that keeps only the decision's dynamic metadata. A policy that fails (undefined,
+            # wrong shape, engine error) still denies: the plugin fails those checks too.
+            return Outcome(dry_run_allow(decision), decision, error, revision, eval_ms, dry_run=True)
         return Outcome(decision, decision, error, revision, eval_ms)
 
     def error_decision(self, error: ChaperoneError) -> Decision:
@@ -83,6 +85,12 @@ class Evaluator:
         return Outcome(decision, decision, error, self.engine.revision, 0.0)
 
 
+def dry_run_allow(verdict: Decision) -> Decision:
+    if verdict.dynamic_metadata is None:
+        return ALLOW
+    return Decision(allowed=True, dynamic_metadata=verdict.dynamic_metadata, raw=True)
+
+
 @dataclass(frozen=True, slots=True)
 class DenyResponse:
     status: int
@@ -92,15 +100,20 @@ class DenyResponse:
 
 
 def deny_response(outcome: Outcome, decision_id: str, default_status: int) -> DenyResponse:
-    """What the client receives for a deny: the policy's own body, or a JSON error.
+    """What the client receives for a deny: the policy's own body, an empty one, or a JSON error.
 
-    The JSON error carries the stable code and the decision id (to find the audit event), and
-    the policy's reasons; it never carries engine messages, which may quote policy internals.
+    A policy deny without ``body`` (``false`` included) has an empty body and only the policy's
+    headers, as opa-envoy-plugin sends it; ``json_error: true`` asks for Chaperone's JSON error
+    instead. Chaperone's own refusals (a policy that failed, bad input) always get the JSON error.
+    It carries the stable code and the decision id (to find the audit event), and the policy's
+    reasons; never engine messages, which may quote policy internals.
     """
     decision = outcome.decision
     status = decision.http_status or default_status
     if decision.body is not None:
         return DenyResponse(status, decision.headers, decision.body, policy_body=True)
+    if outcome.error is None and not decision.json_error:
+        return DenyResponse(status, decision.headers, b"")
     error: dict[str, Any] = {
         "code": outcome.error.code.value if outcome.error else "denied",
         "decision_id": decision_id,

@@ -91,6 +91,11 @@ def with_check_attributes(document: dict[str, Any], carried: dict[str, Any]) -> 
         for name, part in value.items():
             request[name] = {**part, **request[name]} if name == "http" else part
     document["version"] = {**CHECK_VERSION, **document["version"]}
+    principal = (
+        carried.get("source", {}).get("principal") if isinstance(carried.get("source"), dict) else None
+    )
+    if principal:
+        document["source_principal"] = principal
 
 
 def phase_document(base: dict[str, Any], phase: str, **extra: Any) -> dict[str, Any]:

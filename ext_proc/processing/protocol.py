@@ -33,9 +33,11 @@ from ext_proc.processing.events import (
 )
 from ext_proc.protoconv import dict_to_struct, struct_to_dict, value_to_python
 
-# Where the ext_authz filter puts its dynamic metadata, and the key under which our ext_authz
-# servicer leaves the decision for ext_proc (see authz/response.py).
+# Where the ext_authz filter puts its dynamic metadata, the decision id at its top level (as
+# opa-envoy-plugin puts it), and the key under which our ext_authz servicer leaves the rest of
+# the decision for ext_proc (see authz/response.py).
 AUTHZ_NAMESPACE = "envoy.filters.http.ext_authz"
+DECISION_ID_KEY = "decision_id"
 CHECK_METADATA_KEY = "chaperone"
 # The route's ext_authz context extensions, beside the decision id (input.attributes.contextExtensions).
 CONTEXT_EXTENSIONS_KEY = "context_extensions"
@@ -128,7 +130,8 @@ def _check_summary(request: Any) -> CheckSummary | None:
     if CHECK_METADATA_KEY not in fields:
         return None
     summary = value_to_python(fields[CHECK_METADATA_KEY])
-    if not isinstance(summary, dict) or not isinstance(summary.get("decision_id"), str):
+    decision_id = value_to_python(fields[DECISION_ID_KEY]) if DECISION_ID_KEY in fields else None
+    if not isinstance(summary, dict) or not isinstance(decision_id, str):
         raise ChaperoneError(
             ErrorCode.PROTOCOL_ERROR, "the ext_authz metadata for Chaperone is malformed", http_status=500
         )
@@ -146,7 +149,7 @@ def _check_summary(request: Any) -> CheckSummary | None:
             ErrorCode.PROTOCOL_ERROR, "the ext_authz sensitive-data table is malformed", http_status=500
         )
     return CheckSummary(
-        decision_id=summary["decision_id"],
+        decision_id=decision_id,
         inspect=inspect,
         context_extensions=extensions,
         sensitive_data=table,

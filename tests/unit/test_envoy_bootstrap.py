@@ -255,3 +255,22 @@ def test_declared_protocols_reach_the_policy_per_route(tmp_path: Path) -> None:
     header = (tmp_path / "envoy.yaml").read_text().split("admin:")[0]
     assert "(anthropic, anthropic)" in (tmp_path / "envoy.yaml").read_text()
     assert "#     /mcp: mcp" in header
+
+
+def test_with_request_body_gives_the_check_the_body_as_envoy_buffers_it(tmp_path: Path) -> None:
+    text = (
+        "policy: {with_request_body: {max_request_bytes: 4096, pack_as_bytes: true}}\n"
+        "upstreams: [{name: a, url: 'http://127.0.0.1:8000', listen: '127.0.0.1:10000'}]\n"
+    )
+    config = run_envoy_config(tmp_path, text)
+    authz = http_filters(config)[0]["typed_config"]
+    assert authz["with_request_body"] == {
+        "max_request_bytes": 4096,
+        "allow_partial_message": True,
+        "pack_as_bytes": True,
+    }
+    path = tmp_path / "envoy.yaml"
+    path.write_text(yaml.safe_dump(config))
+    validate(path)
+    plain = run_envoy_config(tmp_path, text.split("\n", 1)[1])
+    assert "with_request_body" not in http_filters(plain)[0]["typed_config"]

@@ -26,6 +26,10 @@ allow := true if input.kind == "conflict"
 allow := false if input.kind == "conflict"
 allow := 1 / 0 == 1 if input.kind == "error"
 allow := {"allowed": false, "body": "custom", "headers": {"x-a": "b"}} if input.kind == "body"
+allow := {"allowed": false, "http_status": 429, "reasons": ["slow"], "json_error": true} if {
+	input.kind == "json"
+}
+allow := {"allowed": false, "dynamic_metadata": {"rl": "x"}} if input.kind == "metadata"
 """
 
 
@@ -77,10 +81,18 @@ async def test_policy_body_and_headers_are_used_as_given(engine: RegorusEngine) 
     assert (deny.status, deny.body, deny.headers) == (403, b"custom", (("x-a", "b"),))
 
 
-async def test_reasons_reach_the_default_deny_body(engine: RegorusEngine) -> None:
-    deny = deny_response(await Evaluator(engine).decide({"kind": "object"}), "d-3", 403)
+async def test_a_deny_without_body_is_empty_as_opa_envoy_plugin_sends_it(engine: RegorusEngine) -> None:
+    for kind in ("deny", "object"):
+        deny = deny_response(await Evaluator(engine).decide({"kind": kind}), "d-3", 403)
+        assert (deny.body, deny.headers) == (b"", ())
     assert deny.status == 429
-    assert orjson.loads(deny.body)["error"]["reasons"] == ["slow"]
+
+
+async def test_json_error_asks_for_the_json_body_with_the_reasons(engine: RegorusEngine) -> None:
+    deny = deny_response(await Evaluator(engine).decide({"kind": "json"}), "d-3", 403)
+    assert deny.status == 429
+    assert ("content-type", "application/json") in deny.headers
+    assert orjson.loads(deny.body) == {"error": {"code": "denied", "decision_id": "d-3", "reasons": ["slow"]}}
 
 
 async def test_dry_run_allows_and_keeps_the_verdict(engine: RegorusEngine) -> None:
@@ -88,6 +100,18 @@ async def test_dry_run_allows_and_keeps_the_verdict(engine: RegorusEngine) -> No
     assert outcome.decision.allowed is True
     assert outcome.dry_run is True
     assert outcome.verdict.allowed is False and outcome.verdict.reasons == ("slow",)
+
+
+async def test_dry_run_keeps_the_dynamic_metadata_as_the_plugin_does(engine: RegorusEngine) -> None:
+    outcome = await Evaluator(engine, dry_run=True).decide({"kind": "metadata"})
+    assert outcome.decision.allowed is True and outcome.decision.dynamic_metadata == {"rl": "x"}
+
+
+@pytest.mark.parametrize("kind", ["undefined", "wrong_type", "error"])
+async def test_dry_run_does_not_wave_through_a_failing_policy(engine: RegorusEngine, kind: str) -> None:
+    # opa-envoy-plugin's dry-run turns a deny into an allow; a failed evaluation still fails the check.
+    outcome = await Evaluator(engine, dry_run=True).decide({"kind": kind})
+    assert outcome.decision.allowed is False and outcome.dry_run is False
 
 
 async def test_dry_run_does_not_change_an_allow(engine: RegorusEngine) -> None:

@@ -64,8 +64,10 @@ def request_headers(
         )
     )
     if authz is not None:
+        hand_off = dict(authz)
+        decision_id = hand_off.pop("decision_id")
         message.metadata_context.filter_metadata["envoy.filters.http.ext_authz"].CopyFrom(
-            dict_to_struct({"chaperone": authz})
+            dict_to_struct({"decision_id": decision_id, "chaperone": hand_off})
         )
     return message
 
@@ -100,7 +102,7 @@ async def test_deny_is_an_immediate_response_and_ends_the_stream(stub: Any) -> N
     replies = await process(stub, messages)
     assert len(replies) == 1
     immediate = replies[0].immediate_response
-    assert immediate.status.code == 418
+    assert immediate.status.code == 402
     assert immediate.body == b"short and stout"
     assert {h.header.key: h.header.raw_value for h in immediate.headers.set_headers}[
         "x-deny-reason"

@@ -43,7 +43,7 @@ allow := {"allowed": true, "headers": {"x-set": "1"}, "request_headers_to_remove
 	path == "/headers"
 }
 
-allow := {"allowed": false, "http_status": 451, "body": "gone", "headers": {"x-why": "law"}} if {
+allow := {"allowed": false, "http_status": 410, "body": "gone", "headers": {"x-why": "law"}} if {
 	input.phase == "request_headers"
 	path == "/blocked"
 }
@@ -59,7 +59,7 @@ allow := {"allowed": true, "replace_body": {"model": "pinned", "was": input.pars
 	input.parsed_body.model != "forbidden"
 }
 
-allow := {"allowed": false, "reasons": ["model"]} if {
+allow := {"allowed": false, "reasons": ["model"], "json_error": true} if {
 	input.phase == "request_body"
 	path == "/buffered"
 	input.parsed_body.model == "forbidden"
@@ -224,8 +224,8 @@ async def test_request_headers_deny_is_an_immediate_response(
     evaluator: Evaluator, audit: RecordingAudit
 ) -> None:
     action = await stream(evaluator, audit).handle(request_headers("/blocked"))
-    assert action == Reject(451, (("x-why", "law"),), b"gone", "chaperone_denied")
-    assert audit.decisions[0]["status"] == 451
+    assert action == Reject(410, (("x-why", "law"),), b"gone", "chaperone_denied")
+    assert audit.decisions[0]["status"] == 410
 
 
 async def test_compressed_request_body_is_inspected_decoded(
