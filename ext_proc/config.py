@@ -62,6 +62,10 @@ DEFAULT_AGENT_MEMORY_SECONDS = 7 * 86400.0
 DEFAULT_AUDIT_MAX_BYTES = 100 * 1024 * 1024
 DEFAULT_AUDIT_BACKUPS = 5
 DEFAULT_AUDIT_RECENT = 500
+# Audit lines a failing sink holds for a retry (bytes): at ~600 bytes an event, about 25,000.
+DEFAULT_AUDIT_BUFFER_BYTES = 16 * 1024 * 1024
+DEFAULT_CHECKPOINT_EVENTS = 1000
+DEFAULT_CHECKPOINT_SECONDS = 60.0
 # Streamed LLM responses can run for minutes: the route timeout of an upstream.
 DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 300.0
 # The CA bundle of Debian and Ubuntu images, the official Envoy image included.
@@ -212,12 +216,32 @@ class AuditFileConfig(_Section, frozen=True):
     backups: Annotated[int, msgspec.Meta(ge=0)] = DEFAULT_AUDIT_BACKUPS
 
 
+class CheckpointConfig(_Section, frozen=True):
+    # A checkpoint event (the chain's head, signed with key_file when set) after this many
+    # events, or this long after the last one when events were written since, and at shutdown.
+    every_events: PositiveInt = DEFAULT_CHECKPOINT_EVENTS
+    every_seconds: PositiveFloat = DEFAULT_CHECKPOINT_SECONDS
+    # An Ed25519 private key (PEM): checkpoints carry its signature (`chaperone audit verify
+    # --public-key`).
+    key_file: str | None = None
+    # The latest checkpoint is also written here (atomically): kept where the audit log's
+    # writer cannot rewrite it, it shows a log cut short at its end (`--anchor`).
+    anchor_file: str | None = None
+
+
 class AuditConfig(_Section, frozen=True):
     # Audit events on standard output, beside the operational log (as JSON lines in any format).
     stdout: bool = True
     file: AuditFileConfig = msgspec.field(default_factory=AuditFileConfig)
     # How many recent events the admin API's decisions feed keeps in memory.
     recent: PositiveInt = DEFAULT_AUDIT_RECENT
+    # When an audit line cannot be written: refuse every request until the trail is written
+    # again (deny, the default: no action goes unrecorded), or keep serving (continue). Either
+    # way the lines wait in a bounded buffer and are written when the sink recovers; beyond it
+    # they are lost and an audit_gap event records which.
+    on_failure: Literal["deny", "continue"] = "deny"
+    buffer_bytes: PositiveInt = DEFAULT_AUDIT_BUFFER_BYTES
+    checkpoint: CheckpointConfig = msgspec.field(default_factory=CheckpointConfig)
 
 
 class MetricsConfig(_Section, frozen=True):

@@ -62,6 +62,8 @@ class ErrorCode(StrEnum):
     KILL_SWITCH = "kill_switch"
     KILL_NOT_FOUND = "kill_not_found"
     PRICE_UNKNOWN = "price_unknown"
+    # The audit trail (audit.on_failure: deny)
+    AUDIT_UNAVAILABLE = "audit_unavailable"
     INTERNAL_ERROR = "internal_error"
 
 

@@ -40,6 +40,8 @@ from ext_proc.admin.rpc.servicers import ADMIN_SERVICES, add_admin_services
 from ext_proc.admin.server import AdminServer
 from ext_proc.approvals.rpc_backend import StoreApprovalsBackend
 from ext_proc.audit import AuditLog, DecisionFeed
+from ext_proc.audit.checkpoints import load_private_key
+from ext_proc.audit.log import CheckpointSettings
 from ext_proc.authz.servicer import AuthorizationServicer
 from ext_proc.config import AuditConfig, Config
 from ext_proc.enforcement.components import Enforcement
@@ -62,8 +64,10 @@ from ext_proc.policy.remote_opa import RemoteOpaEngine
 from ext_proc.policy.status import PolicyStatusSource
 from ext_proc.processing.servicer import ExternalProcessorServicer
 from ext_proc.processing.stream import StreamProcessor, StreamSettings
+from ext_proc.safe_errors import internal_error
 
 log = structlog.get_logger("chaperone.server")
+MAINTENANCE_SECONDS = 1.0
 
 
 @dataclass(slots=True)
@@ -82,16 +86,23 @@ def build_policy(config: Config) -> Policy:
 
 
 def build_audit(config: AuditConfig, feed: DecisionFeed, metrics: Metrics) -> AuditLog:
+    checkpoint = config.checkpoint
+    options: dict[str, Any] = {
+        "feed": feed,
+        "metrics": metrics,
+        "on_failure": config.on_failure,
+        "buffer_bytes": config.buffer_bytes,
+        "checkpoints": CheckpointSettings(
+            every_events=checkpoint.every_events,
+            every_seconds=checkpoint.every_seconds,
+            key=load_private_key(checkpoint.key_file) if checkpoint.key_file else None,
+            anchor_file=checkpoint.anchor_file,
+        ),
+    }
     file = config.file
     if file.path is None:
-        return (
-            AuditLog(feed=feed, metrics=metrics)
-            if config.stdout
-            else AuditLog([], feed=feed, metrics=metrics)
-        )
-    return AuditLog.to_file(
-        file.path, file.max_bytes, file.backups, stdout=config.stdout, feed=feed, metrics=metrics
-    )
+        return AuditLog(**options) if config.stdout else AuditLog([], **options)
+    return AuditLog.to_file(file.path, file.max_bytes, file.backups, stdout=config.stdout, **options)
 
 
 class Service:
@@ -116,6 +127,8 @@ class Service:
         )
         self.decisions = DecisionFeed(config.audit.recent)
         self.audit = build_audit(config.audit, self.decisions, self.metrics)
+        self.evaluator.unavailable = self.audit.unavailable
+        self.metrics.watch_audit(self.audit.status)
         # -- enforcement: identity, credentials, approvals, sessions (files are read now) --------
         self.enforcement = Enforcement.build(config, audit=self.audit, metrics=self.metrics)
         if config.sessions.record == "auto" and isinstance(self.policy.engine, RegorusEngine):
@@ -125,7 +138,9 @@ class Service:
         )
         self.kill_switch_backend: KillSwitchBackend | None = self.enforcement.limits.rpc_backend()
         # More readiness conditions (e.g. "the state backend answers"): each returns True when ready.
-        self.readiness_checks: list[Callable[[], bool]] = []
+        # The audit trail: not ready while it refuses decisions (on_failure deny).
+        self.readiness_checks: list[Callable[[], bool]] = [lambda: not self.audit.status().refusing]
+        self._maintenance: asyncio.Task[None] | None = None
 
     async def start(self) -> str:
         """Bind and start serving; returns the bound address (the real port if 0 was asked)."""
@@ -188,6 +203,7 @@ class Service:
             self.policy.reloader.start()
         self._server = server
         self._serving = True
+        self._maintenance = asyncio.create_task(self._maintain(), name="audit-maintenance")
         admin_app = build_admin_app(
             self.ready,
             self.config.admin.token_file,
@@ -221,6 +237,8 @@ class Service:
         if self.admin is not None:
             await self.admin.stop()
         await self.enforcement.stop()
+        if self._maintenance is not None:
+            self._maintenance.cancel()
         self._server = None
         log.info("stopped")
         self.audit.close()
@@ -237,6 +255,15 @@ class Service:
                 log.exception("readiness_check_failed")
                 return False
         return True
+
+    async def _maintain(self) -> None:
+        """Every second: the audit trail retries a failing sink, reopens a moved file, checkpoints."""
+        while True:
+            await asyncio.sleep(MAINTENANCE_SECONDS)
+            try:
+                self.audit.maintain()
+            except Exception as exc:  # never let the loop die: say so and carry on
+                internal_error("audit_maintenance_failed", exc)
 
     def _oversight_routes(self) -> list[AdminExtension]:
         routes = [policy_routes(self.policy_status), decisions_routes(self.decisions), console_routes()]

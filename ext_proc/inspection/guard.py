@@ -2,7 +2,8 @@
 
 Two steps, because the policy decides in between: ``scan`` finds what is there (the findings
 and injection signals go into the policy input), then ``apply`` carries out the policy's
-choices: redact or block per finding type, strip hidden content where injection was found.
+choices: redact or block per finding type, strip what carries an injection (hidden content, and
+the sentences the detector flags) where one was found.
 Nothing here holds or reports a found value: findings carry types and offsets only.
 """
 
@@ -16,8 +17,8 @@ from typing import Any
 from ext_proc.inspection.request_model import INJECTION_SOURCES, ScanText
 from ext_proc.scanning.actions import STOPPING_ACTIONS, ActionTable
 from ext_proc.scanning.findings import Finding
-from ext_proc.scanning.hidden import strip_hidden
 from ext_proc.scanning.injection import InjectionResult, detect_injection
+from ext_proc.scanning.injection_strip import strip_injection
 from ext_proc.scanning.redaction import default_scanner, rewrite
 from ext_proc.scanning.scanner import Scanner
 
@@ -160,7 +161,7 @@ def apply(scans: Sequence[TextScan], table: ActionTable, *, strip: bool) -> Appl
             elif action == "redact":
                 redacted[finding.type] += 1
         if strip and scanned.injection is not None and scanned.injection.signals:
-            new_text = strip_hidden(new_text)
+            new_text = strip_injection(new_text)
         if new_text != scanned.text.text:
             replacements.append((scanned.text, new_text))
     return Applied(tuple(replacements), blocked_by, dict(redacted))

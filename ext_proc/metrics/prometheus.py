@@ -20,6 +20,7 @@ from prometheus_client import (
     ProcessCollector,
 )
 
+from ext_proc.metrics.audit import AuditCollector
 from ext_proc.metrics.facade import ApprovalOutcome, FailMode, Metrics
 from ext_proc.metrics.policy import PolicyCollector
 from ext_proc.policy.evaluator import REMOTE_FAILURES, Outcome
@@ -157,6 +158,9 @@ class PrometheusMetrics(Metrics):
 
     def audit_write_error(self) -> None:
         self._audit_errors.inc()
+
+    def watch_audit(self, status: Callable[[], Any]) -> None:
+        self.registry.register(AuditCollector(status))
 
 
 def _code(outcome: Outcome) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,8 +50,13 @@ class Evaluator:
         self.dry_run = dry_run
         self.deny_status = deny_status
         self.fail_open = fail_open
+        # A condition that refuses every decision while it holds (the audit trail failing with
+        # audit.on_failure: deny): returns the error, or None.
+        self.unavailable: Callable[[], ChaperoneError | None] | None = None
 
     async def decide(self, document: dict[str, Any]) -> Outcome:
+        if self.unavailable is not None and (refusal := self.unavailable()) is not None:
+            return self.failure(refusal)
         started = time.perf_counter()
         error: ChaperoneError | None = None
         try:
