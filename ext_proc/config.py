@@ -267,6 +267,22 @@ class CredentialConfig(_Section, frozen=True):
     prefix: str = ""
 
 
+# What an upstream (or one of its routes) speaks (ext_proc/protocols/declared.py). On an AI
+# protocol every request body is read as that protocol whatever it says it is, and refused when
+# it is not; "http" is plain HTTP, inspected only as the policy asks. Undeclared: by content.
+DeclaredProtocol = Literal["openai", "anthropic", "mcp", "a2a", "http"]
+# A route prefix: one or more "/segment"; Envoy matches it at a segment boundary ("/mcp" is
+# "/mcp" and "/mcp/...", not "/mcpx"). The whole upstream ("/") is the upstream's protocol.
+RoutePrefix = Annotated[str, msgspec.Meta(pattern=r"^(/[^/?#%\s]+)+$")]
+
+
+class RouteConfig(_Section, frozen=True):
+    """A path prefix of an upstream that speaks its own protocol (an MCP server under /mcp)."""
+
+    prefix: RoutePrefix
+    protocol: DeclaredProtocol
+
+
 class UpstreamConfig(_Section, frozen=True):
     """One service the agent calls through Envoy; read by `chaperone envoy-config`, not by `serve`."""
 
@@ -281,6 +297,10 @@ class UpstreamConfig(_Section, frozen=True):
     # TLS on the listener, client certificates and the SPIFFE trust domains it accepts (unset:
     # plain HTTP, as on a loopback listener in the agent's pod).
     listen_tls: ListenTlsConfig | None = None
+    # What the upstream speaks on every path no route below claims; unset: found by content.
+    protocol: DeclaredProtocol | None = None
+    # Paths that speak another protocol than the upstream's (longest prefix first).
+    routes: tuple[RouteConfig, ...] = ()
 
 
 class Config(_Section, frozen=True):
@@ -457,7 +477,16 @@ def _check_upstreams(upstreams: tuple[UpstreamConfig, ...]) -> None:
         listeners.add(upstream.listen)
         if upstream.credential is not None and not upstream.credential.file:
             raise ConfigError(f"config error at {key}.credential.file: the file name is empty")
+        _check_routes(upstream.routes, f"{key}.routes")
     _check_one_spire_socket(upstreams)
+
+
+def _check_routes(routes: tuple[RouteConfig, ...], key: str) -> None:
+    prefixes: set[str] = set()
+    for index, route in enumerate(routes):
+        if route.prefix in prefixes:
+            raise ConfigError(f"config error at {key}[{index}].prefix: {route.prefix!r} is used twice")
+        prefixes.add(route.prefix)
 
 
 def _check_one_spire_socket(upstreams: tuple[UpstreamConfig, ...]) -> None:
