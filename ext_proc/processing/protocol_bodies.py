@@ -82,6 +82,8 @@ class Host(Protocol):
 
     def deny_of(self, outcome: Outcome) -> DenyResponse: ...
 
+    def write_decision(self, phase: str, outcome: Outcome, status: int | None) -> None: ...
+
     def failure(self, error: ChaperoneError) -> Outcome: ...
 
     async def hold_for_approval(
@@ -342,6 +344,9 @@ class ProtocolBodies:
             await self._mark(Fact.RECEIVED_INJECTION)
         outcome = await self._host.decide(phase, document, quiet=quiet, audit=audit)
         decision = outcome.decision
+        if not decision.allowed:
+            # The message is answered in place (an error, or dropped): no reject writes it.
+            self._host.write_decision(phase, outcome, None)
         layers = [*self._layers, decision.sensitive_data or {}]
         merged: dict[str, str] = {}
         for layer in layers:
