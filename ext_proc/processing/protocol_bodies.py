@@ -253,12 +253,13 @@ class ProtocolBodies:
 
     # -- response (protocol_responses.py) -----------------------------------------------------------
 
-    def response_mode(self, status: int, headers: Mapping[str, str]) -> BodyMode:
-        """How to read the response body; NONE when it is not agent traffic's to read."""
+    def response_mode(self, status: int, headers: Mapping[str, str], *, asked: bool = False) -> BodyMode:
+        """How to read the response body; NONE when it is not agent traffic's to read. ``asked``:
+        the policy asked for the body (it then decides on every answer)."""
         request = self.request
         if request is None or request.protocol is None:
             return BodyMode.NONE
-        self.responses = ResponseBodies(self, request, self.host.max_body_bytes)
+        self.responses = ResponseBodies(self, request, self.host.max_body_bytes, asked=asked)
         return self.responses.mode(status, headers)
 
     async def response_chunk(self, data: bytes, *, end: bool) -> bytes:
