@@ -28,6 +28,7 @@ from ext_proc.policy.decision import parse_decision
 from ext_proc.policy.rego_tests import report, run_tests
 from ext_proc.policy.regorus_engine import RegorusEngine
 from ext_proc.server import serve
+from ext_proc.workers import Supervisor, WorkerRole, worker_command, worker_count
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--config", help=f"YAML config file (default: ${ENV_CONFIG_FILE}, else built-in defaults)"
     )
+    # Set by the supervisor of several workers (workers.py) on each worker it starts.
+    serve.add_argument("--worker", type=WorkerRole.parse, help=argparse.SUPPRESS)
     serve.set_defaults(handler=_serve)
 
     policy = commands.add_parser("policy", help="offline policy tools").add_subparsers(metavar="ACTION")
@@ -137,7 +140,12 @@ def _serve(args: argparse.Namespace) -> int:
     config = load_config(args.config or os.environ.get(ENV_CONFIG_FILE))
     configure_logging(config.logging.level, config.logging.format)
     install_exception_hooks()
-    return serve(config)
+    if args.worker is not None:
+        return serve(config, args.worker)
+    count = worker_count(config)
+    if count == 1:
+        return serve(config)
+    return Supervisor(count, worker_command(args.config)).run()
 
 
 def _envoy_config(args: argparse.Namespace) -> int:

@@ -151,20 +151,33 @@ class AuditLog:
         """One decision. ``extra`` carries what the caller knows of the action and what was found
         (``action``, ``findings``, ``redactions``, ``injection_score``, ``injection_signals``)."""
         fields: dict[str, Any] = {"decision_id": decision_id, "phase": phase}
-        _put(fields, agent=agent, upstream=upstream)
+        if agent is not None:
+            fields["agent"] = agent
+        if upstream is not None:
+            fields["upstream"] = upstream
         fields["method"], fields["path"], fields["host"] = request.method, request.path, request.host
-        _put(fields, action=extra.pop("action", None))
-        fields.update(_outcome_fields(outcome, status))
-        fields.update(extra)
-        _put(fields, tokens=tokens, cost=cost, approval=approval)
+        action = extra.pop("action", None)
+        if action is not None:
+            fields["action"] = action
+        _outcome_fields(fields, outcome, status)
+        if extra:
+            fields.update(extra)
+        if tokens is not None:
+            fields["tokens"] = tokens
+        if cost is not None:
+            fields["cost"] = cost
+        if approval is not None:
+            fields["approval"] = approval
         fields["eval_ms"] = round(outcome.eval_ms, 3)
         if phase_ms is not None:
             fields["phase_ms"] = round(phase_ms, 3)
+        findings = decision_findings(phase, fields)
         with self._lock:
             self._emit("decision", **fields)
-            context = {"decision_id": decision_id, **_present(agent=agent, upstream=upstream)}
-            for finding in decision_findings(phase, fields):
-                self._emit("finding", **context, **finding)
+            if findings:
+                context = {"decision_id": decision_id, **_present(agent=agent, upstream=upstream)}
+                for finding in findings:
+                    self._emit("finding", **context, **finding)
 
     def event(self, name: str, **fields: Any) -> None:
         """Any other audit event (``stream_summary`` at the end of an ext_proc stream...); fields
@@ -340,18 +353,14 @@ def _render(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> byte
     return orjson.dumps(event, default=str) + b"\n"
 
 
-def _put(fields: dict[str, Any], **values: Any) -> None:
-    fields.update(_present(**values))
-
-
 def _present(**values: Any) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def _outcome_fields(outcome: Outcome, status: int | None) -> dict[str, Any]:
+def _outcome_fields(fields: dict[str, Any], outcome: Outcome, status: int | None) -> None:
     """What was decided and why: the enforced result, the policy's own verdict and reasons."""
     verdict = outcome.verdict
-    fields: dict[str, Any] = {"allowed": outcome.decision.allowed}
+    fields["allowed"] = outcome.decision.allowed
     if status is not None:
         fields["status"] = status
     if verdict.reasons:
@@ -368,7 +377,6 @@ def _outcome_fields(outcome: Outcome, status: int | None) -> dict[str, Any]:
     if outcome.failed_open:
         fields["failed_open"] = True
     fields["policy_revision"] = outcome.revision
-    return fields
 
 
 def _rules(raw: Any) -> list[str] | None:
