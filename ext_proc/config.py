@@ -62,6 +62,10 @@ DEFAULT_AGENT_MEMORY_SECONDS = 7 * 86400.0
 DEFAULT_AUDIT_MAX_BYTES = 100 * 1024 * 1024
 DEFAULT_AUDIT_BACKUPS = 5
 DEFAULT_AUDIT_RECENT = 500
+# Audit lines a failing sink holds for a retry (bytes): at ~600 bytes an event, about 25,000.
+DEFAULT_AUDIT_BUFFER_BYTES = 16 * 1024 * 1024
+DEFAULT_CHECKPOINT_EVENTS = 1000
+DEFAULT_CHECKPOINT_SECONDS = 60.0
 # Streamed LLM responses can run for minutes: the route timeout of an upstream.
 DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 300.0
 # The CA bundle of Debian and Ubuntu images, the official Envoy image included.
@@ -95,6 +99,11 @@ class ServerConfig(_Section, frozen=True):
     max_message_bytes: PositiveInt = DEFAULT_MAX_MESSAGE_BYTES
     # uvloop measured ~5-8% more Checks per second than asyncio's own loop (server.py).
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    # Worker processes serving the gRPC port together (SO_REUSEPORT; workers.py). auto: one per
+    # CPU the pod is given when state.redis_url is set, else one: limits, budgets, the kill
+    # switch, approvals and sessions live in each process's memory without Redis, and several
+    # processes would each keep their own. A number above 1 needs state.redis_url and TCP.
+    workers: Literal["auto"] | PositiveInt = "auto"
 
 
 class OpaConfig(_Section, frozen=True):
@@ -212,12 +221,32 @@ class AuditFileConfig(_Section, frozen=True):
     backups: Annotated[int, msgspec.Meta(ge=0)] = DEFAULT_AUDIT_BACKUPS
 
 
+class CheckpointConfig(_Section, frozen=True):
+    # A checkpoint event (the chain's head, signed with key_file when set) after this many
+    # events, or this long after the last one when events were written since, and at shutdown.
+    every_events: PositiveInt = DEFAULT_CHECKPOINT_EVENTS
+    every_seconds: PositiveFloat = DEFAULT_CHECKPOINT_SECONDS
+    # An Ed25519 private key (PEM): checkpoints carry its signature (`chaperone audit verify
+    # --public-key`).
+    key_file: str | None = None
+    # The latest checkpoint is also written here (atomically): kept where the audit log's
+    # writer cannot rewrite it, it shows a log cut short at its end (`--anchor`).
+    anchor_file: str | None = None
+
+
 class AuditConfig(_Section, frozen=True):
     # Audit events on standard output, beside the operational log (as JSON lines in any format).
     stdout: bool = True
     file: AuditFileConfig = msgspec.field(default_factory=AuditFileConfig)
     # How many recent events the admin API's decisions feed keeps in memory.
     recent: PositiveInt = DEFAULT_AUDIT_RECENT
+    # When an audit line cannot be written: refuse every request until the trail is written
+    # again (deny, the default: no action goes unrecorded), or keep serving (continue). Either
+    # way the lines wait in a bounded buffer and are written when the sink recovers; beyond it
+    # they are lost and an audit_gap event records which.
+    on_failure: Literal["deny", "continue"] = "deny"
+    buffer_bytes: PositiveInt = DEFAULT_AUDIT_BUFFER_BYTES
+    checkpoint: CheckpointConfig = msgspec.field(default_factory=CheckpointConfig)
 
 
 class MetricsConfig(_Section, frozen=True):
@@ -238,6 +267,22 @@ class CredentialConfig(_Section, frozen=True):
     prefix: str = ""
 
 
+# What an upstream (or one of its routes) speaks (ext_proc/protocols/declared.py). On an AI
+# protocol every request body is read as that protocol whatever it says it is, and refused when
+# it is not; "http" is plain HTTP, inspected only as the policy asks. Undeclared: by content.
+DeclaredProtocol = Literal["openai", "anthropic", "mcp", "a2a", "http"]
+# A route prefix: one or more "/segment"; Envoy matches it at a segment boundary ("/mcp" is
+# "/mcp" and "/mcp/...", not "/mcpx"). The whole upstream ("/") is the upstream's protocol.
+RoutePrefix = Annotated[str, msgspec.Meta(pattern=r"^(/[^/?#%\s]+)+$")]
+
+
+class RouteConfig(_Section, frozen=True):
+    """A path prefix of an upstream that speaks its own protocol (an MCP server under /mcp)."""
+
+    prefix: RoutePrefix
+    protocol: DeclaredProtocol
+
+
 class UpstreamConfig(_Section, frozen=True):
     """One service the agent calls through Envoy; read by `chaperone envoy-config`, not by `serve`."""
 
@@ -252,6 +297,10 @@ class UpstreamConfig(_Section, frozen=True):
     # TLS on the listener, client certificates and the SPIFFE trust domains it accepts (unset:
     # plain HTTP, as on a loopback listener in the agent's pod).
     listen_tls: ListenTlsConfig | None = None
+    # What the upstream speaks on every path no route below claims; unset: found by content.
+    protocol: DeclaredProtocol | None = None
+    # Paths that speak another protocol than the upstream's (longest prefix first).
+    routes: tuple[RouteConfig, ...] = ()
 
 
 class Config(_Section, frozen=True):
@@ -348,6 +397,7 @@ def _check_semantics(config: Config) -> None:
             raise ConfigError("config error at server.address: a unix socket address needs a path")
     else:
         _check_host_port(address, "server.address", "host:port or unix:/path")
+    _check_workers(config)
     _check_upstreams(config.upstreams)
     _check_host_port(config.admin.address, "admin.address")
     redis_url = config.state.redis_url
@@ -372,6 +422,23 @@ def _check_semantics(config: Config) -> None:
     url = config.policy.opa.url
     if config.policy.engine == "opa" and not url.startswith(("http://", "https://")):
         raise ConfigError(f"config error at policy.opa.url: expected an http:// or https:// URL, got {url!r}")
+
+
+def _check_workers(config: Config) -> None:
+    workers = config.server.workers
+    if workers in ("auto", 1):
+        return
+    if config.state.redis_url is None:
+        raise ConfigError(
+            f"config error at server.workers: {workers} workers need state.redis_url (without Redis, "
+            "limits, budgets, the kill switch, approvals and sessions are kept in each process's "
+            "memory, and each worker would enforce its own); use 1, or auto"
+        )
+    if config.server.address.startswith("unix:"):
+        raise ConfigError(
+            f"config error at server.workers: {workers} workers share a TCP port; a unix socket "
+            "is served by one process (use 1, or auto)"
+        )
 
 
 def split_host_port(address: str) -> tuple[str, int]:
@@ -410,7 +477,16 @@ def _check_upstreams(upstreams: tuple[UpstreamConfig, ...]) -> None:
         listeners.add(upstream.listen)
         if upstream.credential is not None and not upstream.credential.file:
             raise ConfigError(f"config error at {key}.credential.file: the file name is empty")
+        _check_routes(upstream.routes, f"{key}.routes")
     _check_one_spire_socket(upstreams)
+
+
+def _check_routes(routes: tuple[RouteConfig, ...], key: str) -> None:
+    prefixes: set[str] = set()
+    for index, route in enumerate(routes):
+        if route.prefix in prefixes:
+            raise ConfigError(f"config error at {key}[{index}].prefix: {route.prefix!r} is used twice")
+        prefixes.add(route.prefix)
 
 
 def _check_one_spire_socket(upstreams: tuple[UpstreamConfig, ...]) -> None:

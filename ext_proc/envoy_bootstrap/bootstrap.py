@@ -115,9 +115,12 @@ def _header(config: Config, command: str) -> str:
         tls = ", TLS with SNI" if scheme == "https" else ""
         credential = ", credential injected" if upstream.credential is not None else ""
         listen = _listen_tls_summary(upstream)
+        protocol = f", {upstream.protocol}" if upstream.protocol is not None else ""
         lines.append(
-            f"#   {upstream.listen}{listen} -> {scheme}://{host}:{port} ({upstream.name}{tls}{credential})"
+            f"#   {upstream.listen}{listen} -> {scheme}://{host}:{port} "
+            f"({upstream.name}{protocol}{tls}{credential})"
         )
+        lines += [f"#     {route.prefix}: {route.protocol}" for route in upstream.routes]
     lines += [
         f"#   Chaperone's gRPC service: {config.server.address}",
         "#",

@@ -52,8 +52,10 @@ SERVICE_TIMEOUT = timedelta(seconds=1)
 MAX_HOLD = timedelta(minutes=10)
 # The ext_proc request attributes the policy input reads (ext_proc/policy_input/extproc.py).
 REQUEST_ATTRIBUTES = ["request.protocol", "source.address", "destination.address"]
-# The context extension that tells the policy which upstream a request goes to.
+# The context extensions that tell the policy which upstream a request goes to, and the
+# protocol its route declares (ext_proc/protocols/declared.py reads it).
 UPSTREAM_CONTEXT_KEY = "upstream"
+PROTOCOL_CONTEXT_KEY = "protocol"
 
 
 def ext_authz(with_request_body: CheckBodyConfig | None = None) -> HttpFilter:
@@ -117,11 +119,13 @@ def router() -> HttpFilter:
     return HttpFilter(name=ROUTER, typed_config=PackedMessage.pack(Router()))
 
 
-def upstream_context(upstream_name: str) -> dict[str, PackedMessage]:
-    """Per-route ext_authz settings: ``input.attributes.contextExtensions.upstream`` names the upstream."""
-    per_route = ExtAuthzPerRoute(
-        check_settings=CheckSettings(context_extensions={UPSTREAM_CONTEXT_KEY: upstream_name})
-    )
+def upstream_context(upstream_name: str, protocol: str | None = None) -> dict[str, PackedMessage]:
+    """Per-route ext_authz settings: ``input.attributes.contextExtensions.upstream`` names the
+    upstream, and ``protocol`` what the route declares it speaks (absent: found by content)."""
+    extensions = {UPSTREAM_CONTEXT_KEY: upstream_name}
+    if protocol is not None:
+        extensions[PROTOCOL_CONTEXT_KEY] = protocol
+    per_route = ExtAuthzPerRoute(check_settings=CheckSettings(context_extensions=extensions))
     return {EXT_AUTHZ: PackedMessage.pack(per_route)}
 
 

@@ -113,18 +113,30 @@ def readiness_listener(listen: str) -> Listener:
 
 
 def _upstream_routes(upstream: UpstreamConfig) -> RouteConfiguration:
+    """One route per declared path prefix (longest first, each at a segment boundary), then the
+    rest of the upstream; each tells the policy the upstream and the protocol it declares."""
     _, host, _ = upstream_origin(upstream)
     action = RouteAction(cluster=upstream.name, timeout=timedelta(seconds=upstream.timeout_seconds))
     if not is_ip_address(host):
         action.host_rewrite_literal = host  # the agent wrote Host: 127.0.0.1:<port>
-    route = Route(
-        match=RouteMatch(prefix="/"),
-        route=action,
-        typed_per_filter_config=filters.upstream_context(upstream.name),
+    routes = [
+        Route(
+            match=RouteMatch(path_separated_prefix=route.prefix),
+            route=action,
+            typed_per_filter_config=filters.upstream_context(upstream.name, route.protocol),
+        )
+        for route in sorted(upstream.routes, key=lambda route: len(route.prefix), reverse=True)
+    ]
+    routes.append(
+        Route(
+            match=RouteMatch(prefix="/"),
+            route=action,
+            typed_per_filter_config=filters.upstream_context(upstream.name, upstream.protocol),
+        )
     )
     return RouteConfiguration(
         name=upstream.name,
-        virtual_hosts=[VirtualHost(name=upstream.name, domains=["*"], routes=[route])],
+        virtual_hosts=[VirtualHost(name=upstream.name, domains=["*"], routes=routes)],
         request_headers_to_remove=CLIENT_CERTIFICATE_HEADERS,
     )
 

@@ -7,8 +7,10 @@ engine error is a deny" holds everywhere by construction.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,9 @@ from ext_proc.policy.engine import PolicyEngine
 # answered badly (undefined, wrong shape) is never failed open: that is the policy's own verdict.
 REMOTE_FAILURES = frozenset({ErrorCode.OPA_UNAVAILABLE, ErrorCode.OPA_TIMEOUT, ErrorCode.OPA_BAD_RESPONSE})
 JSON_CONTENT_TYPE = ("content-type", "application/json")
+# Decision objects parsed recently, by their JSON text: a policy answers the same few objects
+# again and again (checking one costs ~10 µs, its JSON text ~0.3 µs).
+DECISION_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +42,37 @@ class Outcome:
     failed_open: bool = False
 
 
-def new_decision_id() -> str:
-    return str(uuid.uuid4())
+class _DecisionIds:
+    """Random (version 4) UUIDs as text, from a buffer of random bytes refilled 256 ids at a time:
+    half the cost of ``str(uuid.uuid4())``, which makes a system call and an object per id."""
+
+    BATCH = 256
+
+    def __init__(self) -> None:
+        self._hex = ""
+        self._next = 0
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+
+    def __call__(self) -> str:
+        with self._lock:
+            start = self._next
+            if start >= len(self._hex) or self._pid != os.getpid():  # a forked worker draws its own
+                self._refill()
+                start = 0
+            self._next = start + 32
+            h = self._hex[start : start + 32]
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+    def _refill(self) -> None:
+        self._hex = os.urandom(16 * self.BATCH).hex()
+        self._pid = os.getpid()
+
+
+# The RFC 4122 variant: the two high bits of the 17th hex digit are 10.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+new_decision_id = _DecisionIds()
 
 
 class Evaluator:
@@ -49,15 +83,21 @@ class Evaluator:
         self.dry_run = dry_run
         self.deny_status = deny_status
         self.fail_open = fail_open
+        self._decisions = DecisionCache()
+        # A condition that refuses every decision while it holds (the audit trail failing with
+        # audit.on_failure: deny): returns the error, or None.
+        self.unavailable: Callable[[], ChaperoneError | None] | None = None
 
     async def decide(self, document: dict[str, Any]) -> Outcome:
+        if self.unavailable is not None and (refusal := self.unavailable()) is not None:
+            return self.failure(refusal)
         started = time.perf_counter()
         error: ChaperoneError | None = None
         try:
             value = await self.engine.evaluate(document)
             if value is None:
                 raise ChaperoneError(ErrorCode.POLICY_UNDEFINED, "the decision is undefined")
-            decision = parse_decision(value)
+            decision = self._decisions.parse(value)
         except ChaperoneError as exc:
             error = exc
             decision = self.error_decision(exc)
@@ -83,6 +123,32 @@ class Evaluator:
         """
         decision = Decision(allowed=False, http_status=error.http_status, raw=None)
         return Outcome(decision, decision, error, self.engine.revision, 0.0)
+
+
+class DecisionCache:
+    """parse_decision, remembered for decision objects seen before (a Decision is immutable).
+
+    Only valid decisions are kept; the oldest entry goes when the cache is full. A value orjson
+    cannot write (an integer beyond 64 bits) is parsed every time."""
+
+    def __init__(self, size: int = DECISION_CACHE_SIZE) -> None:
+        self._size = size
+        self._parsed: dict[bytes, Decision] = {}
+
+    def parse(self, value: Any) -> Decision:
+        if type(value) is not dict:
+            return parse_decision(value)
+        try:
+            key = orjson.dumps(value)
+        except TypeError:
+            return parse_decision(value)
+        decision = self._parsed.get(key)
+        if decision is None:
+            decision = parse_decision(value)
+            if len(self._parsed) >= self._size:
+                del self._parsed[next(iter(self._parsed))]
+            self._parsed[key] = decision
+        return decision
 
 
 def dry_run_allow(verdict: Decision) -> Decision:

@@ -22,6 +22,12 @@ from ext_proc.policy_input.http import PROTOJSON_VERSION, parse_path_and_query
 from ext_proc.policy_input.protomap import proto_map
 
 PHASE_CHECK = "check"
+# What ext_proc reads again from the request headers it is sent; the rest of the check's
+# attributes travel to the later phases (``carried_attributes``).
+_REBUILT_HTTP = frozenset(
+    {"headers", "method", "path", "host", "scheme", "id", "protocol", "body", "rawBody"}
+)
+_REBUILT = frozenset({"request", "contextExtensions"})
 
 
 def check_input(request: Any, *, parse_body: bool = True) -> dict[str, Any]:
@@ -43,3 +49,20 @@ def check_input(request: Any, *, parse_body: bool = True) -> dict[str, Any]:
     if principal:
         document["source_principal"] = principal
     return document
+
+
+def carried_attributes(document: dict[str, Any]) -> dict[str, Any]:
+    """The check's attributes that ext_proc cannot read again (the request's time and size, the
+    metadata contexts, the peers' principals and certificates, TLS): handed to the later phases
+    so that their input is a superset of the check's, and a rule that allowed at the check
+    answers the same there (policy_input/extproc.py ``with_check_attributes``)."""
+    attributes = document["attributes"]
+    carried = {key: value for key, value in attributes.items() if key not in _REBUILT}
+    request = attributes.get("request", {})
+    kept = {key: value for key, value in request.items() if key != "http"}
+    http = {key: value for key, value in request.get("http", {}).items() if key not in _REBUILT_HTTP}
+    if http:
+        kept["http"] = http
+    if kept:
+        carried["request"] = kept
+    return carried

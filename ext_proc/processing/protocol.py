@@ -53,6 +53,13 @@ _BODY_MODES = {
     BodyMode.BUFFERED: _MODE.BUFFERED_PARTIAL,
     BodyMode.STREAMED: _MODE.STREAMED,
 }
+# A request body is read in BUFFERED mode: only there does Envoy apply the header changes of a
+# body phase (DESIGN §4), so a body that changes gets its new content-length and one that does
+# not keeps its framing (BUFFERED_PARTIAL refuses the new length with a 500, and the old way,
+# dropping content-length at the headers, turned every inspected body into a chunked one).
+# Its stall is avoided at the headers: a declared length over the limit is refused there
+# (stream.py), and Envoy answers 413 itself to a chunked body over its buffer limit.
+_REQUEST_BODY_MODES = {**_BODY_MODES, BodyMode.BUFFERED: _MODE.BUFFERED}
 _OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
 
 _UNCHANGED = {
@@ -214,7 +221,7 @@ def _processing_mode(mode: ProcessingMode) -> Any:
     return _MODE(
         request_header_mode=_MODE.SEND,
         response_header_mode=_MODE.SEND if mode.response_headers else _MODE.SKIP,
-        request_body_mode=_BODY_MODES[mode.request_body],
+        request_body_mode=_REQUEST_BODY_MODES[mode.request_body],
         response_body_mode=_BODY_MODES[mode.response_body],
         request_trailer_mode=_MODE.SEND if mode.request_trailers else _MODE.SKIP,
         response_trailer_mode=_MODE.SEND if mode.response_trailers else _MODE.SKIP,

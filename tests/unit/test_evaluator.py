@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import uuid
 from pathlib import Path
 
 import orjson
@@ -11,7 +12,7 @@ import pytest
 
 from ext_proc.errors import ErrorCode
 from ext_proc.policy.bundle import PolicyLoadError, load_bundle
-from ext_proc.policy.evaluator import Evaluator, deny_response
+from ext_proc.policy.evaluator import DecisionCache, Evaluator, deny_response, new_decision_id
 from ext_proc.policy.regorus_engine import RegorusEngine
 
 POLICY = """package envoy.authz
@@ -142,3 +143,38 @@ def test_an_engine_collected_on_another_thread_is_dropped_on_its_own(tmp_path: P
     (tmp_path / "other.rego").write_text("package other\n")
     survivor = RegorusEngine(load_bundle(tmp_path), "envoy/authz/allow")
     assert survivor.evaluate_now({"kind": "deny"}) is False  # and the orphans are dropped here
+
+
+# -- decisions seen before, and decision ids ------------------------------------------------------
+
+
+async def test_the_same_answer_is_the_same_decision_and_a_bad_one_is_never_kept(
+    engine: RegorusEngine,
+) -> None:
+    evaluator = Evaluator(engine)
+    first = await evaluator.decide({"kind": "object"})
+    again = await evaluator.decide({"kind": "object"})
+    assert again.decision is first.decision and first.decision.http_status == 429
+    for _ in range(2):
+        outcome = await evaluator.decide({"kind": "wrong_type"})
+        assert not outcome.decision.allowed and outcome.error is not None
+        assert outcome.error.code is ErrorCode.DECISION_INVALID
+
+
+def test_the_decision_cache_is_bounded_and_tells_equal_values_apart() -> None:
+    cache = DecisionCache(size=2)
+    one = cache.parse({"allowed": True, "headers": {"x-a": "1"}})
+    assert cache.parse({"allowed": True, "headers": {"x-a": "1"}}) is one
+    assert cache.parse({"allowed": True, "headers": {"x-a": "2"}}).headers == (("x-a", "2"),)
+    cache.parse({"allowed": False})
+    assert cache.parse({"allowed": True, "headers": {"x-a": "1"}}) is not one  # evicted: parsed again
+    huge = {"allowed": True, "dynamic_metadata": {"n": 2**70}}  # orjson cannot write it: parsed each time
+    assert cache.parse(huge).dynamic_metadata == {"n": 2**70}
+
+
+def test_decision_ids_are_distinct_version_4_uuids() -> None:
+    ids = [new_decision_id() for _ in range(3 * 256 + 5)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122

@@ -91,7 +91,7 @@ async def test_streamed_request_body_is_rewritten_chunk_by_chunk(stub: Any) -> N
 async def test_ext_authz_metadata_skips_the_header_decision(stub: Any) -> None:
     inspect = {"request_body": "none", "response_headers": False, "response_body": "none"}
     replies = await process(
-        stub, [request_headers("/deny/custom", authz={"decision_id": "x", "inspect": inspect})]
+        stub, [request_headers("/deny/custom", eos=True, authz={"decision_id": "x", "inspect": inspect})]
     )
     assert replies[0].WhichOneof("response") == "request_headers", "ext_authz already allowed it"
     assert not replies[0].HasField("mode_override")
