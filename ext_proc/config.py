@@ -165,6 +165,9 @@ class InspectionConfig(_Section, frozen=True):
     # as libphonenumber names them): its national formats are found as well as the North
     # American and international ones.
     phone_region: str = "US"
+    # Where the compiled pattern databases are kept between starts (compiling them takes
+    # seconds): empty for the user's cache directory ($XDG_CACHE_HOME/chaperone), "off" for none.
+    cache_dir: str = ""
 
 
 class StateConfig(_Section, frozen=True):

@@ -206,7 +206,9 @@ class Service:
         address = self._bind(server, server_config.address)
         await self.enforcement.start()
         self._warm_engine()
-        scanning.configure(phone_region=self.config.inspection.phone_region)
+        scanning.configure(
+            phone_region=self.config.inspection.phone_region, cache_dir=self.config.inspection.cache_dir
+        )
         if self.config.inspection.protocols:
             scanning.prepare()  # compile the detectors now, not on the first request's time
         await server.start()

@@ -26,8 +26,10 @@ confirmed with libphonenumber for the default region set by ``configure(phone_re
 Threads: a ``Scanner`` (``default_scanner()``) is shared and immutable; hyperscan scratch space is
 allocated per thread on first use. A ``StreamRedactor`` belongs to one stream.
 
-Start-up: the pattern databases compile on first use (about 0.35 s together); call ``prepare()``
-when the service starts so that no request pays for it.
+Start-up: the pattern databases compile on first use (seconds of CPU together) and are kept
+compiled on disk (``db_cache.py``: ``inspection.cache_dir``, else the user's cache directory), so
+that a later start loads them in milliseconds; call ``prepare()`` when the service starts so that
+no request pays for either.
 """
 
 from ext_proc.scanning.actions import ACTIONS, REDACT_ALL, Action, ActionTable, placeholder
@@ -41,8 +43,9 @@ from ext_proc.scanning.stream import Step, StreamRedactor
 
 
 def prepare() -> None:
-    """Compile the scanner's and the injection detector's pattern databases now."""
-    default_scanner()
+    """Compile (or load) the scanner's, the stream scanner's and the injection detector's pattern
+    databases now."""
+    default_scanner().step("", 0)
     detect_injection("")
 
 

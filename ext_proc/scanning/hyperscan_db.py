@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 import hyperscan
 
+from ext_proc.scanning.db_cache import DatabaseCache, database_key, default_cache
+
 _ONE_BYTE_ERRORS = "chaperone.one_byte_per_char"
 
 
@@ -80,18 +82,13 @@ class _Collector:
 
 
 class BlockDatabase:
-    """Patterns compiled once into one block-mode database, shareable between threads."""
+    """Patterns compiled once into one block-mode database, shareable between threads; loaded
+    from ``cache`` (``default_cache()`` unless given) when it holds the same database."""
 
-    def __init__(self, patterns: Sequence[HsPattern]) -> None:
+    def __init__(self, patterns: Sequence[HsPattern], *, cache: DatabaseCache | None = None) -> None:
         if not patterns:
             raise ValueError("a pattern database needs at least one pattern")
-        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        self._db.compile(
-            expressions=[p.expression.encode("ascii") for p in patterns],
-            ids=[p.id for p in patterns],
-            elements=len(patterns),
-            flags=[_flags(p) for p in patterns],
-        )
+        self._db = _cached_or_compiled(patterns, default_cache() if cache is None else cache)
         self._local = threading.local()
 
     def scan(self, data: bytes) -> list[Match]:
@@ -110,6 +107,23 @@ class BlockDatabase:
             collector = _Collector(hyperscan.Scratch(self._db))
             self._local.collector = collector
         return collector
+
+
+def _cached_or_compiled(patterns: Sequence[HsPattern], cache: DatabaseCache) -> hyperscan.Database:
+    expressions = [p.expression.encode("ascii") for p in patterns]
+    ids = [p.id for p in patterns]
+    flags = [_flags(p) for p in patterns]
+    key = database_key(hyperscan.HS_MODE_BLOCK, expressions, ids, flags)
+    serialized = cache.load(key)
+    if serialized is not None:
+        try:
+            return hyperscan.loadb(serialized, hyperscan.HS_MODE_BLOCK)
+        except hyperscan.HyperscanError:
+            pass  # another library version or CPU: compile, and replace the file
+    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    database.compile(expressions=expressions, ids=ids, elements=len(patterns), flags=flags)
+    cache.store(key, hyperscan.dumpb(database))
+    return database
 
 
 def _flags(pattern: HsPattern) -> int:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
+from ext_proc.scanning import db_cache
 from ext_proc.scanning.actions import REDACT_ALL, STOPPING_ACTIONS, ActionTable, placeholder
 from ext_proc.scanning.findings import Finding
 from ext_proc.scanning.scanner import Scanner
@@ -38,9 +39,11 @@ class _Defaults:
 _DEFAULTS = _Defaults()
 
 
-def configure(*, phone_region: str) -> None:
-    """Set what ``default_scanner()`` is built with (from ``inspection.phone_region`` at start)."""
+def configure(*, phone_region: str, cache_dir: str = "") -> None:
+    """Set what ``default_scanner()`` is built with (from ``inspection.phone_region`` at start) and
+    where compiled pattern databases are kept (``inspection.cache_dir``, see ``db_cache.py``)."""
     _DEFAULTS.phone_region = phone_region
+    db_cache.configure(cache_dir)
 
 
 def default_scanner() -> Scanner:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import regex
 
@@ -74,11 +75,7 @@ class Scanner:
             HsPattern(rank, d.anchor, caseless=d.caseless, start=d.anchor_start)
             for rank, d in enumerate(self.detectors)
         ]
-        lives = [
-            HsPattern(rank, rf"(?:{d.live})\z", caseless=d.caseless) for rank, d in enumerate(self.detectors)
-        ]
         self._anchors = BlockDatabase(anchors)
-        self._lives = BlockDatabase(lives)
         # How far past a position an anchor for a match starting there can end.
         self._anchor_reach = max([128] + [d.max_len for d in self.detectors if not d.anchor_start])
         # A detector's pattern followed by one more character and a certain failure: it never
@@ -138,6 +135,14 @@ class Scanner:
             return live, [], Pending(end, still)
         found = self._anchors.scan(scan_bytes(text[pos : live + self._anchor_reach]))
         return live, list(self._confirm_all(text, pos, live, found)), Pending(end, still)
+
+    @cached_property
+    def _lives(self) -> BlockDatabase:
+        """The live patterns, compiled when a first stream steps (a segment scanner never does)."""
+        lives = [
+            HsPattern(rank, rf"(?:{d.live})\z", caseless=d.caseless) for rank, d in enumerate(self.detectors)
+        ]
+        return BlockDatabase(lives)
 
     def _live_point(self, text: str, rank: int, candidate: int) -> int:
         # An attempt that reaches the end reads at most max_len characters, plus the probe.
