@@ -468,33 +468,41 @@ IPV6 = detector(
 # --- Encoded segments (encoded.py) -------------------------------------------------------------
 
 # Runs of base64 or base64url characters, 12 to 4,096 long (longer runs are images or blobs, and
-# the bound keeps a stream's holdback bounded): a value in the decoded text redacts the run. The
-# base64 of text goes from a lower-case to an upper-case letter within its first 18 characters,
-# which words, paths, dates, UUIDs and hex hashes do not: only such runs are decoded.
+# the bound keeps a stream's holdback bounded), possibly broken into lines as MIME (RFC 2045: 76
+# characters a line) and PEM write them: a value in the decoded text redacts the run. Only runs that
+# look like the base64 of text are decoded: a lower-case to upper-case letter within the first 18
+# characters (words, paths, dates, UUIDs and hex hashes have none), or 12 upper-case letters and
+# digits (the base64 of digits and punctuation: "539-67-5452" is NTM5LTY3LTU0NTI=). A run starts
+# at its first line only, so that a long run is one attempt, not one per line.
 _B64 = "[A-Za-z0-9+/_-]"
-_B64_MIXED = f"{_B64}{{0,15}}[a-z][0-9+/_-]{{0,2}}[A-Z]"
+_B64_GATE = f"{_B64}{{0,15}}[a-z][0-9+/_-]{{0,2}}[A-Z]|[A-Z0-9+/]{{12}}"
 BASE64 = detector(
     "BASE64",
     "pii",
-    rf"(?<![A-Za-z0-9+/=_-])(?={_B64_MIXED}){_B64}{{12,4096}}+={{0,2}}(?![A-Za-z0-9+/=_-])",
+    rf"(?<![A-Za-z0-9+/=_-])(?<![A-Za-z0-9+/=_-]\r?\n)(?={_B64_GATE})(?:{_B64}|\r?\n(?={_B64})){{12,4096}}+={{0,2}}(?![A-Za-z0-9+/=_-])",
     # Anchored after a character that cannot be in the run: one report per run (hyperscan
     # reports every end offset, and a run would give one per character).
-    rf"(^|[^A-Za-z0-9+/=_-])({_B64_MIXED})",
+    rf"(^|[^A-Za-z0-9+/=_-])({_B64_GATE})",
     2,
-    4_100,
-    r"[A-Za-z0-9+/_=-]+",
+    6_150,  # 4,096 items, a line break and a character at most three characters
+    r"[A-Za-z0-9+/_=-][A-Za-z0-9+/_=\r\n-]*",
+    validate=encoded.base64_length,
     decode=encoded.base64_text,
 )
 
-# Runs of hex digit pairs (at least 8 bytes), the way ``xxd -p`` or ``.hex()`` writes text.
+# Runs of hex digit pairs (at least 8 bytes), the way ``xxd -p`` or ``.hex()`` writes text, or
+# separated the way dumps and byte arrays write them (``6a 6f 68``, ``6a:6f:68``, ``0x6a, 0x6f``).
+_HEX_PAIR = "(?:0[xX])?[0-9A-Fa-f]{2}"
+_HEX_SEP = "(?:, ?|[ :-])"
 HEX = detector(
     "HEX",
     "pii",
-    r"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{2}){8,2048}+(?![0-9A-Za-z])",
-    r"(^|[^0-9A-Za-z])[0-9A-Fa-f]{16}",
-    16,
-    4_100,
-    r"[0-9A-Fa-f]+",
+    rf"(?<![0-9A-Za-z])(?:(?:[0-9A-Fa-f]{{2}}){{8,2048}}+|{_HEX_PAIR}(?:(?P<hsep>{_HEX_SEP}){_HEX_PAIR}"
+    rf"(?:(?P=hsep){_HEX_PAIR}){{6,1022}}+))(?![0-9A-Za-z])",
+    rf"(^|[^0-9A-Za-z])([0-9A-Fa-f]{{16}}|{_HEX_PAIR}({_HEX_SEP}{_HEX_PAIR}){{3}})",
+    11,
+    6_150,  # 1,024 pairs written "0x6a, "
+    rf"[0-9A-Fa-f]+|0[xX][0-9A-Fa-f]?|{_HEX_PAIR}({_HEX_SEP}({_HEX_PAIR})?)*{_HEX_SEP}?(0[xX]?)?[0-9A-Fa-f]?",
     decode=encoded.hex_text,
 )
 

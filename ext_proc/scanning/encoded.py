@@ -12,14 +12,35 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
+_HEX_NOISE = re.compile(r"0[xX]|[, :-]")
 # A decoded segment is text when at least this share of it is printable.
 _PRINTABLE_SHARE = 0.9
 
 
+# How many line ends a run of base64 lines is cut back at to find where the encoded part ends
+# (a line of ordinary text may follow the last one without a blank line between).
+_LINE_CUTS = 4
+
+
+def base64_length(value: str) -> int | None:
+    """How much of a base64 run (lines included) is one encoded text: all of it, or the lines
+    before a following line that is not part of it."""
+    end = len(value)
+    for _ in range(_LINE_CUTS + 1):
+        if base64_text(value[:end]) is not None:
+            return end
+        end = value.rfind("\n", 0, end)
+        if end < 12:
+            return None
+        end -= value[end - 1] == "\r"
+    return None
+
+
 def base64_text(value: str) -> str | None:
-    """The text a base64 or base64url segment encodes, or None."""
-    body = value.rstrip("=")
+    """The text a base64 or base64url segment (possibly broken into lines) encodes, or None."""
+    body = value.replace("\r", "").replace("\n", "").rstrip("=")
     if len(body) % 4 == 1:
         return None
     padded = body.replace("-", "+").replace("_", "/") + "=" * (-len(body) % 4)
@@ -31,9 +52,9 @@ def base64_text(value: str) -> str | None:
 
 
 def hex_text(value: str) -> str | None:
-    """The text a run of hex digit pairs encodes, or None."""
+    """The text a run of hex digit pairs (separated or not, ``0x`` or not) encodes, or None."""
     try:
-        return _text(bytes.fromhex(value))
+        return _text(bytes.fromhex(_HEX_NOISE.sub("", value)))
     except ValueError:
         return None
 

@@ -44,7 +44,8 @@ _CARD_RANGES: tuple[tuple[str, str, frozenset[int]], ...] = (
     ("6011", "6011", frozenset(range(16, 20))),  # Discover
     ("644", "649", frozenset(range(16, 20))),
     ("65", "65", frozenset(range(16, 20))),
-    ("3500", "3589", frozenset(range(16, 20))),  # JCB
+    # JCB issues 3528-3589; test-card generators (Faker among them) draw from all of 35xx.
+    ("3500", "3599", frozenset(range(16, 20))),  # JCB
     ("2131", "2131", frozenset({15})),
     ("1800", "1800", frozenset({15})),
     # Maestro (12 to 19 digits)

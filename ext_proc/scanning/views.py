@@ -4,9 +4,12 @@ undone, with a map back to the original characters.
 One view undoes, character by character or escape by escape, what hides a value from a pattern
 while keeping it readable to a person or a model:
 
-- literal escapes: ``\\u0040``, ``\\u{40}``, ``\\U00000040``, ``\\x40`` (JSON, JavaScript, Python);
-- URL encoding: ``%40``, and ``%C3%A9`` (one UTF-8 character percent-encoded);
-- HTML character references: ``&#64;``, ``&#x40;``, ``&commat;`` (named ones of up to 10 letters);
+- literal escapes: ``\\u0040``, ``\\u{40}``, ``\\U00000040``, ``\\x40`` (JSON, JavaScript, Python),
+  and the same with the backslash escaped once more (``\\\\u0040``: a string encoded twice);
+- URL encoding: ``%40``, and ``%C3%A9`` (one UTF-8 character percent-encoded), and encoded twice
+  (``%2540``: the ``%`` itself percent-encoded, as a second encoding pass writes it);
+- HTML character references: ``&#64;``, ``&#x40;``, ``&commat;`` (named ones of up to 10 letters),
+  and a numeric one escaped twice (``&amp;#64;``);
 - format characters (Unicode category Cf: zero-width spaces and joiners, bidi controls, soft
   hyphens, tag characters) and stray combining marks (Mn) are removed;
 - compatibility forms (NFKC: full-width ``U+FF20`` for ``@``, mathematical digits, no-break spaces) and the
@@ -16,8 +19,10 @@ Every transform works on a *token* of at most ``MAX_TOKEN`` characters, found le
 one regular expression, so a view is local: the view of a text cut at a token boundary is the
 view of each part, concatenated. That is what lets a stream build its view as text arrives
 (``build(text, final=False)`` stops before a token that more text could still complete) and get
-exactly the view of the whole text. Double encoding (``%2540``) is not undone; base64 and hex
-segments, and characters interleaved with separators, are segment detectors (``encoded.py``).
+exactly the view of the whole text. Double encodings are undone only in these shapes, one layer
+more and never more (the view is not applied to itself: a token stays bounded); base64 and hex
+segments, and characters interleaved with separators, are segment detectors (``encoded.py``), and
+their decoded text is read through this view again.
 
 ``View.span(start, end)`` maps a span of the view back to the original text: from the first
 original character of the view's first character to the last original character of its last one,
@@ -34,16 +39,19 @@ from dataclasses import dataclass
 
 from ext_proc.scanning.confusables import LOOKALIKE_LETTERS
 
-MAX_TOKEN = 12  # the longest token: ``\U0001F600``, ``&#x10FFFF;``, four percent-encoded bytes
+MAX_TOKEN = 20  # the longest token: four percent-encoded bytes, encoded twice (``%25F0%259F...``)
 
 _HEX = "[0-9A-Fa-f]"
+_PCT = "%(?:25)?"  # a percent-encoded byte, or one encoded twice (``%2540``)
 _TOKEN = re.compile(
-    rf"\\u{_HEX}{{4}}|\\u\{{{_HEX}{{1,6}}\}}|\\U{_HEX}{{8}}|\\x{_HEX}{{2}}"
-    rf"|%[0-7]{_HEX}|%[CDcd]{_HEX}%[89ABab]{_HEX}|%[Ee]{_HEX}(?:%[89ABab]{_HEX}){{2}}"
-    rf"|%[Ff][0-7](?:%[89ABab]{_HEX}){{3}}"
-    r"|&#[0-9]{1,7};|&#[xX][0-9A-Fa-f]{1,6};|&[A-Za-z]{2,10};"
+    rf"\\\\?(?:u{_HEX}{{4}}|u\{{{_HEX}{{1,6}}\}}|U{_HEX}{{8}}|x{_HEX}{{2}})"
+    # Longest first: ``%25C3%25A9`` is one character encoded twice, not ``%`` and then ``C3``.
+    rf"|{_PCT}[Ff][0-7](?:{_PCT}[89ABab]{_HEX}){{3}}|{_PCT}[Ee]{_HEX}(?:{_PCT}[89ABab]{_HEX}){{2}}"
+    rf"|{_PCT}[CDcd]{_HEX}{_PCT}[89ABab]{_HEX}|{_PCT}[0-7]{_HEX}"
+    r"|&(?:amp;)?#[0-9]{1,7};|&(?:amp;)?#[xX][0-9A-Fa-f]{1,6};|&[A-Za-z]{2,10};"
     r"|[^\x00-\x7f]"
 )
+_PERCENT_BYTE = re.compile(rf"{_PCT}({_HEX}{{2}})")
 _NAMED = html.entities.html5
 _FOLD = str.maketrans({k: v for k, v in LOOKALIKE_LETTERS.items() if v.isascii()})
 _REMOVED_CATEGORIES = frozenset({"Cf", "Mn", "Me"})
@@ -156,11 +164,12 @@ def _settled_end(text: str) -> int:
 
 
 _PARTIAL = (
-    re.compile(r"\\(?:u(?:[0-9A-Fa-f]{0,3}|\{[0-9A-Fa-f]{0,6})|U[0-9A-Fa-f]{0,7}|x[0-9A-Fa-f]?)?"),
+    re.compile(r"\\\\?(?:u(?:[0-9A-Fa-f]{0,3}|\{[0-9A-Fa-f]{0,6})|U[0-9A-Fa-f]{0,7}|x[0-9A-Fa-f]?)?"),
+    # Up to three whole bytes (each may start a longer UTF-8 sequence), then part of one more.
+    re.compile(rf"(?:{_PCT}{_HEX}{{2}}){{0,3}}(?:%(?:2(?:5{_HEX}?)?|{_HEX})?)?"),
     re.compile(
-        r"%(?:[0-9A-Fa-f](?:[0-9A-Fa-f](?:%(?:[0-9A-Fa-f]{1,2}(?:%(?:[0-9A-Fa-f]{1,2}(?:%[0-9A-Fa-f]{0,2})?)?)?)?)?)?)?"
+        r"&(?:#(?:[0-9]{0,7}|[xX][0-9A-Fa-f]{0,6})|[A-Za-z]{0,10}|amp;(?:#(?:[0-9]{0,7}|[xX][0-9A-Fa-f]{0,6}))?)"
     ),
-    re.compile(r"&(?:#(?:[0-9]{0,7}|[xX][0-9A-Fa-f]{0,6})|[A-Za-z]{0,10})"),
 )
 
 
@@ -174,20 +183,20 @@ def _decode(token: str) -> str:
     if first == "\\":
         return _decode_escape(token)
     if first == "%":
-        return bytes.fromhex(token.replace("%", "")).decode("utf-8", "replace")
+        return bytes.fromhex("".join(_PERCENT_BYTE.findall(token))).decode("utf-8", "replace")
     if first == "&":
         return _decode_entity(token)
     return fold_char(first)
 
 
 def _decode_escape(token: str) -> str:
-    digits = token[2:].strip("{}")
+    digits = token.lstrip("\\")[1:].strip("{}")
     return _char(int(digits, 16), token)
 
 
 def _decode_entity(token: str) -> str:
-    if token.startswith("&#"):
-        number = token[2:-1]
+    if token.startswith(("&#", "&amp;#")):
+        number = token[token.index("#") + 1 : -1]
         return _char(int(number[1:], 16) if number[:1] in "xX" else int(number), token)
     return _NAMED.get(token[1:], token)
 

@@ -45,6 +45,12 @@ def cyrillic(value: str) -> str:
     return value.replace("a", "\u0430").replace("e", "\u0435").replace("o", "\u043e").replace("A", "\u0410")
 
 
+def mime(value: str) -> str:
+    """A value inside a longer text, base64-encoded in lines as a mail body is (RFC 2045)."""
+    body = f"Customer record, please keep it private: {value}. Last updated in the spring."
+    return base64.encodebytes(body.encode()).decode().replace("\n", "\r\n").strip()
+
+
 ENCODINGS: dict[str, Callable[[str], str]] = {
     "url_every_char": every_char("%{:02X}"),
     "url_specials": url_encoded,
@@ -62,6 +68,14 @@ ENCODINGS: dict[str, Callable[[str], str]] = {
     "cyrillic_lookalikes": cyrillic,
     "interleaved_spaces": " ".join,
     "interleaved_dots": ".".join,
+    # Encoded twice, and the wrappings that dumps and mail use.
+    "url_twice": every_char("%25{:02X}"),
+    "u_escapes_escaped_again": every_char("\\\\u{:04x}"),
+    "html_escaped_again": every_char("&amp;#{};"),
+    "base64_of_url_encoded": lambda v: base64.b64encode(every_char("%{:02X}")(v).encode()).decode(),
+    "base64_mime_lines": mime,
+    "hex_spaced": lambda v: " ".join(f"{b:02x}" for b in v.encode()),
+    "hex_byte_array": lambda v: ", ".join(f"0x{b:02X}" for b in v.encode()),
 }
 
 
@@ -115,7 +129,7 @@ def stream_text(pieces: list[str]) -> str:
 @pytest.mark.parametrize(
     "encoding",
     ["url_every_char", "base64", "hex", "zero_width_between_every_char", "literal_u_escapes", "html_decimal",
-     "interleaved_spaces", "fullwidth"],
+     "interleaved_spaces", "fullwidth", "url_twice", "base64_mime_lines", "hex_byte_array"],
 )  # fmt: skip
 def test_a_stream_cut_at_every_point_emits_the_block_redaction(encoding: str) -> None:
     text = f"ok {ENCODINGS[encoding](VALUES['EMAIL'])}\nand {ENCODINGS[encoding](VALUES['PHONE'])}\n."
@@ -143,11 +157,42 @@ def test_a_long_base64_run_is_held_back_at_most_its_bound() -> None:
     assert max(held) <= 4_200
 
 
+def test_a_long_run_of_base64_lines_is_held_back_at_most_its_bound() -> None:
+    redactor = StreamRedactor()
+    blob = base64.encodebytes(bytes(range(256)) * 40).decode()  # 18,000 characters in 76-char lines
+    held = []
+    for index in range(0, len(blob), 50):
+        redactor.feed(blob[index : index + 50])
+        held.append(redactor.held)
+    assert max(held) <= 6_200
+
+
+def test_a_line_of_text_after_base64_lines_is_not_part_of_the_segment() -> None:
+    encoded = mime(VALUES["EMAIL"])
+    redaction = redact_text(f"{encoded}\nThanks\nBob")
+    assert redaction.text == "[REDACTED:EMAIL]\nThanks\nBob"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Run 12 34 56 78 90 12 34 56 and 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07 are bytes.",
+        "MAC 00:1a:2b:3c:4d:5e at 10:23:45, ORDER NUMBER ORD2024000123456, SKU AB12-CD34-EF56-7890.",
+        "HEADLINE: INTERNATIONALIZATION AND LOCALIZATION 2024",
+        "100%25 of %2525 is fine, &amp;amp; too",
+    ],
+)
+def test_ordinary_text_like_an_encoding_has_no_finding(text: str) -> None:
+    assert redact_text(text).findings == ()
+
+
 segments = st.sampled_from(
     [
         "john.doe@example.com", "\\u0040", "\\u00", "%40", "%4", "&#64;", "&#", "\u200b", "\uff20",
         "am9obi5kb2VAZXhhbXBsZS5jb20=", "6a6f686e40657861", "j o h n @ e x a m p l e . c o m", " ",
         "x", "4-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1", "(415) 555-0100", "\u0430", "é", ".", "@", "\n",
+        "%25", "%2540", "%25C3%25A9", "%2", "&amp;", "&amp;#64;", "\\\\u0040", "0x6a, 0x6f, ", "6a 6f 68 6e ",
+        "\r\n", "NTM5LTY3LTU0NTI=", "Q3VzdG9tZXIgcmVjb3JkOiBqb2huLmRvZUBl\r\n", "eGFtcGxlLmNvbQ==",
     ]
 )  # fmt: skip
 
@@ -175,5 +220,8 @@ def test_a_view_maps_each_character_back_to_what_it_was_read_from() -> None:
 
 def test_a_streams_view_stops_before_an_escape_still_being_written() -> None:
     assert views.build("mail a\\u00", final=False).consumed == len("mail a")
+    assert views.build("mail a%25", final=False).consumed == len("mail a")
+    assert views.build("mail a%25C3%25A", final=False).consumed == len("mail a")
+    assert views.build("mail a&amp;", final=False).consumed == len("mail a")
     assert views.build("50%", final=False).consumed == 2
     assert views.build("50% off", final=False).consumed == len("50% off")
