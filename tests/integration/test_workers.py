@@ -43,7 +43,8 @@ def workers(
     sections: dict[str, dict[str, Any]] = {
         "server": {"workers": WORKERS},
         "admin": {"token_file": str(workdir / "tokens")},
-        "state": {"redis_url": redis_server.url.replace("/0", "/8")},
+        # A generous deadline: these tests are about sharing, not about a busy machine's Redis.
+        "state": {"redis_url": redis_server.url.replace("/0", "/8"), "redis_timeout_ms": 1000},
         "limits": {"kill_switch": {"refresh_interval_seconds": 30}},
         "audit": {"file": {"path": str(workdir / "audit.jsonl")}},
     }
