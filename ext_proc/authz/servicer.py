@@ -133,7 +133,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
         return denied_response(deny, outcome.decision, decision_id)
 
     async def _input(self, request: Any, identity: AgentIdentity, upstream: str | None) -> dict[str, Any]:
-        document = check_input(request, parse_body=self._parse_body)
+        document = check_input(request, parse_body=self._parse_body, projection=self._evaluator.projection())
         document["agent"] = identity.as_input()
         headers = request.attributes.request.http.headers
         enforcement = self._enforcement
