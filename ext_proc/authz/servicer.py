@@ -75,6 +75,9 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
             refusal = killed(limits.kill_switch, identity.agent_id, upstream, None)
             if refusal is None:
                 document = await self._input(request, identity, upstream)
+                # What the later phases cannot read again, of what the policy can read (the input
+                # holds nothing else); a request in flight across a reload carries what the
+                # policy of its check could read.
                 carried = carried_attributes(document)
                 outcome = await self._evaluator.decide(document)
                 if outcome.decision.allowed:
