@@ -67,6 +67,8 @@ class ErrorCode(StrEnum):
     ROUTE_NOT_INSPECTED = "route_not_inspected"
     # The audit trail (audit.on_failure: deny)
     AUDIT_UNAVAILABLE = "audit_unavailable"
+    # A stream ended because the service is stopping (SIGTERM)
+    SHUTTING_DOWN = "shutting_down"
     INTERNAL_ERROR = "internal_error"
 
 

@@ -25,6 +25,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
+
 from ext_proc.approvals import ApprovalRequirement, parse_require_approval
 from ext_proc.audit import AuditLog, RequestSummary
 from ext_proc.config import DEFAULT_DENY_STATUS, DEFAULT_MAX_BODY_BYTES
@@ -156,6 +158,14 @@ class StreamProcessor:
             return self.reject(phase, self._evaluator.failure(error))
         finally:
             self.metrics.phase(_phase_of(event), time.perf_counter() - self._phase_started)
+
+    def idle_timeout(self, seconds: float) -> None:
+        """Envoy sent nothing for ``seconds``: the stream is ended (Envoy fails the request)."""
+        fields: dict[str, Any] = {"seconds": seconds}
+        if self._headers_seen:
+            fields.update(decision_id=self.decision_id, path=self.summary.path, upstream=self.upstream)
+            self._audit.event("stream_idle_timeout", **fields)
+        structlog.get_logger("chaperone.ext_proc").warning("ext_proc_stream_idle", **fields)
 
     def refuse_message(self, error: ChaperoneError) -> Reject:
         """A message from Envoy that cannot be read at all: refused and audited like a phase."""
@@ -337,10 +347,13 @@ class StreamProcessor:
         self._inspect = inspect
         mode = inspect.response_body
         by_protocol = False
-        if mode is BodyMode.NONE and self._protocol is not None and not event.end_of_stream:
-            # Nobody asked for this body: the protocol flow reads it if it is one it knows.
-            mode = self._protocol.response_mode(status, event.headers)
-            by_protocol = mode is not BodyMode.NONE
+        if self._protocol is not None and not event.end_of_stream:
+            # Agent traffic's answer is read by the protocol flow, even when the policy asked to
+            # see it (it then decides on the whole answer): a policy that asks for the body must
+            # not turn redaction off.
+            read_as = self._protocol.response_mode(status, event.headers, asked=mode is not BodyMode.NONE)
+            if read_as is not BodyMode.NONE:
+                mode, by_protocol = read_as, True
         if mode is BodyMode.NONE or event.end_of_stream:
             return Continue(headers=changes)
         body = self._new_body(mode, event.headers, unsupported_status=502)
