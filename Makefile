@@ -90,7 +90,7 @@ bench: $(TEST_STAMP) test-deps
 	$(call debian_package,wrk,wrk)
 	$(PY) -m tests.bench.run
 	@# In process, each against a baseline of its own run: the costs behind the numbers above.
-	for bench in scanning inspection protocols json_body identity limits state oversight; do \
+	for bench in check scanning inspection protocols json_body identity limits redis_clients state oversight; do \
 		$(PY) -m tests.bench.$$bench || exit 1; \
 	done
 

@@ -237,7 +237,9 @@ class ServiceProcess:
 
 def service_config(address: str, policy_dir: Path, **sections: dict[str, Any]) -> dict[str, Any]:
     config: dict[str, Any] = {
-        "server": {"address": address, "grace_period_seconds": 5},
+        # One process unless a test asks for workers (server.workers auto would start one per CPU
+        # whenever Redis is configured).
+        "server": {"address": address, "grace_period_seconds": 5, "workers": 1},
         "policy": {"directory": str(policy_dir), "reload_interval_seconds": 0.2},
         "logging": {"level": "info", "format": "json"},
         "admin": {"address": f"127.0.0.1:{free_port()}"},

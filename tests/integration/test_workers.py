@@ -45,7 +45,6 @@ def workers(
         "admin": {"token_file": str(workdir / "tokens")},
         # A generous deadline: these tests are about sharing, not about a busy machine's Redis.
         "state": {"redis_url": redis_server.url.replace("/0", "/8"), "redis_timeout_ms": 1000},
-        "limits": {"kill_switch": {"refresh_interval_seconds": 30}},
         "audit": {"file": {"path": str(workdir / "audit.jsonl")}},
     }
     generator = start_stack(
