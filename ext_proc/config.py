@@ -33,6 +33,9 @@ ENV_CONFIG_FILE = "CHAPERONE_CONFIG"
 DEFAULT_GRPC_ADDRESS = "127.0.0.1:9001"
 DEFAULT_GRACE_PERIOD_SECONDS = 15.0
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_CONCURRENT_RPCS = 1024
+DEFAULT_STREAM_FIRST_MESSAGE_SECONDS = 10.0
+DEFAULT_STREAM_IDLE_SECONDS = 600.0
 DEFAULT_POLICY_DIRECTORY = "policies"
 DEFAULT_DECISION_PATH = "envoy/authz/allow"
 DEFAULT_RELOAD_INTERVAL_SECONDS = 1.0
@@ -93,8 +96,15 @@ class ServerConfig(_Section, frozen=True):
     # host:port for TCP, or unix:/path/to.sock for a unix socket.
     address: str = DEFAULT_GRPC_ADDRESS
     # Concurrent RPCs (Checks plus open ext_proc streams) beyond which new ones are refused,
-    # which Envoy turns into a fail-closed answer; unset means no limit.
-    max_concurrent_rpcs: PositiveInt | None = None
+    # which Envoy turns into a fail-closed answer. An open stream holds ~25 KB, so the default
+    # bounds what idle or slow streams can hold to a few tens of MB.
+    max_concurrent_rpcs: PositiveInt = DEFAULT_MAX_CONCURRENT_RPCS
+    # An ext_proc stream that receives no message for this long is ended (Envoy fails the
+    # request): its first message (the request headers, which Envoy sends at once) within
+    # stream_first_message_seconds, each next one within stream_idle_seconds. The latter must
+    # outlast the longest wait for an upstream's answer (the route timeout, 300 s by default).
+    stream_first_message_seconds: PositiveFloat = DEFAULT_STREAM_FIRST_MESSAGE_SECONDS
+    stream_idle_seconds: PositiveFloat = DEFAULT_STREAM_IDLE_SECONDS
     grace_period_seconds: Annotated[float, msgspec.Meta(ge=0)] = DEFAULT_GRACE_PERIOD_SECONDS
     max_message_bytes: PositiveInt = DEFAULT_MAX_MESSAGE_BYTES
     # uvloop measured ~5-8% more Checks per second than asyncio's own loop (server.py).

@@ -64,6 +64,8 @@ class ErrorCode(StrEnum):
     PRICE_UNKNOWN = "price_unknown"
     # The audit trail (audit.on_failure: deny)
     AUDIT_UNAVAILABLE = "audit_unavailable"
+    # A stream ended because the service is stopping (SIGTERM)
+    SHUTTING_DOWN = "shutting_down"
     INTERNAL_ERROR = "internal_error"
 
 

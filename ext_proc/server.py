@@ -188,7 +188,9 @@ class Service:
         enforcement = self.enforcement
         add_external_processor_service(
             ExternalProcessorServicer(
-                lambda: StreamProcessor(self.evaluator, audit, settings, metrics, enforcement)
+                lambda: StreamProcessor(self.evaluator, audit, settings, metrics, enforcement),
+                first_message_seconds=server_config.stream_first_message_seconds,
+                idle_seconds=server_config.stream_idle_seconds,
             ),
             server,
         )
@@ -245,6 +247,7 @@ class Service:
         grace = self.config.server.grace_period_seconds if grace is None else grace
         await self.health.enter_graceful_shutdown()
         self._serving = False
+        self.enforcement.drain.begin(grace)
         log.info("shutting_down", grace_seconds=grace)
         await self._server.stop(grace)
         if self.policy.reloader is not None:
@@ -260,8 +263,11 @@ class Service:
         self.audit.close()
 
     def ready(self) -> bool:
-        """Readiness: serving and not shutting down, a policy loaded, and every registered check true."""
-        if not (self._serving and self.policy_status().loaded):
+        """Readiness: serving and not shutting down, a policy loaded as found on disk (a directory
+        gone or a set that does not compile keeps the last good set answering, but is not ready),
+        and every registered check true."""
+        policy = self.policy_status()
+        if not (self._serving and policy.loaded and policy.last_error is None):
             return False
         for check in self.readiness_checks:
             try:

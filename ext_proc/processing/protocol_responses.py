@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from ext_proc.processing.protocol_bodies import ProtocolBodies
 
 PHASE_RESPONSE_BODY = "response_body"
+_SHUTTING_DOWN = ChaperoneError(
+    ErrorCode.SHUTTING_DOWN, "the gateway is shutting down: retry the request", http_status=503
+)
 BAD_GATEWAY = 502
 _A2A_STREAMS = frozenset({"message/stream", "tasks/resubscribe"})  # 0.3 names (1.0's map to them)
 
@@ -87,6 +90,9 @@ class ResponseBodies:
 
     async def _stream(self, data: bytes, *, end: bool) -> bytes:
         relay = self._sse_relay()
+        if self._host.enforcement.drain.due():  # shutting down: end in the client's protocol
+            self._flow.summary.setdefault("stopped", {"reason": ErrorCode.SHUTTING_DOWN.value, "type": None})
+            return self._error_event(_SHUTTING_DOWN)
         if isinstance(relay, JsonRpcResponses):
             return await relay.feed(data) + (relay.finish() if end else b"")
         out = await self._relay_llm(relay, data)

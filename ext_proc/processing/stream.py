@@ -25,6 +25,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
+
 from ext_proc.approvals import ApprovalRequirement, parse_require_approval
 from ext_proc.audit import AuditLog, RequestSummary
 from ext_proc.config import DEFAULT_DENY_STATUS, DEFAULT_MAX_BODY_BYTES
@@ -152,6 +154,14 @@ class StreamProcessor:
             return self.reject(phase, self._evaluator.failure(error))
         finally:
             self.metrics.phase(_phase_of(event), time.perf_counter() - self._phase_started)
+
+    def idle_timeout(self, seconds: float) -> None:
+        """Envoy sent nothing for ``seconds``: the stream is ended (Envoy fails the request)."""
+        fields: dict[str, Any] = {"seconds": seconds}
+        if self._headers_seen:
+            fields.update(decision_id=self.decision_id, path=self.summary.path, upstream=self.upstream)
+            self._audit.event("stream_idle_timeout", **fields)
+        structlog.get_logger("chaperone.ext_proc").warning("ext_proc_stream_idle", **fields)
 
     def refuse_message(self, error: ChaperoneError) -> Reject:
         """A message from Envoy that cannot be read at all: refused and audited like a phase."""

@@ -127,7 +127,8 @@ def detect_injection(text: str, *, classify: bool = True) -> InjectionResult:
     signals += _decoded_view_signals(visible, scan)
     signals += _character_signals(text)
     signals += _markdown_signals(visible)
-    if probability >= (_CLASSIFIER_FLOOR if signals else _CLASSIFIER_ALONE):
+    alone_ok = len(visible) >= _CLASSIFIER_ALONE_CHARS and probability >= _CLASSIFIER_ALONE
+    if probability >= _CLASSIFIER_FLOOR and (signals or alone_ok):
         weight = probability * (_DISCUSSION_WEIGHT if discount and scan.discussion else 1.0)
         weight *= _STRUCTURED_WEIGHT if _structured(visible) else 1.0
         signals.append(Signal("classifier", f"p={probability:.2f}", round(weight, 3)))
@@ -139,6 +140,9 @@ def detect_injection(text: str, *, classify: bool = True) -> InjectionResult:
 # it must be surer (chosen on the calibration split: false positives fall from 1.6% to 0.5%).
 _CLASSIFIER_FLOOR = 0.35
 _CLASSIFIER_ALONE = 0.7
+# Nor does it flag a short text alone ("Delete a user account.", a tool's description): a few
+# words are too little to tell an order to the model from an ordinary one.
+_CLASSIFIER_ALONE_CHARS = 80
 # In a text that discusses prompt injection (and has no strong phrase outside quotes), the
 # classifier's evidence counts a third: it reads the cited attack, not the citing.
 _DISCUSSION_WEIGHT = 0.35

@@ -26,7 +26,7 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_defaults_without_a_file() -> None:
     config = load_config(None, environ={})
     assert config.server.address == DEFAULT_GRPC_ADDRESS
-    assert config.server.max_concurrent_rpcs is None
+    assert config.server.max_concurrent_rpcs == 1024
     assert config.policy.engine == "regorus"
     assert config.policy.decision == DEFAULT_DECISION_PATH
     assert config.policy.dry_run is False
