@@ -14,7 +14,9 @@ import httpx
 import openai
 import orjson
 import pytest
+from mcp.shared.exceptions import MCPError
 
+from tests.mcp_server import call_tool
 from tests.security.conftest import Declared
 
 pytestmark = pytest.mark.envoy
@@ -215,3 +217,15 @@ def test_integers_of_any_size_reach_the_upstream_exactly(declared: Declared) -> 
     (received,) = declared.recorder.since(mark)
     assert json.loads(received.body)["params"]["arguments"]["id"] == big
     assert b"%d" % big in received.body
+
+
+async def test_the_mcp_sdk_is_decided_as_any_other_client(declared: Declared) -> None:
+    """The real MCP client through a route declared `mcp`: refused in place, pinned where allowed."""
+    mark = declared.recorder.mark()
+    refused = await call_tool(declared.url("mcp") + "/mcp", "delete_user", {"user_id": "u-1"})
+    assert isinstance(refused, MCPError) and "delete_user" in refused.error.message
+    pinned = await call_tool(declared.url("mcp") + "/mcp", "run_query", {"sql": "select 1"})
+    assert not isinstance(pinned, MCPError), pinned
+    assert tool_calls_received(declared, mark, "delete_user") == []
+    (call,) = tool_calls_received(declared, mark, "run_query")
+    assert call["params"]["arguments"] == {"sql": "select 1", "dry_run": True}
