@@ -61,6 +61,8 @@ class ResponseBodies:
         self.status = 0
         self._format: Format | None = None
         self._held = bytearray()  # bytes not yet relayed: before the format is known, or JSON
+        # What the agent sent, which an LLM API may repeat in its answer (not injection from it).
+        self._echo = frozenset(text.text for text in request.texts)
 
     @property
     def _llm(self) -> bool:
@@ -194,7 +196,7 @@ class ResponseBodies:
     async def _llm_json(self, data: bytes) -> Action:
         provider = self._request.provider
         assert provider is not None
-        read = read_llm_json(provider, data)
+        read = read_llm_json(provider, data, echo=self._echo)
         injection = read.injection
         judgement = self._by_table()
         if injection["signals"] or self._asked:
@@ -253,7 +255,7 @@ class ResponseBodies:
         if self.relay is None:
             provider = self._request.provider
             assert provider is not None
-            self.relay = LlmStreamRelay(provider, self._flow.table(), judged=True)
+            self.relay = LlmStreamRelay(provider, self._flow.table(), judged=True, echo=self._echo)
         return self.relay
 
     # -- the stream's summary -------------------------------------------------------------------
