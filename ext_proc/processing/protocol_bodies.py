@@ -78,6 +78,8 @@ class Host(Protocol):
 
     def deny_of(self, outcome: Outcome) -> DenyResponse: ...
 
+    def write_decision(self, phase: str, outcome: Outcome, status: int | None) -> None: ...
+
     def failure(self, error: ChaperoneError) -> Outcome: ...
 
     async def hold_for_approval(
@@ -144,12 +146,13 @@ class ProtocolBodies:
 
     # -- response (protocol_responses.py) -----------------------------------------------------------
 
-    def response_mode(self, status: int, headers: Mapping[str, str]) -> BodyMode:
-        """How to read the response body; NONE when it is not agent traffic's to read."""
+    def response_mode(self, status: int, headers: Mapping[str, str], *, asked: bool = False) -> BodyMode:
+        """How to read the response body; NONE when it is not agent traffic's to read. ``asked``:
+        the policy asked for the body (it then decides on every answer)."""
         request = self.request
         if request is None or request.protocol is None:
             return BodyMode.NONE
-        self.responses = ResponseBodies(self, request, self.host.max_body_bytes)
+        self.responses = ResponseBodies(self, request, self.host.max_body_bytes, asked=asked)
         return self.responses.mode(status, headers)
 
     async def response_chunk(self, data: bytes, *, end: bool) -> bytes:
@@ -235,6 +238,9 @@ class ProtocolBodies:
             await self._mark(Fact.RECEIVED_INJECTION)
         outcome = await self._host.decide(phase, document, quiet=quiet, audit=audit)
         decision = outcome.decision
+        if not decision.allowed:
+            # The message is answered in place (an error, or dropped): no reject writes it.
+            self._host.write_decision(phase, outcome, None)
         layers = [*self._layers, decision.sensitive_data or {}]
         merged: dict[str, str] = {}
         for layer in layers:
