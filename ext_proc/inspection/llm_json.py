@@ -15,8 +15,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
+from ext_proc import strict_json
 from ext_proc.inspection.guard import TextScan, apply, injection_input
 from ext_proc.inspection.leaf_scan import LeafScanner
 from ext_proc.inspection.leaves import Path, leaves, rewrite
@@ -75,7 +74,7 @@ def apply_llm_json(read: LlmJson, table: ActionTable, *, strip: bool = False) ->
     if applied.replacements:
         rewritten = rewrite(read.document, [(text.path, new) for text, new in applied.replacements])
         # Token log probabilities spell out the original text: they go with any replacement.
-        outcome.body = orjson.dumps(strip_logprobs(read.provider, rewritten))
+        outcome.body = strict_json.dumps(strip_logprobs(read.provider, rewritten))
     return outcome
 
 

@@ -26,8 +26,7 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
+from ext_proc import strict_json
 from ext_proc.errors import ChaperoneError
 from ext_proc.inspection.guard import TextScan, apply, findings_input, injection_input
 from ext_proc.inspection.judgement import Judgement
@@ -298,7 +297,7 @@ class LlmStreamRelay:
         id and model, an item's id), so its strings are scanned like theirs: redacted, or the
         delta is not sent (the stream stops on a stopping finding)."""
         event = self._interpreter.extra_delta(channel, text, like=like)
-        data = orjson.loads(event.data)
+        data = strict_json.loads(event.data.encode())
         scans = self._leaves.scan(data, skip=_DELTA_PATHS)
         if not scans:
             return event.raw

@@ -17,8 +17,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from ext_proc import strict_json
 from ext_proc.errors import ChaperoneError
 from ext_proc.inspection.guard import TextScan, apply, findings_input, injection_input
@@ -93,7 +91,7 @@ class PlainResponses:
             return PlainOutcome(None)
         if isinstance(changed, _Stop):
             return PlainOutcome(None, changed.judgement)
-        return PlainOutcome(orjson.dumps(changed))
+        return PlainOutcome(strict_json.dumps(changed))
 
     # -- an event stream --------------------------------------------------------------------------
 
@@ -156,7 +154,7 @@ class PlainResponses:
             return bytes(event.raw)
         if isinstance(changed, _Stop):
             return self.error_event("policy_denied", changed.judgement.message)
-        data = changed if isinstance(changed, str) else orjson.dumps(changed).decode()
+        data = changed if isinstance(changed, str) else strict_json.dumps(changed).decode()
         return with_data(event, data).raw
 
     def _spanning(self, document: Any) -> str | None:

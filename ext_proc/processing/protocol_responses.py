@@ -44,6 +44,8 @@ _SHUTTING_DOWN = ChaperoneError(
     ErrorCode.SHUTTING_DOWN, "the gateway is shutting down: retry the request", http_status=503
 )
 BAD_GATEWAY = 502
+# Whitespace before the first byte that tells the format: held, up to this much.
+_MAX_LEADING_WHITESPACE = 64 * 1024
 _A2A_STREAMS = frozenset({"message/stream", "tasks/resubscribe"})  # 0.3 names (1.0's map to them)
 
 
@@ -97,6 +99,10 @@ class ResponseBodies:
             self._held += data
             self._format = sniff(bytes(self._held), end=end)
             if self._format is None:
+                if len(self._held) > _MAX_LEADING_WHITESPACE:  # nothing but whitespace, endlessly
+                    self._held.clear()
+                    self._format = "sse"
+                    return self._error_event(_too_large(_MAX_LEADING_WHITESPACE))
                 return b""
             data = bytes(self._held)
             self._held.clear()

@@ -326,3 +326,39 @@ def test_a_text_split_across_the_events_of_an_unknown_stream_ends_it(default_pol
         )
         assert KEY not in out.decode().replace('"}\n\ndata: {"type":"transcript.text.delta","delta":"', "")
         assert b'"error"' in out and b" ok" not in out
+
+
+def test_an_answer_with_an_integer_beyond_64_bits_is_rewritten_exactly(default_policy: Evaluator) -> None:
+    body = completion(f"mail {EMAIL}")[:-1] + b',"x_seed":123456789012345678901234567890}'
+    _, _, out = asyncio.run(
+        answer(default_policy, {":status": "200", "content-type": "application/json"}, [body])
+    )
+    assert EMAIL not in out.decode() and b'"x_seed":123456789012345678901234567890' in out
+
+
+def test_an_event_named_otherwise_than_its_type_ends_the_stream(default_policy: Evaluator) -> None:
+    request = (
+        "/v1/messages",
+        {
+            "model": "claude-haiku-4-5",
+            "max_tokens": 9,
+            "stream": True,
+            "messages": [{"role": "user", "content": "hi"}],
+        },
+    )
+    disguised = {"type": "ping", "index": 0, "delta": {"type": "text_delta", "text": "half of a secret"}}
+    body = b"event: content_block_delta\ndata: " + orjson.dumps(disguised) + b"\n\n"
+    _, _, out = asyncio.run(
+        answer(default_policy, {":status": "200", "content-type": "text/event-stream"}, [body], request)
+    )
+    assert b"half of a secret" not in out and b"event: error" in out
+
+
+def test_endless_whitespace_before_the_first_byte_is_not_held_without_bound(
+    default_policy: Evaluator,
+) -> None:
+    pieces = [b" " * 40_000, b"\n" * 40_000, b"{}"]
+    _, _, out = asyncio.run(
+        answer(default_policy, {":status": "200", "content-type": "text/event-stream"}, pieces)
+    )
+    assert b"error" in out and b"{}" not in out
