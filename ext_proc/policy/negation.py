@@ -1,4 +1,8 @@
-"""``not f(undefined)``: make regorus answer as OPA, by rewriting the module source at load.
+"""Where regorus's evaluation order differs from OPA's: rewrite the module source at load.
+
+Three places, each measured against OPA 1.20 (tests/unit/policy/test_negation.py): the operands
+of a negated call (below); ``some x in <scalar>``, undefined in OPA and an error in regorus; the
+references in a rule's head, which OPA evaluates before the body.
 
 OPA's compiler moves the operands of a call inside ``not`` out of the negation: in
 ``not startswith(input.auth, "Basic ")`` the reference ``input.auth`` is evaluated before the
@@ -18,7 +22,6 @@ same line, so error lines are unchanged: ``x := input.auth; not startswith(x, "B
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -54,15 +57,138 @@ def _moves_out(operand: Node, is_local: Any) -> bool:
     return kind == "Var" and not is_local(node["value"])
 
 
+Edit = tuple[int, int, bytes]
+
+
 def rewrite_module(source: str, module: Node, is_local_in: Any) -> str:
-    """The module with hoisted operands, or the source unchanged when nothing needs it.
+    """The module as OPA evaluates it (negations and iterations), or the source unchanged.
 
     ``is_local_in(statement_node)`` returns a predicate telling local variables from rules.
     """
     data = source.encode()
-    edits: list[tuple[int, int, bytes]] = []
+    edits = negation_edits(data, module, is_local_in) + iteration_edits(data, module)
+    edits += head_edits(data, module, is_local_in)
+    if not edits:
+        return source
+    edits.sort(key=lambda e: (e[0], e[1]))
+    kept: list[Edit] = []
+    for edit in edits:
+        if kept and edit[0] < kept[-1][1]:
+            continue  # overlapping rewrites (one inside an operand the other moves): keep the first
+        kept.append(edit)
+    for start, end, text in reversed(kept):
+        data = data[:start] + text + data[end:]
+    return data.decode()
+
+
+HEAD_PREFIX = "__chaperone_head_"
+
+
+def head_edits(data: bytes, module: Node, is_local_in: Any) -> list[Edit]:
+    """OPA evaluates the references in a rule's head (its value, key or element) before the
+    body: an undefined one makes the body not run at all, so an error the body would raise does
+    not happen. Each such reference is assigned at the start of its body."""
+    edits: list[Edit] = []
     counter = 0
-    for statement in _negations(module["ast"]["rules"]):
+    for rule in module["ast"]["rules"]:
+        spec = rule.get("Spec")
+        if not spec or not spec["bodies"]:
+            continue
+        head = next(iter(spec["head"].values()))
+        is_local = is_local_in(rule)
+        for index, body in enumerate(spec["bodies"]):
+            terms = [body["assign"]["value"]] if body.get("assign") else []
+            if index == 0:
+                terms += _head_terms(head)
+            refs = [ref for term in terms for ref in _global_refs(term, is_local)]
+            statements = body["query"]["stmts"]
+            if not refs or not statements:
+                continue
+            assignments = []
+            for ref in refs:
+                span = next(iter(ref.values()))["span"]
+                name = f"{HEAD_PREFIX}{counter}__"
+                counter += 1
+                assignments.append(f"{name} := {data[span['start'] : span['end']].decode()}; ")
+                edits.append((span["start"], span["end"], name.encode()))
+            start = statements[0]["span"]["start"]
+            end = statements[-1]["span"]["end"]
+            braces = _after_if(data, start)
+            edits.append((start, start, (("{ " if braces else "") + "".join(assignments)).encode()))
+            if braces:
+                edits.append((end, end, b" }"))
+    return edits
+
+
+def _head_terms(head: Node) -> list[Node]:
+    terms = [head["assign"]["value"]] if head.get("assign") else []
+    if head.get("key"):
+        terms.append(head["key"])
+    refr = head["refr"]
+    while "RefBrack" in refr:
+        terms.append(refr["RefBrack"]["index"])
+        refr = refr["RefBrack"]["refr"]
+    return terms
+
+
+def _global_refs(term: Node, is_local: Any) -> Iterator[Node]:
+    """The outermost references in a head term that use no local variable (rules, input, data),
+    looking inside arrays, sets and objects but not calls or comprehensions."""
+    kind, node = next(iter(term.items()))
+    if kind in _REF_KINDS:
+        if not any(is_local(name) for name in _ref_vars(term)):
+            yield term
+    elif kind in ("Array", "Set"):
+        for item in node["items"]:
+            yield from _global_refs(item, is_local)
+    elif kind == "Object":
+        for _, key, value in node["fields"]:
+            yield from _global_refs(key, is_local)
+            yield from _global_refs(value, is_local)
+
+
+def _ref_vars(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if "Var" in node and isinstance(node["Var"], dict):
+            yield node["Var"]["value"]
+        for key, value in node.items():
+            if key != "span":
+                yield from _ref_vars(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _ref_vars(item)
+
+
+def iteration_edits(data: bytes, module: Node) -> list[Edit]:
+    """``some k, v in X`` over a scalar is undefined in OPA and an error in regorus; written as
+    ``some k, v; v = X[k]`` both engines iterate alike (arrays, objects, sets) and a scalar is
+    simply undefined. Patterns (``some [a, b] in X``) are unified the same way."""
+    edits: list[Edit] = []
+    for statement in _statements(module["ast"]["rules"], "SomeIn"):
+        node = statement["literal"]["SomeIn"]
+        collection = node["collection"]
+        if next(iter(collection)) not in (*_REF_KINDS, "Var"):
+            continue
+        parts = [part for part in (node.get("key"), node["value"]) if part is not None]
+        names = sorted({name for part in parts for name in _ref_vars(part)} - {"_"})
+        key = _text(data, node["key"]) if node.get("key") else "_"
+        declared = f"some {', '.join(names)}; " if names else ""
+        text = f"{declared}{_text(data, node['value'])} = {_text(data, collection)}[{key}]"
+        if _after_if(data, statement["span"]["start"]):
+            text = "{ " + text + " }"
+        edits.append((statement["span"]["start"], statement["span"]["end"], text.encode()))
+    return edits
+
+
+def _text(data: bytes, term: Node) -> str:
+    span = next(iter(term.values()))["span"]
+    return data[span["start"] : span["end"]].decode()
+
+
+def negation_edits(data: bytes, module: Node, is_local_in: Any) -> list[Edit]:
+    edits: list[Edit] = []
+    counter = 0
+    for statement in _statements(module["ast"]["rules"], "NotExpr"):
         if statement.get("with_mods"):
             continue  # the operands must stay under `with`
         expr = statement["literal"]["NotExpr"]["expr"]
@@ -81,15 +207,7 @@ def rewrite_module(source: str, module: Node, is_local_in: Any) -> str:
         edits.append((start, start, (("{ " if braces else "") + "".join(assignments)).encode()))
         if braces:
             edits.append((end, end, b" }"))
-    if not edits:
-        return source
-    edits.sort(key=lambda e: (e[0], e[1]))
-    for first, second in itertools.pairwise(edits):
-        if second[0] < first[1]:
-            return source  # overlapping rewrites (a negation inside a hoisted operand): leave it
-    for start, end, text in reversed(edits):
-        data = data[:start] + text + data[end:]
-    return data.decode()
+    return edits
 
 
 def _after_if(data: bytes, start: int) -> bool:
@@ -98,15 +216,15 @@ def _after_if(data: bytes, start: int) -> bool:
     return before.endswith(b"if") and (len(before) == 2 or not before[-3:-2].isalnum())
 
 
-def _negations(node: Any) -> Iterator[Node]:
-    """Every statement whose literal is a ``not``, at any depth (comprehensions, every)."""
+def _statements(node: Any, kind: str) -> Iterator[Node]:
+    """Every statement whose literal is of ``kind``, at any depth (comprehensions, every)."""
     if isinstance(node, dict):
         literal = node.get("literal")
-        if isinstance(literal, dict) and "NotExpr" in literal and "span" in node:
+        if isinstance(literal, dict) and kind in literal and "span" in node:
             yield node
         for key, value in node.items():
             if key != "span":
-                yield from _negations(value)
+                yield from _statements(value, kind)
     elif isinstance(node, list):
         for item in node:
-            yield from _negations(item)
+            yield from _statements(item, kind)
