@@ -95,5 +95,8 @@ ITERATIONS = [
 @pytest.mark.parametrize("rules", HEADS + ITERATIONS)
 def test_head_references_and_iterations_answer_as_opa(rules: str) -> None:
     modules = [("p.rego", f"package p\n\n{rules}\n")]
-    for document in ({"a": None, "z": 0, "n": 5, "s": "str", "l": 4, "o": None}, {"l": [1, 2], "o": {"k": 1}}):
+    for document in (
+        {"a": None, "z": 0, "n": 5, "s": "str", "l": 4, "o": None},
+        {"l": [1, 2], "o": {"k": 1}},
+    ):
         assert regorus_case(modules, {}, "p", document) == opa_case(modules, {}, "p", document)
