@@ -65,6 +65,16 @@ def opa_case(modules: Iterable[tuple[str, str]], data: dict[str, Any], path: str
         engine.close()
 
 
+def load_refusal(modules: Iterable[tuple[str, str]], rego_version: RegoVersion = "v1") -> str | None:
+    """Why the embedded engine refuses the modules at load (None when it loads them)."""
+    bundle = bundle_of(modules)
+    try:
+        compile_engine(build_engine(bundle, rego_version), rego_version, bundle.modules)
+    except PolicyLoadError as exc:
+        return str(exc)
+    return None
+
+
 def regorus_case(
     modules: Iterable[tuple[str, str]],
     data: dict[str, Any],

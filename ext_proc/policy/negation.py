@@ -30,6 +30,7 @@ Node = dict[str, Any]
 HOISTED_PREFIX = "__chaperone_not_"
 _CALL_KINDS = ("Call", "ArithExpr", "BinExpr", "UnaryExpr")
 _REF_KINDS = ("RefDot", "RefBrack")
+_COMPOSITE_KINDS = ("Array", "Set", "Object")
 
 
 def hoisted_operands(expr: Node, is_local: Any) -> list[Node]:
@@ -45,15 +46,30 @@ def hoisted_operands(expr: Node, is_local: Any) -> list[Node]:
         operands = [node["lhs"], node["rhs"]]
     elif kind == "Membership":
         operands = [n for n in (node.get("key"), node["value"], node["collection"]) if n is not None]
+    elif kind in _COMPOSITE_KINDS:
+        return [expr] if _contains_ref(expr) else []  # `not {input.x}`: the set needs input.x
     else:
         return []
     return [op for op in operands if _moves_out(op, is_local)]
+
+
+def _contains_ref(term: Node) -> bool:
+    kind, node = next(iter(term.items()))
+    if kind in _REF_KINDS:
+        return True
+    if kind in ("Array", "Set"):
+        return any(_contains_ref(item) for item in node["items"])
+    if kind == "Object":
+        return any(_contains_ref(key) or _contains_ref(value) for _, key, value in node["fields"])
+    return False
 
 
 def _moves_out(operand: Node, is_local: Any) -> bool:
     kind, node = next(iter(operand.items()))
     if kind in _CALL_KINDS or kind in _REF_KINDS:
         return True
+    if kind in _COMPOSITE_KINDS:
+        return _contains_ref(operand)
     return kind == "Var" and not is_local(node["value"])
 
 
@@ -67,7 +83,7 @@ def rewrite_module(source: str, module: Node, is_local_in: Any) -> str:
     """
     data = source.encode()
     edits = negation_edits(data, module, is_local_in) + iteration_edits(data, module)
-    edits += head_edits(data, module, is_local_in)
+    edits += head_edits(data, module, is_local_in) + lookup_first_edits(data, module, is_local_in)
     if not edits:
         return source
     edits.sort(key=lambda e: (e[0], e[1]))
@@ -102,7 +118,11 @@ def head_edits(data: bytes, module: Node, is_local_in: Any) -> list[Edit]:
                 terms += _head_terms(head)
             refs = [ref for term in terms for ref in _global_refs(term, is_local)]
             statements = body["query"]["stmts"]
-            if not refs or not statements:
+            if not statements:
+                continue
+            edits += _local_value_edits(data, terms, statements, is_local, counter)
+            counter += len(terms)
+            if not refs:
                 continue
             assignments = []
             for ref in refs:
@@ -120,6 +140,85 @@ def head_edits(data: bytes, module: Node, is_local_in: Any) -> list[Edit]:
     return edits
 
 
+def lookup_first_edits(data: bytes, module: Node, is_local_in: Any) -> list[Edit]:
+    """OPA's rule index skips a rule whose body tests a reference that is undefined (``input.x``,
+    ``v := input.x``, ``input.x == "a"``) before evaluating anything else in it, so a call that
+    would fail earlier in the body is never made. Those lookups are moved to the front of their
+    body (they have no other effect), and the call's error turns into undefined as in OPA."""
+    edits: list[Edit] = []
+    for rule in module["ast"]["rules"]:
+        spec = rule.get("Spec")
+        if not spec:
+            continue
+        is_local = is_local_in(rule)
+        for body in spec["bodies"]:
+            statements = body["query"]["stmts"]
+            lookups = [s for s in statements if _is_lookup(s, is_local)]
+            first_other = next((i for i, s in enumerate(statements) if s not in lookups), None)
+            moved = [
+                s
+                for i, s in enumerate(statements)
+                if s in lookups and first_other is not None and i > first_other
+            ]
+            if not moved:
+                continue
+            start = statements[0]["span"]["start"]
+            if _after_if(data, start):
+                continue
+            texts = "".join(f"{_span_text(data, s)}; " for s in moved)
+            edits.append((start, start, texts.encode()))
+            edits += [(s["span"]["start"], s["span"]["end"], b"true") for s in moved]
+    return edits
+
+
+def _span_text(data: bytes, node: Node) -> str:
+    return data[node["span"]["start"] : node["span"]["end"]].decode()
+
+
+def _is_lookup(statement: Node, is_local: Any) -> bool:
+    """A statement that only looks up global references (and literals): no call, no local input."""
+    if statement.get("with_mods") or "Expr" not in statement["literal"]:
+        return False
+    kind, node = next(iter(statement["literal"]["Expr"]["expr"].items()))
+    if kind in _REF_KINDS:
+        operands = [statement["literal"]["Expr"]["expr"]]
+    elif kind == "AssignExpr" and node["op"] == "ColEq" and "Var" in node["lhs"]:
+        operands = [node["rhs"]]
+    elif kind == "BoolExpr" and node["op"] == "Eq":
+        operands = [node["lhs"], node["rhs"]]
+    else:
+        return False
+    return all(_pure(op, is_local) for op in operands) and any(
+        next(iter(op)) in _REF_KINDS for op in operands
+    )
+
+
+def _pure(term: Node, is_local: Any) -> bool:
+    kind, node = next(iter(term.items()))
+    if kind in _REF_KINDS:
+        return not any(is_local(name) for name in _ref_vars(term))
+    return kind in ("String", "RawString", "Number", "Bool", "Null")
+
+
+def _local_value_edits(
+    data: bytes, terms: list[Node], statements: list[Node], is_local: Any, counter: int
+) -> list[Edit]:
+    """A head value that indexes with a body variable (``r := input.a[v] if { v := 1 } else ...``)
+    is computed at the end of the body: regorus fails on an undefined one there when the rule has
+    an ``else``; OPA finds it undefined."""
+    edits: list[Edit] = []
+    end = statements[-1]["span"]["end"]
+    if _after_if(data, statements[0]["span"]["start"]):
+        return edits
+    for offset, term in enumerate(terms):
+        if next(iter(term)) in _REF_KINDS and any(is_local(name) for name in _ref_vars(term)):
+            name = f"__chaperone_value_{counter + offset}__"
+            span = next(iter(term.values()))["span"]
+            edits.append((span["start"], span["end"], name.encode()))
+            edits.append((end, end, f"; {name} := {_text(data, term)}".encode()))
+    return edits
+
+
 def _head_terms(head: Node) -> list[Node]:
     terms = [head["assign"]["value"]] if head.get("assign") else []
     if head.get("key"):
@@ -133,11 +232,19 @@ def _head_terms(head: Node) -> list[Node]:
 
 def _global_refs(term: Node, is_local: Any) -> Iterator[Node]:
     """The outermost references in a head term that use no local variable (rules, input, data),
-    looking inside arrays, sets and objects but not calls or comprehensions."""
+    looking inside collections, calls and operators, not comprehensions."""
     kind, node = next(iter(term.items()))
     if kind in _REF_KINDS:
         if not any(is_local(name) for name in _ref_vars(term)):
             yield term
+    elif kind == "Call":
+        for param in node["params"]:
+            yield from _global_refs(param, is_local)
+    elif kind in ("ArithExpr", "BinExpr", "BoolExpr"):
+        yield from _global_refs(node["lhs"], is_local)
+        yield from _global_refs(node["rhs"], is_local)
+    elif kind == "UnaryExpr":
+        yield from _global_refs(node["expr"], is_local)
     elif kind in ("Array", "Set"):
         for item in node["items"]:
             yield from _global_refs(item, is_local)

@@ -15,15 +15,21 @@ from __future__ import annotations
 import os
 import random
 
+import pytest
 from hypothesis import HealthCheck, given, note, seed, settings
 
 from tests.rego_grammar import Case, cases
-from tests.rego_oracle import opa_case, regorus_case
+from tests.rego_oracle import LOAD_ERROR, load_refusal, opa_case, regorus_case
+
+# Constructs the embedded engine refuses at load although OPA runs them (refused, never answered
+# differently): regorus cannot unify two plain variables inside an `every` body.
+KNOWN_REFUSALS = ("incompatible destructuring patterns",)
 
 SEED = int(os.environ.get("REGO_DIFFERENTIAL_SEED") or random.SystemRandom().randrange(2**32))
 CASES = int(os.environ.get("REGO_DIFFERENTIAL_CASES") or 5000)
 
 
+@pytest.mark.timeout(900)
 @seed(SEED)
 @settings(
     max_examples=CASES,
@@ -38,4 +44,9 @@ def test_generated_modules_answer_as_opa(case: Case) -> None:
     note(f"module:\n{case.module}\ninput: {case.input}\ndata: {case.data}")
     modules = [("g.rego", case.module)]
     expected = opa_case(modules, case.data, "g", case.input)
-    assert regorus_case(modules, case.data, "g", case.input) == expected
+    actual = regorus_case(modules, case.data, "g", case.input)
+    if actual == LOAD_ERROR and expected != LOAD_ERROR:
+        refusal = load_refusal(modules) or ""
+        assert any(known in refusal for known in KNOWN_REFUSALS), refusal
+        return
+    assert actual == expected
