@@ -84,6 +84,7 @@ def rewrite_module(source: str, module: Node, is_local_in: Any) -> str:
     data = source.encode()
     edits = negation_edits(data, module, is_local_in) + iteration_edits(data, module)
     edits += head_edits(data, module, is_local_in) + lookup_first_edits(data, module, is_local_in)
+    edits += with_edits(data, module)
     if not edits:
         return source
     edits.sort(key=lambda e: (e[0], e[1]))
@@ -140,6 +141,43 @@ def head_edits(data: bytes, module: Node, is_local_in: Any) -> list[Edit]:
     return edits
 
 
+def with_edits(data: bytes, module: Node) -> list[Edit]:
+    """A ``with`` value that refers to rules or input is evaluated before the modified
+    expression in OPA; regorus evaluates it under the modification (``r with input as {r}``
+    sees the new input). The value is assigned to a variable just before the statement."""
+    edits: list[Edit] = []
+    counter = 0
+    for statement in _statements_with_modifiers(module["ast"]["rules"]):
+        start = statement["span"]["start"]
+        if _after_if(data, start):
+            continue
+        assignments = []
+        for modifier in statement["with_mods"]:
+            value = modifier["as"]
+            if next(iter(value)) in ("String", "RawString", "Number", "Bool", "Null"):
+                continue
+            name = f"__chaperone_with_{counter}__"
+            counter += 1
+            assignments.append(f"{name} := {_text(data, value)}; ")
+            span = next(iter(value.values()))["span"]
+            edits.append((span["start"], span["end"], name.encode()))
+        if assignments:
+            edits.append((start, start, "".join(assignments).encode()))
+    return edits
+
+
+def _statements_with_modifiers(node: Any) -> Iterator[Node]:
+    if isinstance(node, dict):
+        if node.get("with_mods") and "span" in node and "literal" in node:
+            yield node
+        for key, value in node.items():
+            if key != "span":
+                yield from _statements_with_modifiers(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _statements_with_modifiers(item)
+
+
 def lookup_first_edits(data: bytes, module: Node, is_local_in: Any) -> list[Edit]:
     """OPA's rule index skips a rule whose body tests a reference that is undefined (``input.x``,
     ``v := input.x``, ``input.x == "a"``) before evaluating anything else in it, so a call that
@@ -194,7 +232,7 @@ def _is_lookup(statement: Node, is_local: Any) -> bool:
 
 
 def _pure(term: Node, is_local: Any) -> bool:
-    kind, node = next(iter(term.items()))
+    kind = next(iter(term))
     if kind in _REF_KINDS:
         return not any(is_local(name) for name in _ref_vars(term))
     return kind in ("String", "RawString", "Number", "Bool", "Null")
