@@ -154,7 +154,7 @@ def with_edits(data: bytes, module: Node) -> list[Edit]:
         assignments = []
         for modifier in statement["with_mods"]:
             value = modifier["as"]
-            if next(iter(value)) in ("String", "RawString", "Number", "Bool", "Null"):
+            if next(iter(value)) in ("String", "RawString", "Number", "Bool", "Null") or not _whole(data, value):
                 continue
             name = f"__chaperone_with_{counter}__"
             counter += 1
@@ -205,12 +205,24 @@ def lookup_first_edits(data: bytes, module: Node, is_local_in: Any) -> list[Edit
                 continue
             texts = "".join(f"{_span_text(data, s)}; " for s in moved)
             edits.append((start, start, texts.encode()))
-            edits += [(s["span"]["start"], s["span"]["end"], b"true") for s in moved]
+            edits += [(*_bounds(data, s), b"true") for s in moved]
     return edits
 
 
 def _span_text(data: bytes, node: Node) -> str:
-    return data[node["span"]["start"] : node["span"]["end"]].decode()
+    start, end = _bounds(data, node)
+    return data[start:end].decode()
+
+
+def _bounds(data: bytes, node: Node) -> tuple[int, int]:
+    """A statement's byte range; regorus's spans leave out the quotes of a string literal that
+    begins or ends the statement."""
+    start, end = node["span"]["start"], node["span"]["end"]
+    if start > 0 and data[start - 1 : start] in (b'"', b"`"):
+        start -= 1
+    if data[end : end + 1] in (b'"', b"`"):
+        end += 1
+    return start, end
 
 
 def _is_lookup(statement: Node, is_local: Any) -> bool:
@@ -330,6 +342,20 @@ def _text(data: bytes, term: Node) -> str:
     return data[span["start"] : span["end"]].decode()
 
 
+_BRACKETS = {"Array": ("[", "]"), "Set": ("{", "}"), "Object": ("{", "}")}
+
+
+def _whole(data: bytes, term: Node) -> bool:
+    """Whether the term's span covers it whole (regorus's spans of composite literals do not
+    always start at the opening bracket: those are left as they are)."""
+    kind = next(iter(term))
+    if kind not in _BRACKETS:
+        return True
+    text = _text(data, term).strip()
+    opening, closing = _BRACKETS[kind]
+    return text.startswith(opening) and text.endswith(closing)
+
+
 def negation_edits(data: bytes, module: Node, is_local_in: Any) -> list[Edit]:
     edits: list[Edit] = []
     counter = 0
@@ -338,7 +364,7 @@ def negation_edits(data: bytes, module: Node, is_local_in: Any) -> list[Edit]:
             continue  # the operands must stay under `with`
         expr = statement["literal"]["NotExpr"]["expr"]
         operands = hoisted_operands(expr, is_local_in(statement))
-        if not operands:
+        if not operands or not all(_whole(data, operand) for operand in operands):
             continue
         assignments = []
         for operand in operands:
