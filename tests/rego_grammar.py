@@ -50,7 +50,7 @@ UNARY = [
 ]  # fmt: skip
 BINARY = [
     "startswith", "endswith", "contains", "concat", "split", "indexof", "object.get_default",
-    "array.concat", "trim", "format_int", "union_pair", "regex.match", "glob.match_default",
+    "array.concat", "trim", "format_int", "regex.match", "glob.match_default",
     "net.cidr_contains", "net.cidr_intersects", "crypto.hmac.sha256", "sprintf",
 ]  # fmt: skip
 # Some names stand for a call of a different arity or form.

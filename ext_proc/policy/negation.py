@@ -132,8 +132,8 @@ def head_edits(data: bytes, module: Node, is_local_in: Any) -> list[Edit]:
                 counter += 1
                 assignments.append(f"{name} := {data[span['start'] : span['end']].decode()}; ")
                 edits.append((span["start"], span["end"], name.encode()))
-            start = statements[0]["span"]["start"]
-            end = statements[-1]["span"]["end"]
+            start = _bounds(data, statements[0])[0]
+            end = _bounds(data, statements[-1])[1]
             braces = _after_if(data, start)
             edits.append((start, start, (("{ " if braces else "") + "".join(assignments)).encode()))
             if braces:
@@ -148,13 +148,15 @@ def with_edits(data: bytes, module: Node) -> list[Edit]:
     edits: list[Edit] = []
     counter = 0
     for statement in _statements_with_modifiers(module["ast"]["rules"]):
-        start = statement["span"]["start"]
+        start = _bounds(data, statement)[0]
         if _after_if(data, start):
             continue
         assignments = []
         for modifier in statement["with_mods"]:
             value = modifier["as"]
-            if next(iter(value)) in ("String", "RawString", "Number", "Bool", "Null") or not _whole(data, value):
+            if next(iter(value)) in ("String", "RawString", "Number", "Bool", "Null") or not _whole(
+                data, value
+            ):
                 continue
             name = f"__chaperone_with_{counter}__"
             counter += 1
@@ -200,7 +202,7 @@ def lookup_first_edits(data: bytes, module: Node, is_local_in: Any) -> list[Edit
             ]
             if not moved:
                 continue
-            start = statements[0]["span"]["start"]
+            start = _bounds(data, statements[0])[0]
             if _after_if(data, start):
                 continue
             texts = "".join(f"{_span_text(data, s)}; " for s in moved)
@@ -236,6 +238,8 @@ def _is_lookup(statement: Node, is_local: Any) -> bool:
         operands = [node["rhs"]]
     elif kind == "BoolExpr" and node["op"] == "Eq":
         operands = [node["lhs"], node["rhs"]]
+        if all(next(iter(op)) in _REF_KINDS for op in operands):
+            return False  # the index only looks up a reference against a value
     else:
         return False
     return all(_pure(op, is_local) for op in operands) and any(
@@ -257,8 +261,8 @@ def _local_value_edits(
     is computed at the end of the body: regorus fails on an undefined one there when the rule has
     an ``else``; OPA finds it undefined."""
     edits: list[Edit] = []
-    end = statements[-1]["span"]["end"]
-    if _after_if(data, statements[0]["span"]["start"]):
+    end = _bounds(data, statements[-1])[1]
+    if _after_if(data, _bounds(data, statements[0])[0]):
         return edits
     for offset, term in enumerate(terms):
         if next(iter(term)) in _REF_KINDS and any(is_local(name) for name in _ref_vars(term)):
@@ -331,9 +335,10 @@ def iteration_edits(data: bytes, module: Node) -> list[Edit]:
         key = _text(data, node["key"]) if node.get("key") else "_"
         declared = f"some {', '.join(names)}; " if names else ""
         text = f"{declared}{_text(data, node['value'])} = {_text(data, collection)}[{key}]"
-        if _after_if(data, statement["span"]["start"]):
+        start, end = _bounds(data, statement)
+        if _after_if(data, start):
             text = "{ " + text + " }"
-        edits.append((statement["span"]["start"], statement["span"]["end"], text.encode()))
+        edits.append((start, end, text.encode()))
     return edits
 
 
@@ -373,7 +378,7 @@ def negation_edits(data: bytes, module: Node, is_local_in: Any) -> list[Edit]:
             counter += 1
             assignments.append(f"{name} := {data[span['start'] : span['end']].decode()}; ")
             edits.append((span["start"], span["end"], name.encode()))
-        start, end = statement["span"]["start"], statement["span"]["end"]
+        start, end = _bounds(data, statement)
         braces = _after_if(data, start)
         edits.append((start, start, (("{ " if braces else "") + "".join(assignments)).encode()))
         if braces:
