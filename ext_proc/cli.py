@@ -14,7 +14,9 @@ import orjson
 
 from ext_proc import __version__
 from ext_proc.approvals.cli import add_commands as add_approvals_commands
-from ext_proc.audit.sinks import rotated_set
+from ext_proc.audit.chain import ChainHead
+from ext_proc.audit.checkpoints import CheckpointKeyError, load_public_key
+from ext_proc.audit.sinks import last_audit_event, rotated_set
 from ext_proc.audit.verify import Report, Verifier
 from ext_proc.config import DEFAULT_DECISION_PATH, ENV_CONFIG_FILE, ConfigError, load_config
 from ext_proc.errors import ChaperoneError
@@ -26,6 +28,7 @@ from ext_proc.policy.decision import parse_decision
 from ext_proc.policy.rego_tests import report, run_tests
 from ext_proc.policy.regorus_engine import RegorusEngine
 from ext_proc.server import serve
+from ext_proc.workers import Supervisor, WorkerRole, worker_command, worker_count
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         result: int = args.handler(args)
-    except (ConfigError, PolicyLoadError) as exc:
+    except (ConfigError, PolicyLoadError, CheckpointKeyError) as exc:
         print(f"chaperone: {exc}", file=sys.stderr)
         return 1
     return result
@@ -53,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--config", help=f"YAML config file (default: ${ENV_CONFIG_FILE}, else built-in defaults)"
     )
+    # Set by the supervisor of several workers (workers.py) on each worker it starts.
+    serve.add_argument("--worker", type=WorkerRole.parse, help=argparse.SUPPRESS)
     serve.set_defaults(handler=_serve)
 
     policy = commands.add_parser("policy", help="offline policy tools").add_subparsers(metavar="ACTION")
@@ -110,6 +115,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check each FILE's rotated backups first (FILE.N ... FILE.1, then FILE)",
     )
+    verify.add_argument(
+        "--public-key", metavar="PEM", help="every checkpoint must be signed by this Ed25519 key"
+    )
+    verify.add_argument(
+        "--anchor",
+        metavar="FILE",
+        help="the anchor file (audit.checkpoint.anchor_file): the log must contain its checkpoint",
+    )
     verify.set_defaults(handler=_audit_verify)
     return parser
 
@@ -127,7 +140,12 @@ def _serve(args: argparse.Namespace) -> int:
     config = load_config(args.config or os.environ.get(ENV_CONFIG_FILE))
     configure_logging(config.logging.level, config.logging.format)
     install_exception_hooks()
-    return serve(config)
+    if args.worker is not None:
+        return serve(config, args.worker)
+    count = worker_count(config)
+    if count == 1:
+        return serve(config)
+    return Supervisor(count, worker_command(args.config)).run()
 
 
 def _envoy_config(args: argparse.Namespace) -> int:
@@ -179,7 +197,13 @@ def _audit_verify(args: argparse.Namespace) -> int:
     paths = [Path(name) for name in args.files]
     if args.with_backups:
         paths = [each for path in paths for each in (rotated_set(path) or [path])]
-    verifier = Verifier()
+    try:
+        public_key = load_public_key(args.public_key) if args.public_key else None
+        anchor = _anchor(args.anchor) if args.anchor else None
+    except (OSError, CheckpointKeyError, ValueError) as exc:
+        print(f"chaperone: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+        return 2
+    verifier = Verifier(public_key, anchor)
     for path in paths:
         try:
             with path.open("rb") as file:
@@ -191,7 +215,16 @@ def _audit_verify(args: argparse.Namespace) -> int:
             return 2
         if not verifier.report.ok:
             break
-    return _print_report(verifier.report)
+    return _print_report(verifier.finish())
+
+
+def _anchor(path: str) -> ChainHead:
+    """The checkpoint an anchor file holds."""
+    event = last_audit_event(Path(path))
+    head = ChainHead.of(event) if event is not None else None
+    if head is None:
+        raise ValueError(f"{path}: no checkpoint in the anchor file")
+    return head
 
 
 def _print_report(report: Report) -> int:
@@ -205,7 +238,18 @@ def _print_report(report: Report) -> int:
         f"ok: {report.events} audit events in {len(report.segments)} segments, {report.skipped} other lines"
     )
     for segment in report.segments:
-        print(f"  chain {segment.chain}: seq {segment.first_seq}-{segment.last_seq}, {links[segment.link]}")
+        ended = ", ended by a final checkpoint" if segment.ended else ""
+        span = f"seq {segment.first_seq}-{segment.last_seq}"
+        print(f"  chain {segment.chain}: {span}, {links[segment.link]}{ended}")
+    for gap in report.gaps:
+        print(
+            f"  recorded gap at {gap.source}:{gap.line}: seq {gap.first_seq}-{gap.last_seq} of chain "
+            f"{gap.chain} were never written to this {gap.sink} ({gap.reason})"
+        )
+    print(f"  {report.checkpoints} checkpoints ({report.signed} signed)", end="")
+    print(f"; {report.unconfirmed} events after the last one" if report.segments else "")
+    if report.anchor_found:
+        print("  the anchored checkpoint is in the log")
     return 0
 
 

@@ -33,9 +33,13 @@ ENV_CONFIG_FILE = "CHAPERONE_CONFIG"
 DEFAULT_GRPC_ADDRESS = "127.0.0.1:9001"
 DEFAULT_GRACE_PERIOD_SECONDS = 15.0
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_CONCURRENT_RPCS = 1024
+DEFAULT_STREAM_FIRST_MESSAGE_SECONDS = 10.0
+DEFAULT_STREAM_IDLE_SECONDS = 600.0
 DEFAULT_POLICY_DIRECTORY = "policies"
 DEFAULT_DECISION_PATH = "envoy/authz/allow"
 DEFAULT_RELOAD_INTERVAL_SECONDS = 1.0
+DEFAULT_CHECK_BODY_BYTES = 8192
 DEFAULT_OPA_URL = "http://127.0.0.1:8181"
 # Remote OPA sits on the request path of every call: a short deadline, then fail closed.
 DEFAULT_OPA_TIMEOUT_MS = 100
@@ -61,6 +65,10 @@ DEFAULT_AGENT_MEMORY_SECONDS = 7 * 86400.0
 DEFAULT_AUDIT_MAX_BYTES = 100 * 1024 * 1024
 DEFAULT_AUDIT_BACKUPS = 5
 DEFAULT_AUDIT_RECENT = 500
+# Audit lines a failing sink holds for a retry (bytes): at ~600 bytes an event, about 25,000.
+DEFAULT_AUDIT_BUFFER_BYTES = 16 * 1024 * 1024
+DEFAULT_CHECKPOINT_EVENTS = 1000
+DEFAULT_CHECKPOINT_SECONDS = 60.0
 # Streamed LLM responses can run for minutes: the route timeout of an upstream.
 DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 300.0
 # The CA bundle of Debian and Ubuntu images, the official Envoy image included.
@@ -88,12 +96,24 @@ class ServerConfig(_Section, frozen=True):
     # host:port for TCP, or unix:/path/to.sock for a unix socket.
     address: str = DEFAULT_GRPC_ADDRESS
     # Concurrent RPCs (Checks plus open ext_proc streams) beyond which new ones are refused,
-    # which Envoy turns into a fail-closed answer; unset means no limit.
-    max_concurrent_rpcs: PositiveInt | None = None
+    # which Envoy turns into a fail-closed answer. An open stream holds ~25 KB, so the default
+    # bounds what idle or slow streams can hold to a few tens of MB.
+    max_concurrent_rpcs: PositiveInt = DEFAULT_MAX_CONCURRENT_RPCS
+    # An ext_proc stream that receives no message for this long is ended (Envoy fails the
+    # request): its first message (the request headers, which Envoy sends at once) within
+    # stream_first_message_seconds, each next one within stream_idle_seconds. The latter must
+    # outlast the longest wait for an upstream's answer (the route timeout, 300 s by default).
+    stream_first_message_seconds: PositiveFloat = DEFAULT_STREAM_FIRST_MESSAGE_SECONDS
+    stream_idle_seconds: PositiveFloat = DEFAULT_STREAM_IDLE_SECONDS
     grace_period_seconds: Annotated[float, msgspec.Meta(ge=0)] = DEFAULT_GRACE_PERIOD_SECONDS
     max_message_bytes: PositiveInt = DEFAULT_MAX_MESSAGE_BYTES
     # uvloop measured ~5-8% more Checks per second than asyncio's own loop (server.py).
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    # Worker processes serving the gRPC port together (SO_REUSEPORT; workers.py). auto: one per
+    # CPU the pod is given when state.redis_url is set, else one: limits, budgets, the kill
+    # switch, approvals and sessions live in each process's memory without Redis, and several
+    # processes would each keep their own. A number above 1 needs state.redis_url and TCP.
+    workers: Literal["auto"] | PositiveInt = "auto"
 
 
 class OpaConfig(_Section, frozen=True):
@@ -101,6 +121,15 @@ class OpaConfig(_Section, frozen=True):
     timeout_ms: PositiveInt = DEFAULT_OPA_TIMEOUT_MS
     # When OPA cannot be reached or answers garbage: deny (false) or allow (true).
     fail_open: bool = False
+
+
+class CheckBodyConfig(_Section, frozen=True):
+    """Envoy ext_authz ``with_request_body`` (its BufferSettings, same names): the check sees the
+    request body, as opa-envoy-plugin deployments configure Envoy for ``input.parsed_body``."""
+
+    max_request_bytes: PositiveInt = DEFAULT_CHECK_BODY_BYTES
+    allow_partial_message: bool = True
+    pack_as_bytes: bool = False
 
 
 class PolicyConfig(_Section, frozen=True):
@@ -113,6 +142,10 @@ class PolicyConfig(_Section, frozen=True):
     dry_run: bool = False
     reload_interval_seconds: PositiveFloat = DEFAULT_RELOAD_INTERVAL_SECONDS
     opa: OpaConfig = msgspec.field(default_factory=OpaConfig)
+    # opa-envoy-plugin's skip-request-body-parse: the check input has no parsed_body/truncated_body.
+    skip_request_body_parse: bool = False
+    # Written into the Envoy configs of `chaperone envoy-config` (None: the check has no body).
+    with_request_body: CheckBodyConfig | None = None
 
 
 class InspectionConfig(_Section, frozen=True):
@@ -198,12 +231,32 @@ class AuditFileConfig(_Section, frozen=True):
     backups: Annotated[int, msgspec.Meta(ge=0)] = DEFAULT_AUDIT_BACKUPS
 
 
+class CheckpointConfig(_Section, frozen=True):
+    # A checkpoint event (the chain's head, signed with key_file when set) after this many
+    # events, or this long after the last one when events were written since, and at shutdown.
+    every_events: PositiveInt = DEFAULT_CHECKPOINT_EVENTS
+    every_seconds: PositiveFloat = DEFAULT_CHECKPOINT_SECONDS
+    # An Ed25519 private key (PEM): checkpoints carry its signature (`chaperone audit verify
+    # --public-key`).
+    key_file: str | None = None
+    # The latest checkpoint is also written here (atomically): kept where the audit log's
+    # writer cannot rewrite it, it shows a log cut short at its end (`--anchor`).
+    anchor_file: str | None = None
+
+
 class AuditConfig(_Section, frozen=True):
     # Audit events on standard output, beside the operational log (as JSON lines in any format).
     stdout: bool = True
     file: AuditFileConfig = msgspec.field(default_factory=AuditFileConfig)
     # How many recent events the admin API's decisions feed keeps in memory.
     recent: PositiveInt = DEFAULT_AUDIT_RECENT
+    # When an audit line cannot be written: refuse every request until the trail is written
+    # again (deny, the default: no action goes unrecorded), or keep serving (continue). Either
+    # way the lines wait in a bounded buffer and are written when the sink recovers; beyond it
+    # they are lost and an audit_gap event records which.
+    on_failure: Literal["deny", "continue"] = "deny"
+    buffer_bytes: PositiveInt = DEFAULT_AUDIT_BUFFER_BYTES
+    checkpoint: CheckpointConfig = msgspec.field(default_factory=CheckpointConfig)
 
 
 class MetricsConfig(_Section, frozen=True):
@@ -224,6 +277,22 @@ class CredentialConfig(_Section, frozen=True):
     prefix: str = ""
 
 
+# What an upstream (or one of its routes) speaks (ext_proc/protocols/declared.py). On an AI
+# protocol every request body is read as that protocol whatever it says it is, and refused when
+# it is not; "http" is plain HTTP, inspected only as the policy asks. Undeclared: by content.
+DeclaredProtocol = Literal["openai", "anthropic", "mcp", "a2a", "http"]
+# A route prefix: one or more "/segment"; Envoy matches it at a segment boundary ("/mcp" is
+# "/mcp" and "/mcp/...", not "/mcpx"). The whole upstream ("/") is the upstream's protocol.
+RoutePrefix = Annotated[str, msgspec.Meta(pattern=r"^(/[^/?#%\s]+)+$")]
+
+
+class RouteConfig(_Section, frozen=True):
+    """A path prefix of an upstream that speaks its own protocol (an MCP server under /mcp)."""
+
+    prefix: RoutePrefix
+    protocol: DeclaredProtocol
+
+
 class UpstreamConfig(_Section, frozen=True):
     """One service the agent calls through Envoy; read by `chaperone envoy-config`, not by `serve`."""
 
@@ -238,6 +307,10 @@ class UpstreamConfig(_Section, frozen=True):
     # TLS on the listener, client certificates and the SPIFFE trust domains it accepts (unset:
     # plain HTTP, as on a loopback listener in the agent's pod).
     listen_tls: ListenTlsConfig | None = None
+    # What the upstream speaks on every path no route below claims; unset: found by content.
+    protocol: DeclaredProtocol | None = None
+    # Paths that speak another protocol than the upstream's (longest prefix first).
+    routes: tuple[RouteConfig, ...] = ()
 
 
 class Config(_Section, frozen=True):
@@ -334,6 +407,7 @@ def _check_semantics(config: Config) -> None:
             raise ConfigError("config error at server.address: a unix socket address needs a path")
     else:
         _check_host_port(address, "server.address", "host:port or unix:/path")
+    _check_workers(config)
     _check_upstreams(config.upstreams)
     _check_host_port(config.admin.address, "admin.address")
     redis_url = config.state.redis_url
@@ -358,6 +432,23 @@ def _check_semantics(config: Config) -> None:
     url = config.policy.opa.url
     if config.policy.engine == "opa" and not url.startswith(("http://", "https://")):
         raise ConfigError(f"config error at policy.opa.url: expected an http:// or https:// URL, got {url!r}")
+
+
+def _check_workers(config: Config) -> None:
+    workers = config.server.workers
+    if workers in ("auto", 1):
+        return
+    if config.state.redis_url is None:
+        raise ConfigError(
+            f"config error at server.workers: {workers} workers need state.redis_url (without Redis, "
+            "limits, budgets, the kill switch, approvals and sessions are kept in each process's "
+            "memory, and each worker would enforce its own); use 1, or auto"
+        )
+    if config.server.address.startswith("unix:"):
+        raise ConfigError(
+            f"config error at server.workers: {workers} workers share a TCP port; a unix socket "
+            "is served by one process (use 1, or auto)"
+        )
 
 
 def split_host_port(address: str) -> tuple[str, int]:
@@ -396,7 +487,16 @@ def _check_upstreams(upstreams: tuple[UpstreamConfig, ...]) -> None:
         listeners.add(upstream.listen)
         if upstream.credential is not None and not upstream.credential.file:
             raise ConfigError(f"config error at {key}.credential.file: the file name is empty")
+        _check_routes(upstream.routes, f"{key}.routes")
     _check_one_spire_socket(upstreams)
+
+
+def _check_routes(routes: tuple[RouteConfig, ...], key: str) -> None:
+    prefixes: set[str] = set()
+    for index, route in enumerate(routes):
+        if route.prefix in prefixes:
+            raise ConfigError(f"config error at {key}[{index}].prefix: {route.prefix!r} is used twice")
+        prefixes.add(route.prefix)
 
 
 def _check_one_spire_socket(upstreams: tuple[UpstreamConfig, ...]) -> None:

@@ -30,6 +30,8 @@ class ErrorCode(StrEnum):
     BODY_DUPLICATE_KEY = "body_duplicate_key"
     BODY_TOO_DEEP = "body_too_deep"
     UNSUPPORTED_CHARSET = "unsupported_charset"
+    CONTENT_TYPE_CONFLICT = "content_type_conflict"
+    BODY_REQUIRED = "body_required"
     UNSUPPORTED_CONTENT_ENCODING = "unsupported_content_encoding"
     PROTOCOL_ERROR = "protocol_error"
     SENSITIVE_DATA_BLOCKED = "sensitive_data_blocked"
@@ -60,6 +62,10 @@ class ErrorCode(StrEnum):
     KILL_SWITCH = "kill_switch"
     KILL_NOT_FOUND = "kill_not_found"
     PRICE_UNKNOWN = "price_unknown"
+    # The audit trail (audit.on_failure: deny)
+    AUDIT_UNAVAILABLE = "audit_unavailable"
+    # A stream ended because the service is stopping (SIGTERM)
+    SHUTTING_DOWN = "shutting_down"
     INTERNAL_ERROR = "internal_error"
 
 

@@ -16,7 +16,7 @@ import threading
 from collections.abc import MutableMapping
 from pathlib import PurePath
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import orjson
 import structlog
@@ -127,6 +127,28 @@ def _safe_default(value: Any) -> str:
     return f"<{type(value).__name__}>"
 
 
+class _NeverRaising:
+    """The operational log's stream: a write that fails (a full disk, a closed pipe) is dropped
+    rather than raised into whatever was being done when the line was logged. The audit trail
+    has its own sinks, which do report failures (audit/delivery.py)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.dropped = 0
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._stream.write(data)
+        except (OSError, ValueError):  # ValueError: the stream was closed
+            self.dropped += 1
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            self.dropped += 1
+
+
 class _StructlogHandler(logging.Handler):
     """Standard-library log records (gRPC, asyncio, uvloop) as structlog events.
 
@@ -188,7 +210,7 @@ def configure_logging(level: str = "info", fmt: str = "json", stream: BinaryIO |
         factory: Any = structlog.PrintLoggerFactory(sys.stdout)
     else:
         processors = [*shared, structlog.processors.JSONRenderer(serializer=_orjson_dumps)]
-        factory = structlog.BytesLoggerFactory(stream or sys.stdout.buffer)
+        factory = structlog.BytesLoggerFactory(cast(BinaryIO, _NeverRaising(stream or sys.stdout.buffer)))
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(numeric),

@@ -17,6 +17,7 @@ remote engine and any other I/O are awaited, never blocking the loop.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import stat
 from collections.abc import Callable
@@ -40,6 +41,8 @@ from ext_proc.admin.rpc.servicers import ADMIN_SERVICES, add_admin_services
 from ext_proc.admin.server import AdminServer
 from ext_proc.approvals.rpc_backend import StoreApprovalsBackend
 from ext_proc.audit import AuditLog, DecisionFeed
+from ext_proc.audit.checkpoints import load_private_key
+from ext_proc.audit.log import CheckpointSettings
 from ext_proc.authz.servicer import AuthorizationServicer
 from ext_proc.config import AuditConfig, Config
 from ext_proc.enforcement.components import Enforcement
@@ -62,8 +65,11 @@ from ext_proc.policy.remote_opa import RemoteOpaEngine
 from ext_proc.policy.status import PolicyStatusSource
 from ext_proc.processing.servicer import ExternalProcessorServicer
 from ext_proc.processing.stream import StreamProcessor, StreamSettings
+from ext_proc.safe_errors import internal_error
+from ext_proc.workers import MULTIPROC_ENV, SOLE_WORKER, WorkerRole
 
 log = structlog.get_logger("chaperone.server")
+MAINTENANCE_SECONDS = 1.0
 
 
 @dataclass(slots=True)
@@ -81,22 +87,35 @@ def build_policy(config: Config) -> Policy:
     return Policy(engine, PolicyReloader(engine, policy.directory, policy.reload_interval_seconds))
 
 
-def build_audit(config: AuditConfig, feed: DecisionFeed, metrics: Metrics) -> AuditLog:
+def build_audit(
+    config: AuditConfig, feed: DecisionFeed, metrics: Metrics, role: WorkerRole = SOLE_WORKER
+) -> AuditLog:
+    """With several workers, each writes files of its own (workers.py, WorkerRole.audit_path)."""
+    checkpoint = config.checkpoint
+    options: dict[str, Any] = {
+        "feed": feed,
+        "metrics": metrics,
+        "on_failure": config.on_failure,
+        "buffer_bytes": config.buffer_bytes,
+        "checkpoints": CheckpointSettings(
+            every_events=checkpoint.every_events,
+            every_seconds=checkpoint.every_seconds,
+            key=load_private_key(checkpoint.key_file) if checkpoint.key_file else None,
+            anchor_file=role.audit_path(checkpoint.anchor_file) if checkpoint.anchor_file else None,
+        ),
+    }
     file = config.file
     if file.path is None:
-        return (
-            AuditLog(feed=feed, metrics=metrics)
-            if config.stdout
-            else AuditLog([], feed=feed, metrics=metrics)
-        )
+        return AuditLog(**options) if config.stdout else AuditLog([], **options)
     return AuditLog.to_file(
-        file.path, file.max_bytes, file.backups, stdout=config.stdout, feed=feed, metrics=metrics
+        role.audit_path(file.path), file.max_bytes, file.backups, stdout=config.stdout, **options
     )
 
 
 class Service:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, role: WorkerRole = SOLE_WORKER) -> None:
         self.config = config
+        self.role = role
         self.policy = build_policy(config)
         self.evaluator = Evaluator(
             self.policy.engine,
@@ -112,10 +131,17 @@ class Service:
         # -- oversight: metrics, audit trail, admin API (the integrator plugs in the backends) --
         self.policy_status = PolicyStatusSource(config.policy, self.policy.engine, self.policy.reloader)
         self.metrics: Metrics = (
-            PrometheusMetrics(policy_status=self.policy_status) if config.metrics.enabled else NULL_METRICS
+            PrometheusMetrics(
+                policy_status=self.policy_status,
+                multiprocess_dir=os.environ.get(MULTIPROC_ENV) if role.count > 1 else None,
+            )
+            if config.metrics.enabled
+            else NULL_METRICS
         )
         self.decisions = DecisionFeed(config.audit.recent)
-        self.audit = build_audit(config.audit, self.decisions, self.metrics)
+        self.audit = build_audit(config.audit, self.decisions, self.metrics, role)
+        self.evaluator.unavailable = self.audit.unavailable
+        self.metrics.watch_audit(self.audit.status)
         # -- enforcement: identity, credentials, approvals, sessions (files are read now) --------
         self.enforcement = Enforcement.build(config, audit=self.audit, metrics=self.metrics)
         if config.sessions.record == "auto" and isinstance(self.policy.engine, RegorusEngine):
@@ -125,7 +151,9 @@ class Service:
         )
         self.kill_switch_backend: KillSwitchBackend | None = self.enforcement.limits.rpc_backend()
         # More readiness conditions (e.g. "the state backend answers"): each returns True when ready.
-        self.readiness_checks: list[Callable[[], bool]] = []
+        # The audit trail: not ready while it refuses decisions (on_failure deny).
+        self.readiness_checks: list[Callable[[], bool]] = [lambda: not self.audit.status().refusing]
+        self._maintenance: asyncio.Task[None] | None = None
 
     async def start(self) -> str:
         """Bind and start serving; returns the bound address (the real port if 0 was asked)."""
@@ -133,8 +161,9 @@ class Service:
         options = [
             ("grpc.max_receive_message_length", server_config.max_message_bytes),
             ("grpc.max_send_message_length", server_config.max_message_bytes),
-            # Two processes must never share a port by accident (DESIGN §4: Envoy would pin one).
-            ("grpc.so_reuseport", 0),
+            # Workers share the port on purpose (workers.py); otherwise two processes must never
+            # share it by accident (DESIGN §4: Envoy would pin its connections to one of them).
+            ("grpc.so_reuseport", 1 if self.role.count > 1 else 0),
         ]
         server = grpc.aio.server(options=options, maximum_concurrent_rpcs=server_config.max_concurrent_rpcs)
         audit, metrics = self.audit, self.metrics
@@ -146,13 +175,22 @@ class Service:
             sensitive_data=dict(inspection.sensitive_data),
         )
         add_authorization_service(
-            AuthorizationServicer(self.evaluator, audit, inspection.deny_status, metrics, self.enforcement),
+            AuthorizationServicer(
+                self.evaluator,
+                audit,
+                inspection.deny_status,
+                metrics,
+                self.enforcement,
+                parse_body=not self.config.policy.skip_request_body_parse,
+            ),
             server,
         )
         enforcement = self.enforcement
         add_external_processor_service(
             ExternalProcessorServicer(
-                lambda: StreamProcessor(self.evaluator, audit, settings, metrics, enforcement)
+                lambda: StreamProcessor(self.evaluator, audit, settings, metrics, enforcement),
+                first_message_seconds=server_config.stream_first_message_seconds,
+                idle_seconds=server_config.stream_idle_seconds,
             ),
             server,
         )
@@ -181,17 +219,20 @@ class Service:
             self.policy.reloader.start()
         self._server = server
         self._serving = True
-        admin_app = build_admin_app(
-            self.ready,
-            self.config.admin.token_file,
-            [*self._oversight_routes(), *self.enforcement.admin_extensions(), *self.admin_extensions],
-        )
-        self.admin = AdminServer(admin_app, self.config.admin.address)
-        await self.admin.start()
+        self._maintenance = asyncio.create_task(self._maintain(), name="audit-maintenance")
+        if self.role.primary:  # with several workers, worker 0 serves the admin port (workers.py)
+            admin_app = build_admin_app(
+                self.ready,
+                self.config.admin.token_file,
+                [*self._oversight_routes(), *self.enforcement.admin_extensions(), *self.admin_extensions],
+            )
+            self.admin = AdminServer(admin_app, self.config.admin.address)
+            await self.admin.start()
         log.info(
             "serving",
             address=address,
-            admin_port=self.admin.port,
+            **({"worker": self.role.argument()} if self.role.count > 1 else {}),
+            admin_port=self.admin.port if self.admin is not None else None,
             engine=self.config.policy.engine,
             policy_revision=self.policy.engine.revision,
             decision=self.config.policy.decision,
@@ -206,6 +247,7 @@ class Service:
         grace = self.config.server.grace_period_seconds if grace is None else grace
         await self.health.enter_graceful_shutdown()
         self._serving = False
+        self.enforcement.drain.begin(grace)
         log.info("shutting_down", grace_seconds=grace)
         await self._server.stop(grace)
         if self.policy.reloader is not None:
@@ -214,13 +256,18 @@ class Service:
         if self.admin is not None:
             await self.admin.stop()
         await self.enforcement.stop()
+        if self._maintenance is not None:
+            self._maintenance.cancel()
         self._server = None
         log.info("stopped")
         self.audit.close()
 
     def ready(self) -> bool:
-        """Readiness: serving and not shutting down, a policy loaded, and every registered check true."""
-        if not (self._serving and self.policy_status().loaded):
+        """Readiness: serving and not shutting down, a policy loaded as found on disk (a directory
+        gone or a set that does not compile keeps the last good set answering, but is not ready),
+        and every registered check true."""
+        policy = self.policy_status()
+        if not (self._serving and policy.loaded and policy.last_error is None):
             return False
         for check in self.readiness_checks:
             try:
@@ -230,6 +277,15 @@ class Service:
                 log.exception("readiness_check_failed")
                 return False
         return True
+
+    async def _maintain(self) -> None:
+        """Every second: the audit trail retries a failing sink, reopens a moved file, checkpoints."""
+        while True:
+            await asyncio.sleep(MAINTENANCE_SECONDS)
+            try:
+                self.audit.maintain()
+            except Exception as exc:  # never let the loop die: say so and carry on
+                internal_error("audit_maintenance_failed", exc)
 
     def _oversight_routes(self) -> list[AdminExtension]:
         routes = [policy_routes(self.policy_status), decisions_routes(self.decisions), console_routes()]
@@ -290,8 +346,8 @@ def _remove_stale_socket(path: Path) -> None:
         pass
 
 
-async def run(config: Config) -> int:
-    service = Service(config)
+async def run(config: Config, role: WorkerRole = SOLE_WORKER) -> int:
+    service = Service(config, role)
     try:
         await service.start()
     except RuntimeError as exc:
@@ -311,7 +367,7 @@ def _on_signal(signum: int, stop: asyncio.Event) -> None:
     stop.set()
 
 
-def serve(config: Config) -> int:
+def serve(config: Config, role: WorkerRole = SOLE_WORKER) -> int:
     if config.server.event_loop == "uvloop":
-        return uvloop.run(run(config))
-    return asyncio.run(run(config))
+        return uvloop.run(run(config, role))
+    return asyncio.run(run(config, role))

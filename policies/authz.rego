@@ -13,10 +13,13 @@ package envoy.authz
 
 import rego.v1
 
+# Denies ask for Chaperone's JSON error body (code, decision id, reasons); without
+# "json_error" a deny's body is empty, as in opa-envoy-plugin.
 default allow := {
 	"allowed": false,
 	"http_status": 403,
 	"reasons": ["no rule allows this request"],
+	"json_error": true,
 }
 
 # The decision is made in one place, refusals first: a refused credential, a runaway loop, then
@@ -31,18 +34,18 @@ default allow := {
 # Every reason found is in the refusal (403, reasons sorted).
 allow := decision
 
-decision := {"allowed": false, "http_status": 401, "reasons": [identity_refusal]} if {
+decision := {"allowed": false, "http_status": 401, "reasons": [identity_refusal], "json_error": true} if {
 	input.phase in {"check", "request_headers"}
 	identity_refusal
-} else := {"allowed": false, "http_status": 429, "reasons": [loop_reason]} if {
+} else := {"allowed": false, "http_status": 429, "reasons": [loop_reason], "json_error": true} if {
 	input.phase == "request_body"
 	looping
-} else := {"allowed": false, "reasons": ["prompt injection in a tool result"]} if {
+} else := {"allowed": false, "reasons": ["prompt injection in a tool result"], "json_error": true} if {
 	injected_result
 	not strip_only
-} else := {"allowed": false, "reasons": ["prompt injection in a message from the server"]} if {
+} else := {"allowed": false, "reasons": ["prompt injection in a message from the server"], "json_error": true} if {
 	injected_server_message
-} else := {"allowed": false, "http_status": 403, "reasons": sort(deny)} if {
+} else := {"allowed": false, "http_status": 403, "reasons": sort(deny), "json_error": true} if {
 	count(deny) > 0
 } else := route_allowed if {
 	input.phase in {"check", "request_headers"}
@@ -59,9 +62,11 @@ decision := {"allowed": false, "http_status": 401, "reasons": [identity_refusal]
 
 # -- Who is calling (input.agent) --------------------------------------------------------------
 
-# A credential that was presented and refused is never ignored; with require_agent, a request
-# must carry one. Without identity configured every request is anonymous (and allowed through
-# this rule unless require_agent is set).
+# A credential that was presented and refused is never ignored. With identity configured, a call
+# without any credential is refused too (input.agent.error "credential_missing") unless
+# allow_anonymous says otherwise; anonymous callers then share the "anonymous" agent's limits.
+# Without identity configured every request is anonymous (and allowed through this rule unless
+# require_agent is set).
 identity_refusal := sprintf("agent credential refused: %s", [input.agent.error]) if credential_refused
 
 identity_refusal := "an agent credential is required" if {
@@ -70,7 +75,15 @@ identity_refusal := "an agent credential is required" if {
 	not input.agent.authenticated
 }
 
-credential_refused if is_string(input.agent.error)
+credential_refused if {
+	is_string(input.agent.error)
+	not anonymous_allowed
+}
+
+anonymous_allowed if {
+	input.agent.error == "credential_missing"
+	data.chaperone.allow_anonymous
+}
 
 # -- The request line: an allow-list of routes --------------------------------------------------
 
@@ -85,14 +98,17 @@ route_allowed := object.union(
 
 # An identified agent has a request rate and a daily token budget of its own (counted in Redis
 # across replicas when state.redis_url is set). The budget is reserved where the tokens are
-# known: on its LLM calls.
+# known: on its LLM calls. Calls allowed without a credential where identity is configured
+# count together as one agent, "anonymous": dropping the key never escapes the limits.
 default agent_limits := {}
 
-agent_limits := {
-	"limits": [object.union({"name": "agent-requests", "key": input.agent.id}, data.chaperone.agent_rate)],
-	"budgets": [{"name": "agent-daily-tokens", "key": input.agent.id, "tokens": data.chaperone.agent_daily_tokens, "window": "day"}],
-} if {
-	input.agent.authenticated
+agent_limits := limits_of(input.agent.id) if input.agent.authenticated
+
+agent_limits := limits_of("anonymous") if anonymous_allowed
+
+limits_of(key) := {
+	"limits": [object.union({"name": "agent-requests", "key": key}, data.chaperone.agent_rate)],
+	"budgets": [{"name": "agent-daily-tokens", "key": key, "tokens": data.chaperone.agent_daily_tokens, "window": "day"}],
 }
 
 path_matches(pattern) if pattern == request_path

@@ -114,6 +114,25 @@ test_anonymous_requests_pass_unless_an_agent_is_required if {
 		with data.chaperone.require_agent as true
 }
 
+missing := {"authenticated": false, "id": null, "error": "credential_missing"}
+
+test_with_identity_configured_a_call_without_a_credential_is_refused if {
+	d := authz.allow with input as as_agent(check("GET", "/health"), missing)
+	d.http_status == 401
+	d.reasons == ["agent credential refused: credential_missing"]
+}
+
+test_allowed_anonymous_calls_share_the_anonymous_agents_limits if {
+	d := authz.allow with input as as_agent(check("GET", "/health"), missing)
+		with data.chaperone.allow_anonymous as true
+	d.allowed
+	d.limits[0].key == "anonymous"
+	d.budgets[0].key == "anonymous"
+	keyed := authz.allow with input as as_agent(check("GET", "/health"), {"authenticated": true, "id": "bot", "error": null})
+	d.limits[0].limit == keyed.limits[0].limit
+	d.budgets[0].tokens == keyed.budgets[0].tokens
+}
+
 test_run_query_is_pinned_to_a_dry_run if {
 	d := authz.allow with input as body(tool("run_query", {"sql": "select 1"}))
 	d.rewrite.tool_arguments == {"dry_run": true}

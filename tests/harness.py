@@ -54,6 +54,13 @@ def tail(path: Path, lines: int = 60) -> str:
     return f"--- {path.name} (last {lines} lines) ---\n" + "\n".join(text[-lines:])
 
 
+def pinned(cpus: frozenset[int] | None) -> list[str]:
+    """The command prefix that runs a program (and every thread it starts) on ``cpus`` only."""
+    if cpus is None:
+        return []
+    return ["taskset", "--cpu-list", ",".join(str(cpu) for cpu in sorted(cpus))]
+
+
 # -- Envoy ------------------------------------------------------------------------------------
 
 
@@ -80,6 +87,7 @@ class EnvoyProcess:
     listener_port: int
     admin_port: int
     process: subprocess.Popen[bytes] | None = None
+    cpus: frozenset[int] | None = None  # pin Envoy to these CPUs (benchmarks)
 
     @property
     def url(self) -> str:
@@ -95,6 +103,7 @@ class EnvoyProcess:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [
+                    *pinned(self.cpus),
                     envoy_binary(),
                     "-c",
                     str(path),
@@ -145,6 +154,7 @@ class ServiceProcess:
     config: dict[str, Any]
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    cpus: frozenset[int] | None = None  # pin the service to these CPUs (benchmarks)
 
     @property
     def address(self) -> str:
@@ -165,7 +175,7 @@ class ServiceProcess:
         env.update(self.env)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "ext_proc", "serve", "--config", str(path)],
+                [*pinned(self.cpus), sys.executable, "-m", "ext_proc", "serve", "--config", str(path)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=ROOT,

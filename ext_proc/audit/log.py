@@ -7,13 +7,25 @@ of its string values with Chaperone's own scanner (scrub.py), the hash chain (ch
 The line then goes to each sink (standard output, a rotating file) and to the decisions feed.
 
 Events are sealed and written under one lock, so the chain order is the write order.
+
+Failures are loud, never silent (delivery.py, checkpoints.py): a line a sink refuses waits in a
+bounded buffer and is written first when the sink recovers; lines beyond the buffer are lost and
+recorded as an ``audit_gap`` event; while any sink fails, the log is not ``healthy`` (readiness,
+``chaperone_audit_healthy``) and with ``audit.on_failure: deny`` every new decision is refused
+(``audit_unavailable``). A file removed or replaced under the service is opened again.
+Checkpoints (signed, anchored) mark the chain's head so that a log cut short is detectable.
+
+One process writes one file: several processes appending to one audit file would interleave
+their segments (and race on rotation); give each its own ``audit.file.path``.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping, MutableMapping, Sequence
+import time
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -21,11 +33,14 @@ import structlog
 
 from ext_proc import __version__
 from ext_proc.audit.chain import CHAIN_START, SCHEMA_VERSION, Chain, ChainHead
+from ext_proc.audit.checkpoints import CHECKPOINT, Cadence, signature_fields, write_anchor
+from ext_proc.audit.delivery import Delivery, Gap
 from ext_proc.audit.feed import DecisionFeed
 from ext_proc.audit.findings import decision_findings, summary_findings
 from ext_proc.audit.scrub import ValueScan
 from ext_proc.audit.sinks import RotatingFileSink, Sink, StreamSink
 from ext_proc.audit.summary import RequestSummary
+from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.logs import redact_sensitive
 from ext_proc.metrics import NULL_METRICS, Metrics
 from ext_proc.policy.evaluator import Outcome
@@ -33,6 +48,25 @@ from ext_proc.policy.evaluator import Outcome
 log = structlog.get_logger("chaperone.audit")
 
 _TRAILING = ("chain", "seq", "prev", "hash")
+AUDIT_GAP = "audit_gap"
+DEFAULT_BUFFER_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointSettings:
+    every_events: int = 1000
+    every_seconds: float = 60.0
+    key: Any = None  # an Ed25519 private key: checkpoints are signed
+    anchor_file: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditStatus:
+    healthy: bool
+    failing_sinks: tuple[str, ...]
+    buffered: int  # lines waiting for a failing sink
+    lost: int  # lines never written to some sink (recorded as audit_gap events)
+    refusing: bool  # on_failure deny and not healthy: decisions are refused
 
 
 class AuditLog:
@@ -43,15 +77,26 @@ class AuditLog:
         feed: DecisionFeed | None = None,
         previous: ChainHead | None = None,
         metrics: Metrics = NULL_METRICS,
+        on_failure: str = "deny",
+        buffer_bytes: int = DEFAULT_BUFFER_BYTES,
+        checkpoints: CheckpointSettings | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sinks = list(sinks) if sinks is not None else [StreamSink()]
+        self._deliveries = [Delivery(sink, buffer_bytes) for sink in self._sinks]
         self.feed = feed
         self._metrics = metrics
         self._chain = Chain(previous)
+        self.deny_on_failure = on_failure == "deny"
+        self._checkpoints = checkpoints or CheckpointSettings()
+        self._cadence = Cadence(self._checkpoints.every_events, self._checkpoints.every_seconds)
+        self._clock = clock
         # Reentrant: a decision and its findings are written as one run of the chain.
         self._lock = threading.RLock()
         self._sealed: dict[str, Any] = {}
-        self._failed_sinks: set[int] = set()
+        self._recovering = False
+        self._lost = 0
+        self._closed = False
         # bind(): a bound logger now, not the lazy proxy that would build one on every event.
         self._log = structlog.wrap_logger(
             _Writer(self._write),
@@ -78,13 +123,14 @@ class AuditLog:
         stdout: bool = True,
         feed: DecisionFeed | None = None,
         metrics: Metrics = NULL_METRICS,
+        **options: Any,
     ) -> AuditLog:
         """Standard output (unless ``stdout`` is false) and a rotating file whose chain it continues."""
         file = RotatingFileSink(path, max_bytes, backups)
         last = file.last_event()
         previous = ChainHead.of(last) if last is not None else None
         sinks: list[Sink] = [StreamSink(), file] if stdout else [file]
-        return cls(sinks, feed=feed, previous=previous, metrics=metrics)
+        return cls(sinks, feed=feed, previous=previous, metrics=metrics, **options)
 
     def decision(
         self,
@@ -105,20 +151,33 @@ class AuditLog:
         """One decision. ``extra`` carries what the caller knows of the action and what was found
         (``action``, ``findings``, ``redactions``, ``injection_score``, ``injection_signals``)."""
         fields: dict[str, Any] = {"decision_id": decision_id, "phase": phase}
-        _put(fields, agent=agent, upstream=upstream)
+        if agent is not None:
+            fields["agent"] = agent
+        if upstream is not None:
+            fields["upstream"] = upstream
         fields["method"], fields["path"], fields["host"] = request.method, request.path, request.host
-        _put(fields, action=extra.pop("action", None))
-        fields.update(_outcome_fields(outcome, status))
-        fields.update(extra)
-        _put(fields, tokens=tokens, cost=cost, approval=approval)
+        action = extra.pop("action", None)
+        if action is not None:
+            fields["action"] = action
+        _outcome_fields(fields, outcome, status)
+        if extra:
+            fields.update(extra)
+        if tokens is not None:
+            fields["tokens"] = tokens
+        if cost is not None:
+            fields["cost"] = cost
+        if approval is not None:
+            fields["approval"] = approval
         fields["eval_ms"] = round(outcome.eval_ms, 3)
         if phase_ms is not None:
             fields["phase_ms"] = round(phase_ms, 3)
+        findings = decision_findings(phase, fields)
         with self._lock:
             self._emit("decision", **fields)
-            context = {"decision_id": decision_id, **_present(agent=agent, upstream=upstream)}
-            for finding in decision_findings(phase, fields):
-                self._emit("finding", **context, **finding)
+            if findings:
+                context = {"decision_id": decision_id, **_present(agent=agent, upstream=upstream)}
+                for finding in findings:
+                    self._emit("finding", **context, **finding)
 
     def event(self, name: str, **fields: Any) -> None:
         """Any other audit event (``stream_summary`` at the end of an ext_proc stream...); fields
@@ -132,8 +191,52 @@ class AuditLog:
                     self._emit("finding", **context, **finding)
 
     def close(self) -> None:
-        for sink in self._sinks:
-            sink.close()
+        """A final checkpoint (what was held is written first, if it can be), then the sinks close."""
+        with self._lock:
+            if self._closed:
+                return
+            self._recover()
+            self._checkpoint(final=True)
+            self._closed = True
+            for delivery in self._deliveries:
+                if delivery.failing:  # nothing more can be done for them: said loudly
+                    log.error("audit_lines_lost_at_shutdown", sink=delivery.name, held=delivery.buffered)
+                delivery.sink.close()
+
+    def maintain(self) -> None:
+        """Every second or so: reopen a file moved away, retry what a failing sink holds, and
+        write a checkpoint that is due by time."""
+        with self._lock:
+            if self._closed:
+                return
+            for sink in self._sinks:
+                if isinstance(sink, RotatingFileSink):
+                    self._reopen(sink)
+            self._recover()
+            if self._cadence.due(self._clock()):
+                self._checkpoint()
+
+    @property
+    def healthy(self) -> bool:
+        return not any(delivery.failing for delivery in self._deliveries)
+
+    def unavailable(self) -> ChaperoneError | None:
+        """With ``on_failure: deny``, the error that refuses a decision while the trail fails."""
+        if not self.deny_on_failure or self.healthy:
+            return None
+        return ChaperoneError(
+            ErrorCode.AUDIT_UNAVAILABLE, "the audit trail cannot be written", http_status=503
+        )
+
+    def status(self) -> AuditStatus:
+        failing = tuple(d.name for d in self._deliveries if d.failing)
+        return AuditStatus(
+            healthy=not failing,
+            failing_sinks=failing,
+            buffered=sum(d.buffered for d in self._deliveries),
+            lost=self._lost,
+            refusing=bool(failing) and self.deny_on_failure,
+        )
 
     @property
     def head(self) -> ChainHead | None:
@@ -144,7 +247,67 @@ class AuditLog:
 
     def _emit(self, name: str, **fields: Any) -> None:
         with self._lock:
+            self._recover()
             self._log.info(name, **fields)
+            self._cadence.written(self._clock())
+            if name != CHECKPOINT and self._cadence.full():
+                self._checkpoint()
+
+    def _recover(self) -> None:
+        """Write what failing sinks hold; record each run of lost lines as an audit_gap event."""
+        if self._recovering or self.healthy:
+            return
+        self._recovering = True
+        try:
+            for delivery in self._deliveries:
+                if delivery.failing and delivery.flush():
+                    head = self._chain.head
+                    gap = delivery.take_gap(head.seq) if head is not None else None
+                    self._recovered(delivery, gap)
+        finally:
+            self._recovering = False
+
+    def _recovered(self, delivery: Delivery, gap: Gap | None) -> None:
+        log.warning("audit_sink_recovered", sink=delivery.name, lost=gap.lost if gap else 0)
+        if gap is None:
+            return
+        self._lost += gap.lost
+        self._log.info(
+            AUDIT_GAP,
+            sink=gap.sink,
+            first_seq=gap.first_seq,
+            last_seq=gap.last_seq,
+            lost=gap.lost,
+            reason=gap.reason,
+        )
+        self._checkpoint()  # the gap record itself is signed and anchored at once
+
+    def _reopen(self, sink: RotatingFileSink) -> None:
+        try:
+            reason = sink.reopen_if_moved()
+        except OSError as exc:
+            log.error("audit_file_reopen_failed", path=str(sink.path), error=exc.strerror)
+            return
+        if reason is not None:
+            log.warning("audit_file_reopened", path=str(sink.path), reason=reason)
+            self._log.info("audit_file_reopened", path=str(sink.path), reason=reason)
+
+    def _checkpoint(self, *, final: bool = False) -> None:
+        head = self._chain.head
+        self._cadence.reset()
+        if head is None:
+            return
+        fields: dict[str, Any] = {"final": True} if final else {}
+        key = self._checkpoints.key
+        if key is not None:
+            fields.update(signature_fields(key, head.chain, head.seq, head.hash))
+        self._log.info(CHECKPOINT, **fields)
+        anchor = self._checkpoints.anchor_file
+        if anchor is not None:
+            try:
+                write_anchor(anchor, _render(None, "", dict(self._sealed)))
+            except OSError as exc:
+                log.error("audit_anchor_failed", path=anchor, error=exc.strerror)
 
     def _seal(self, _logger: Any, _method: str, event: MutableMapping[str, Any]) -> dict[str, Any]:
         ordered: dict[str, Any] = {
@@ -159,16 +322,19 @@ class AuditLog:
         return self._sealed
 
     def _write(self, line: bytes) -> None:
-        for index, sink in enumerate(self._sinks):
-            try:
-                sink.write(line)
-            except OSError as exc:
-                self._metrics.audit_write_error()
-                if index not in self._failed_sinks:  # say it once, not once per event
-                    self._failed_sinks.add(index)
-                    log.error("audit_write_failed", sink=type(sink).__name__, error=exc.strerror)
-            else:
-                self._failed_sinks.discard(index)
+        seq = int(self._sealed["seq"])
+        for delivery in self._deliveries:
+            was_failing = delivery.failing
+            if delivery.deliver(seq, line):
+                continue
+            self._metrics.audit_write_error()
+            if not was_failing:  # say it once per outage, not once per event
+                log.error(
+                    "audit_write_failed",
+                    sink=delivery.name,
+                    error=delivery.reason,
+                    refusing=self.deny_on_failure,
+                )
         if self.feed is not None:
             self.feed.publish(self._sealed)
 
@@ -187,18 +353,14 @@ def _render(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> byte
     return orjson.dumps(event, default=str) + b"\n"
 
 
-def _put(fields: dict[str, Any], **values: Any) -> None:
-    fields.update(_present(**values))
-
-
 def _present(**values: Any) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def _outcome_fields(outcome: Outcome, status: int | None) -> dict[str, Any]:
+def _outcome_fields(fields: dict[str, Any], outcome: Outcome, status: int | None) -> None:
     """What was decided and why: the enforced result, the policy's own verdict and reasons."""
     verdict = outcome.verdict
-    fields: dict[str, Any] = {"allowed": outcome.decision.allowed}
+    fields["allowed"] = outcome.decision.allowed
     if status is not None:
         fields["status"] = status
     if verdict.reasons:
@@ -215,7 +377,6 @@ def _outcome_fields(outcome: Outcome, status: int | None) -> dict[str, Any]:
     if outcome.failed_open:
         fields["failed_open"] = True
     fields["policy_revision"] = outcome.revision
-    return fields
 
 
 def _rules(raw: Any) -> list[str] | None:

@@ -52,6 +52,9 @@ OWN_KEYS = frozenset(
 )
 
 
+_SCALARS = frozenset({bool, int, float, type(None)})
+
+
 class ValueScan:
     """A structlog processor: redacts what the scanner finds in string values, in place."""
 
@@ -66,11 +69,16 @@ class ValueScan:
     def __call__(
         self, _logger: Any, _method: str, event: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
-        walk = _Walk(self)
+        clean = self._clean
+        walk: _Walk | None = None
         for key, value in event.items():
-            if key not in OWN_KEYS:
-                event[key] = walk.value(value, 0)
-        if walk.found:
+            kind = type(value)
+            if key in OWN_KEYS or kind in _SCALARS or (kind is str and (not value or value in clean)):
+                continue  # the common case: nothing to scan, or a string already found clean
+            if walk is None:
+                walk = _Walk(self)
+            event[key] = walk.value(value, 0)
+        if walk is not None and walk.found:
             event[LOG_REDACTIONS_KEY] = dict(walk.found)
         return event
 

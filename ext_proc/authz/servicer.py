@@ -28,7 +28,7 @@ from ext_proc.identity.model import ANONYMOUS, AgentIdentity
 from ext_proc.metrics import NULL_METRICS, Metrics
 from ext_proc.policy.decision import Decision
 from ext_proc.policy.evaluator import DenyResponse, Evaluator, Outcome, deny_response, new_decision_id
-from ext_proc.policy_input.check import PHASE_CHECK, check_input
+from ext_proc.policy_input.check import PHASE_CHECK, carried_attributes, check_input
 from ext_proc.safe_errors import internal_error
 
 UPSTREAM_KEY = "upstream"
@@ -42,8 +42,12 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
         deny_status: int,
         metrics: Metrics = NULL_METRICS,
         enforcement: Enforcement | None = None,
+        *,
+        parse_body: bool = True,
     ) -> None:
+        """``parse_body``: False is opa-envoy-plugin's skip-request-body-parse."""
         self._evaluator = evaluator
+        self._parse_body = parse_body
         self._audit = audit
         self._deny_status = deny_status
         self._metrics = metrics
@@ -63,13 +67,16 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
         limits = enforcement.limits
         deny: DenyResponse | None = None
         credentials: UpstreamCredentials | None = None
+        carried: dict[str, Any] | None = None
         try:
             identity = await enforcement.identifier.identify(
                 http.headers, attributes.source.principal or None
             )
             refusal = killed(limits.kill_switch, identity.agent_id, upstream, None)
             if refusal is None:
-                outcome = await self._evaluator.decide(await self._input(request, identity, upstream))
+                document = await self._input(request, identity, upstream)
+                carried = carried_attributes(document)
+                outcome = await self._evaluator.decide(document)
                 if outcome.decision.allowed:
                     refusal = await rate_limited(limits.rate_limiter, outcome.decision.limits)
                     if refusal is None:
@@ -97,7 +104,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
                 decision_id,
                 attributes.context_extensions,
                 credentials,
-                _handoff(decision, identity, credentials.injected),
+                _handoff(decision, identity, credentials.injected, carried),
             )
         deny = deny or deny_response(outcome, decision_id, self._deny_status)
         self._audit.decision(
@@ -126,7 +133,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
         return denied_response(deny, outcome.decision, decision_id)
 
     async def _input(self, request: Any, identity: AgentIdentity, upstream: str | None) -> dict[str, Any]:
-        document = check_input(request)
+        document = check_input(request, parse_body=self._parse_body)
         document["agent"] = identity.as_input()
         headers = request.attributes.request.http.headers
         enforcement = self._enforcement
@@ -161,10 +168,14 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
         return fields
 
 
-def _handoff(decision: Decision, identity: AgentIdentity, injected: tuple[str, ...]) -> Handoff:
+def _handoff(
+    decision: Decision, identity: AgentIdentity, injected: tuple[str, ...], carried: dict[str, Any] | None
+) -> Handoff:
     agent = identity.as_input() if identity.authenticated or identity.error else None
     raw = decision.raw if isinstance(decision.raw, dict) else {}
     approval, budgets = raw.get("require_approval"), raw.get("budgets")
-    if agent is None and approval is None and not budgets and not injected:
+    if agent is None and approval is None and not budgets and not injected and not carried:
         return NO_HANDOFF
-    return Handoff(agent=agent, require_approval=approval, budgets=budgets, hidden_headers=injected)
+    return Handoff(
+        agent=agent, require_approval=approval, budgets=budgets, hidden_headers=injected, attributes=carried
+    )

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import yaml
@@ -60,6 +61,24 @@ def _wait_for_port(port: int, name: str, process: subprocess.Popen[bytes], timeo
         except OSError:
             time.sleep(0.1)
     raise SystemExit(f"{name} did not start listening on {HOST}:{port}")
+
+
+def _wait_until_ready(port: int, name: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Chaperone's gRPC port accepts connections before the service is serving (the detectors and
+    the policy engine are built after the bind): wait for its readiness on the admin port instead."""
+    deadline = time.monotonic() + timeout
+    url = f"http://{HOST}:{port}/readyz"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{name} exited with status {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=0.5) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"{name} did not become ready ({url})")
 
 
 def _check_free(port: int) -> None:
@@ -112,11 +131,14 @@ def main(argv: list[str] | None = None) -> int:
                 ("envoy", [envoy, "-c", str(envoy_config), "--disable-hot-restart", "-l", "warning"]),
             ]
             for (name, command), port in zip(
-                commands, (ports.upstream, args.service_port, ports.listener), strict=True
+                commands, (ports.upstream, args.chaperone_admin_port, ports.listener), strict=True
             ):
                 process = subprocess.Popen(command, cwd=ROOT, env=env)
                 processes.append((name, process))
-                _wait_for_port(port, name, process)
+                if name == "chaperone":
+                    _wait_until_ready(port, name, process)
+                else:
+                    _wait_for_port(port, name, process)
             print(
                 TRY.format(
                     host=HOST,

@@ -31,10 +31,11 @@ CHARS_PER_OUTPUT_TOKEN = 3
 
 
 class BudgetMeter:
-    def __init__(self, ledger: BudgetLedger, prices: PriceTable, estimate: Usage) -> None:
+    def __init__(self, ledger: BudgetLedger, prices: PriceTable, estimate: Usage, choices: int = 1) -> None:
         self._ledger = ledger
         self._prices = prices
         self.estimate = estimate
+        self._choices = max(choices, 1)
         self.reservation: Reservation | None = None
         self.settled = False
 
@@ -47,11 +48,13 @@ class BudgetMeter:
         llm: LlmRequest,
         texts: Sequence[str],
     ) -> BudgetMeter | None:
-        """The call's estimate (None for a request that names no model)."""
+        """The call's estimate (None for a request that names no model): ``texts`` are every
+        text the call sends, and its output is counted once per answer it asks for (``n``)."""
         if not llm.model:
             return None
         prompt = await _count(counter, llm.model, texts)
-        return cls(ledger, prices, ledger.estimate(llm.model, prompt, llm.max_tokens))
+        choices = max(llm.choices, 1)
+        return cls(ledger, prices, ledger.estimate(llm.model, prompt, llm.max_tokens, choices), choices)
 
     def usage_input(self) -> dict[str, Any]:
         return usage_input(self.estimate, self._prices, estimated=True)
@@ -60,8 +63,9 @@ class BudgetMeter:
         """Hold the estimate (its output capped by a rewritten ``max_tokens``) in every budget."""
         if not budgets:
             return None
-        if max_tokens is not None and max_tokens < self.estimate.output_tokens:
-            self.estimate = Usage(self.estimate.model, self.estimate.input_tokens, max_tokens)
+        capped = None if max_tokens is None else max_tokens * self._choices
+        if capped is not None and capped < self.estimate.output_tokens:
+            self.estimate = Usage(self.estimate.model, self.estimate.input_tokens, capped)
         held = await self._ledger.reserve(budgets, self.estimate)
         if isinstance(held, BudgetExceeded):
             return budget_refusal(held)

@@ -20,6 +20,7 @@ from ext_proc.admin.app import AdminExtension
 from ext_proc.approvals import Approvals, Status, build_approvals
 from ext_proc.config import Config
 from ext_proc.credentials.broker import CredentialBroker
+from ext_proc.enforcement.drain import Drain
 from ext_proc.errors import ChaperoneError
 from ext_proc.identity.identifier import Identifier
 from ext_proc.limits.factory import Limits, build_limits, memory_backend, redis_backend
@@ -50,6 +51,8 @@ class Enforcement:
     audit: AuditLog | None = None
     # Whether sessions are recorded now (sessions.record; "auto" follows the loaded policy).
     sessions_on: Callable[[], bool] = field(default=lambda: True, repr=False)
+    # Set at shutdown: streams still open near the end of the grace period are ended (drain.py).
+    drain: Drain = field(default_factory=Drain)
     _started: bool = field(default=False, repr=False)
     _background: set[asyncio.Task[Any]] = field(default_factory=set, repr=False)
     _pending_task: asyncio.Task[None] | None = field(default=None, repr=False)

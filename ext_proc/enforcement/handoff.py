@@ -8,7 +8,10 @@ learn it again: the agent's credential has been removed from the request by then
 - ``require_approval``: the check decision's field, held for in ext_proc where a call can wait;
 - ``budgets``: the check decision's field, charged where the tokens are known (the body phases);
 - ``hidden_headers``: the headers that now carry a brokered credential: the later phases' input
-  leaves them out, so no policy (and no log of its input) ever sees an upstream secret.
+  leaves them out, so no policy (and no log of its input) ever sees an upstream secret;
+- ``attributes``: what the check's input had that ext_proc cannot read again (the request's
+  time and size, the metadata contexts, the peers' principals), so that every later phase's
+  input is a superset of the check's.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ AGENT = "agent"
 REQUIRE_APPROVAL = "require_approval"
 BUDGETS = "budgets"
 HIDDEN_HEADERS = "hidden_headers"
+ATTRIBUTES = "attributes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +35,7 @@ class Handoff:
     require_approval: Mapping[str, Any] | None = None
     budgets: list[Any] | None = None
     hidden_headers: tuple[str, ...] = ()
+    attributes: Mapping[str, Any] | None = None
 
     def as_fields(self) -> dict[str, Any]:
         """The metadata fields (only those that are set)."""
@@ -43,6 +48,8 @@ class Handoff:
             fields[BUDGETS] = list(self.budgets)
         if self.hidden_headers:
             fields[HIDDEN_HEADERS] = list(self.hidden_headers)
+        if self.attributes:
+            fields[ATTRIBUTES] = dict(self.attributes)
         return fields
 
 
@@ -56,7 +63,8 @@ def read_handoff(summary: Mapping[str, Any]) -> Handoff:
     approval = summary.get(REQUIRE_APPROVAL)
     budgets = summary.get(BUDGETS)
     hidden = summary.get(HIDDEN_HEADERS, [])
-    if agent is None and approval is None and budgets is None and not hidden:
+    attributes = summary.get(ATTRIBUTES)
+    if agent is None and approval is None and budgets is None and not hidden and attributes is None:
         return NO_HANDOFF
     if agent is not None and not isinstance(agent, dict):
         raise _malformed(AGENT)
@@ -66,7 +74,11 @@ def read_handoff(summary: Mapping[str, Any]) -> Handoff:
         raise _malformed(BUDGETS)
     if not isinstance(hidden, list) or not all(isinstance(name, str) for name in hidden):
         raise _malformed(HIDDEN_HEADERS)
-    return Handoff(agent, approval, budgets, tuple(hidden))
+    if attributes is not None and not (
+        isinstance(attributes, dict) and isinstance(attributes.get("request", {}), dict)
+    ):
+        raise _malformed(ATTRIBUTES)
+    return Handoff(agent, approval, budgets, tuple(hidden), attributes)
 
 
 def _malformed(key: str) -> ChaperoneError:

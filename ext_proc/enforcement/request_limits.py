@@ -16,6 +16,7 @@ from ext_proc.enforcement.budget_meter import BudgetMeter
 from ext_proc.enforcement.components import Enforcement
 from ext_proc.enforcement.limits import LimitRefusal, killed, loop_facts, rate_limited
 from ext_proc.inspection.request import LLM, InspectedRequest
+from ext_proc.inspection.texts import all_strings
 from ext_proc.limits.budgets import Usage
 from ext_proc.limits.fields import Budget
 from ext_proc.limits.loops import LoopFacts
@@ -50,7 +51,8 @@ class RequestLimits:
             return refusal
         self.loop = await loop_facts(limits.loops, self._agent, self._session, request.action)
         if request.protocol == LLM and request.llm is not None:
-            texts = [text.text for text in request.texts]
+            # Every text the call sends (tool schemas, metadata...), not only what is scanned.
+            texts = list(all_strings(request.document)) if request.document is not None else []
             self.meter = await BudgetMeter.admit(
                 limits.budgets, limits.prices, limits.tokens, request.llm, texts
             )

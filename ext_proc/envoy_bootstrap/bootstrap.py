@@ -57,7 +57,9 @@ def build_bootstrap(config: Config, options: EnvoyOptions) -> Bootstrap:
     if not options.sds_directory.startswith("/"):
         raise EnvoyConfigError(f"the SDS directory must be an absolute path, got {options.sds_directory!r}")
     upstream_listeners = [
-        listeners.upstream_listener(upstream, config.inspection.max_body_bytes)
+        listeners.upstream_listener(
+            upstream, config.inspection.max_body_bytes, check_body=config.policy.with_request_body
+        )
         for upstream in config.upstreams
     ]
     for listener, upstream in zip(upstream_listeners, config.upstreams, strict=True):
@@ -113,9 +115,12 @@ def _header(config: Config, command: str) -> str:
         tls = ", TLS with SNI" if scheme == "https" else ""
         credential = ", credential injected" if upstream.credential is not None else ""
         listen = _listen_tls_summary(upstream)
+        protocol = f", {upstream.protocol}" if upstream.protocol is not None else ""
         lines.append(
-            f"#   {upstream.listen}{listen} -> {scheme}://{host}:{port} ({upstream.name}{tls}{credential})"
+            f"#   {upstream.listen}{listen} -> {scheme}://{host}:{port} "
+            f"({upstream.name}{protocol}{tls}{credential})"
         )
+        lines += [f"#     {route.prefix}: {route.protocol}" for route in upstream.routes]
     lines += [
         f"#   Chaperone's gRPC service: {config.server.address}",
         "#",

@@ -45,13 +45,19 @@ TLS_TRANSPORT = "envoy.transport_sockets.tls"
 LOCAL_CONNECT_TIMEOUT = timedelta(seconds=1)
 REMOTE_CONNECT_TIMEOUT = timedelta(seconds=5)
 SERVICE_CONNECT_TIMEOUT = timedelta(milliseconds=250)
+# One call (a Check, or an ext_proc stream) at a time per connection to Chaperone: Envoy then opens
+# a connection per concurrent call, and the kernel spreads connections across the service's
+# worker processes (SO_REUSEPORT, ext_proc/workers.py). With many calls on one HTTP/2
+# connection, that connection's process would serve them all (DESIGN §4). Envoy reuses idle
+# connections, so this costs a connection per concurrent call, not one per call.
+SERVICE_STREAMS_PER_CONNECTION = 1
 
 
 def service_cluster(listen: str) -> Cluster:
     """Chaperone's gRPC service: HTTP/2, one static endpoint (loopback TCP or a unix socket)."""
     options = HttpProtocolOptions(
         explicit_http_config=HttpProtocolOptionsExplicitHttpConfig(
-            http2_protocol_options=Http2ProtocolOptions()
+            http2_protocol_options=Http2ProtocolOptions(max_concurrent_streams=SERVICE_STREAMS_PER_CONNECTION)
         )
     )
     return Cluster(

@@ -18,6 +18,7 @@ from envoy_data_plane.envoy.config.core.v3 import (
 )
 from envoy_data_plane.envoy.extensions.filters.http.credential_injector.v3 import CredentialInjector
 from envoy_data_plane.envoy.extensions.filters.http.ext_authz.v3 import (
+    BufferSettings,
     CheckSettings,
     ExtAuthz,
     ExtAuthzPerRoute,
@@ -37,7 +38,7 @@ from envoy_data_plane.envoy.extensions.transport_sockets.tls.v3 import SdsSecret
 from envoy_data_plane.envoy.type.v3 import HttpStatus, StatusCode
 from envoy_data_plane.google.protobuf import Any as PackedMessage
 
-from ext_proc.config import CredentialConfig
+from ext_proc.config import CheckBodyConfig, CredentialConfig
 
 EXT_AUTHZ = "envoy.filters.http.ext_authz"
 EXT_PROC = "envoy.filters.http.ext_proc"
@@ -51,17 +52,25 @@ SERVICE_TIMEOUT = timedelta(seconds=1)
 MAX_HOLD = timedelta(minutes=10)
 # The ext_proc request attributes the policy input reads (ext_proc/policy_input/extproc.py).
 REQUEST_ATTRIBUTES = ["request.protocol", "source.address", "destination.address"]
-# The context extension that tells the policy which upstream a request goes to.
+# The context extensions that tell the policy which upstream a request goes to, and the
+# protocol its route declares (ext_proc/protocols/declared.py reads it).
 UPSTREAM_CONTEXT_KEY = "upstream"
+PROTOCOL_CONTEXT_KEY = "protocol"
 
 
-def ext_authz() -> HttpFilter:
+def ext_authz(with_request_body: CheckBodyConfig | None = None) -> HttpFilter:
     config = ExtAuthz(
         grpc_service=_service(timeout=SERVICE_TIMEOUT),
         transport_api_version=ApiVersion.V3,
         failure_mode_allow=False,
         status_on_error=HttpStatus(code=StatusCode.ServiceUnavailable),
     )
+    if with_request_body is not None:  # policy.with_request_body: the check sees the body
+        config.with_request_body = BufferSettings(
+            max_request_bytes=with_request_body.max_request_bytes,
+            allow_partial_message=with_request_body.allow_partial_message,
+            pack_as_bytes=with_request_body.pack_as_bytes,
+        )
     return HttpFilter(name=EXT_AUTHZ, typed_config=PackedMessage.pack(config))
 
 
@@ -110,11 +119,13 @@ def router() -> HttpFilter:
     return HttpFilter(name=ROUTER, typed_config=PackedMessage.pack(Router()))
 
 
-def upstream_context(upstream_name: str) -> dict[str, PackedMessage]:
-    """Per-route ext_authz settings: ``input.attributes.contextExtensions.upstream`` names the upstream."""
-    per_route = ExtAuthzPerRoute(
-        check_settings=CheckSettings(context_extensions={UPSTREAM_CONTEXT_KEY: upstream_name})
-    )
+def upstream_context(upstream_name: str, protocol: str | None = None) -> dict[str, PackedMessage]:
+    """Per-route ext_authz settings: ``input.attributes.contextExtensions.upstream`` names the
+    upstream, and ``protocol`` what the route declares it speaks (absent: found by content)."""
+    extensions = {UPSTREAM_CONTEXT_KEY: upstream_name}
+    if protocol is not None:
+        extensions[PROTOCOL_CONTEXT_KEY] = protocol
+    per_route = ExtAuthzPerRoute(check_settings=CheckSettings(context_extensions=extensions))
     return {EXT_AUTHZ: PackedMessage.pack(per_route)}
 
 

@@ -21,7 +21,7 @@ from envoy_data_plane.envoy.extensions.filters.network.http_connection_manager.v
 )
 from envoy_data_plane.google.protobuf import Any as PackedMessage
 
-from ext_proc.config import UpstreamConfig, is_ip_address, upstream_origin
+from ext_proc.config import CheckBodyConfig, UpstreamConfig, is_ip_address, upstream_origin
 from ext_proc.envoy_bootstrap import filters
 from ext_proc.envoy_bootstrap.addresses import address
 from ext_proc.envoy_bootstrap.clusters import ADMIN_CLUSTER
@@ -65,9 +65,11 @@ CLIENT_CERTIFICATE_HEADERS = [
 ]
 
 
-def upstream_listener(upstream: UpstreamConfig, buffer_limit_bytes: int) -> Listener:
+def upstream_listener(
+    upstream: UpstreamConfig, buffer_limit_bytes: int, check_body: CheckBodyConfig | None = None
+) -> Listener:
     """The agent's side of one upstream: every request is decided by Chaperone, then forwarded."""
-    chain = [filters.ext_authz(), filters.ext_proc()]
+    chain = [filters.ext_authz(check_body), filters.ext_proc()]
     if upstream.credential is not None:
         chain.append(filters.credential_injector(upstream.name, upstream.credential))
     chain.append(filters.router())
@@ -111,18 +113,30 @@ def readiness_listener(listen: str) -> Listener:
 
 
 def _upstream_routes(upstream: UpstreamConfig) -> RouteConfiguration:
+    """One route per declared path prefix (longest first, each at a segment boundary), then the
+    rest of the upstream; each tells the policy the upstream and the protocol it declares."""
     _, host, _ = upstream_origin(upstream)
     action = RouteAction(cluster=upstream.name, timeout=timedelta(seconds=upstream.timeout_seconds))
     if not is_ip_address(host):
         action.host_rewrite_literal = host  # the agent wrote Host: 127.0.0.1:<port>
-    route = Route(
-        match=RouteMatch(prefix="/"),
-        route=action,
-        typed_per_filter_config=filters.upstream_context(upstream.name),
+    routes = [
+        Route(
+            match=RouteMatch(path_separated_prefix=route.prefix),
+            route=action,
+            typed_per_filter_config=filters.upstream_context(upstream.name, route.protocol),
+        )
+        for route in sorted(upstream.routes, key=lambda route: len(route.prefix), reverse=True)
+    ]
+    routes.append(
+        Route(
+            match=RouteMatch(prefix="/"),
+            route=action,
+            typed_per_filter_config=filters.upstream_context(upstream.name, upstream.protocol),
+        )
     )
     return RouteConfiguration(
         name=upstream.name,
-        virtual_hosts=[VirtualHost(name=upstream.name, domains=["*"], routes=[route])],
+        virtual_hosts=[VirtualHost(name=upstream.name, domains=["*"], routes=routes)],
         request_headers_to_remove=CLIENT_CERTIFICATE_HEADERS,
     )
 

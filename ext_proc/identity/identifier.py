@@ -31,7 +31,7 @@ from ext_proc.identity.config import IdentityConfig
 from ext_proc.identity.headers import CredentialKind, HeaderRules, Presented, presented_credentials
 from ext_proc.identity.jwt_verify import MAX_HMAC_SECRET_BYTES, JwtVerifier, parse_hmac_secret
 from ext_proc.identity.key_sources import FileKeys, KeySource, RemoteKeys
-from ext_proc.identity.model import ANONYMOUS, AgentIdentity, AuthMethod, IdentityError, Proof
+from ext_proc.identity.model import ANONYMOUS, MISSING, AgentIdentity, AuthMethod, IdentityError, Proof
 from ext_proc.identity.spiffe import SpiffeMapper
 from ext_proc.watch import Poller, WatchedFile
 
@@ -108,7 +108,9 @@ class Identifier:
         presented = presented_credentials(headers, self._rules)
         use_principal = self._spiffe is not None and bool(principal)
         if not presented and not use_principal:
-            return ANONYMOUS
+            # Identity is configured and the call proves none: say so, so that a policy cannot
+            # mistake it for a deployment without identity (the default policy refuses it).
+            return MISSING
         strip = tuple(p.header for p in presented)
         try:
             outcomes = [await self._verify(p) for p in presented]

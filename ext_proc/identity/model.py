@@ -21,6 +21,9 @@ class AuthMethod(StrEnum):
 
 
 class IdentityError(StrEnum):
+    # No credential at all, where identity is configured: an anonymous call is refused unless a
+    # policy allows it (the default policy: data.chaperone.allow_anonymous).
+    CREDENTIAL_MISSING = "credential_missing"
     # A credential header that cannot hold a credential: too large, characters outside visible
     # ASCII, empty, or an Authorization scheme other than Bearer.
     CREDENTIAL_MALFORMED = "credential_malformed"
@@ -128,3 +131,5 @@ class AgentIdentity:
 
 
 ANONYMOUS = AgentIdentity()
+# A call without any credential where identity is configured: not merely anonymous, missing one.
+MISSING = AgentIdentity(error=IdentityError.CREDENTIAL_MISSING)

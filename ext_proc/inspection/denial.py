@@ -9,13 +9,16 @@ bare 4xx would surface as a transport failure.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
-from ext_proc.inspection.request import A2A, LLM, MCP, InspectedRequest
+from ext_proc.errors import ChaperoneError, ErrorCode
+from ext_proc.inspection.request_model import A2A, LLM, MCP, InspectedRequest
 from ext_proc.policy.evaluator import DenyResponse
-from ext_proc.protocols import a2a, mcp
+from ext_proc.protocols import a2a, declared, jsonrpc, mcp
+from ext_proc.protocols.llm import detect_provider
 
 JSON = ("content-type", "application/json")
 ERROR_TYPE = "chaperone_policy"
@@ -51,4 +54,68 @@ def _llm_error(provider: str, message: str, data: dict[str, Any]) -> bytes:
     code = data.get("code", "denied")
     return orjson.dumps(
         {"error": {"message": message, "type": ERROR_TYPE, "code": code, "param": None, **data}}
+    )
+
+
+def batch_denial(
+    request: InspectedRequest, deny: DenyResponse, reasons: Mapping[int | None, str], data: dict[str, Any]
+) -> DenyResponse:
+    """A JSON-RPC batch refused whole: every request in it answered with an error, each refused
+    call with its own reasons and the others as not executed; nothing reached the upstream."""
+    if deny.policy_body or request.mcp_body is None:
+        return deny
+    refused = ", ".join(str(index) for index in sorted(i for i in reasons if i is not None))
+    not_run = f"not executed: the batch was refused (call {refused})"
+    answers = [
+        jsonrpc.error_response(call.id, jsonrpc.POLICY_DENIED, reasons.get(index, not_run), data)
+        for index, call in enumerate(request.mcp_body.calls)
+        if call.kind is mcp.Kind.REQUEST
+    ]
+    return _reply(jsonrpc.reply(answers, batch=True), deny)
+
+
+# JSON-RPC's own codes for a body that is not JSON, and for JSON that is not a valid request.
+_PARSE_ERRORS = frozenset(
+    {
+        ErrorCode.BODY_PARSE_ERROR,
+        ErrorCode.BODY_DECODE_ERROR,
+        ErrorCode.BODY_DUPLICATE_KEY,
+        ErrorCode.BODY_TOO_DEEP,
+        ErrorCode.UNSUPPORTED_CHARSET,
+    }
+)
+
+
+def unreadable_denial(
+    declared_as: str | None, method: str, path: str, deny: DenyResponse, error: ChaperoneError
+) -> DenyResponse:
+    """The refusal of a body that is not what its route speaks, in that protocol's error shape:
+    a JSON-RPC error with a null id (JSON-RPC 2.0 section 5.1), or the provider's error body,
+    at the error's status (400, 415)."""
+    status = error.http_status
+    data = {"code": error.code.value}
+    headers = tuple(h for h in deny.headers if h[0] != "content-type")
+    if declared_as in (declared.MCP, declared.A2A) or (
+        declared_as is None and error.code is ErrorCode.JSONRPC_INVALID
+    ):
+        code = jsonrpc.PARSE_ERROR if error.code in _PARSE_ERRORS else jsonrpc.INVALID_REQUEST
+        body = jsonrpc.dumps(jsonrpc.error_response(None, code, error.message, data))
+        return DenyResponse(status, (*headers, JSON), body)
+    provider = detect_provider(method, path)
+    if declared_as == declared.ANTHROPIC or (declared_as is None and provider == "anthropic.messages"):
+        return DenyResponse(
+            status, (*headers, JSON), _provider_error("anthropic.messages", error.message, data)
+        )
+    if declared_as == declared.OPENAI or (declared_as is None and provider is not None):
+        return DenyResponse(status, (*headers, JSON), _provider_error("openai", error.message, data))
+    return DenyResponse(status, deny.headers, deny.body)
+
+
+def _provider_error(provider: str, message: str, data: dict[str, Any]) -> bytes:
+    if provider == "anthropic.messages":
+        return orjson.dumps(
+            {"type": "error", "error": {"type": "invalid_request_error", "message": message, **data}}
+        )
+    return orjson.dumps(
+        {"error": {"message": message, "type": "invalid_request_error", "param": None, **data}}
     )

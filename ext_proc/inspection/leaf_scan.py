@@ -2,10 +2,12 @@
 prompt injection, remembering the strings found clean.
 
 A streamed response repeats the same strings in every event (ids, the model, the object type,
-the keys): each distinct short string is scanned once per response, so reading every leaf of
-every event costs a walk and a set lookup for what was seen before. The scans themselves are
-``guard.scan``'s, so what the policy sees (``findings_input``, ``injection_input``) and what is
-applied (``guard.apply``) are the same as for any other body.
+the keys), and every response of an API repeats its keys: a short string found clean is
+remembered (per scanner, in a bounded set the process shares: the scanners are pure functions of
+the string), so reading every leaf of every event costs a walk and a set lookup for what was
+seen before. The walk builds a string's location only when the string is not known clean. The
+scans themselves are ``guard.scan``'s, so what the policy sees (``findings_input``,
+``injection_input``) and what is applied (``guard.apply``) are the same as for any other body.
 """
 
 from __future__ import annotations
@@ -14,42 +16,43 @@ from collections.abc import Collection
 from typing import Any
 
 from ext_proc.inspection.guard import TextScan, scan
-from ext_proc.inspection.leaves import Path, is_key, leaves
+from ext_proc.inspection.leaves import Key, Path
 from ext_proc.inspection.request import INJECTION_SOURCES, OTHER, ScanText
+from ext_proc.scanning.redaction import default_scanner
 from ext_proc.scanning.scanner import Scanner
 
-# Strings up to this long are remembered when clean; the memory is bounded per response.
-_REMEMBER_CHARS = 512
-_REMEMBER_COUNT = 4096
+# Strings up to this long are remembered when clean, up to this many per scanner (then the
+# memory starts again: bounded, a few MB at most).
+_REMEMBER_CHARS = 256
+_REMEMBER_COUNT = 16384
+# (scanner, scored for injection) -> strings found clean. Set operations hold the GIL: threads
+# may share it.
+_KNOWN_CLEAN: dict[tuple[int, bool], set[str]] = {}
 
 
 class LeafScanner:
     """One per response. ``source`` says who wrote the strings (``request.TOOL_RESULT`` for what
     a tool or another agent sends: prompt injection in it is indirect)."""
 
-    __slots__ = ("_clean", "_scanner", "_source")
+    __slots__ = ("_clean", "_scanner", "_scored", "_source")
 
     def __init__(self, source: str, *, scanner: Scanner | None = None) -> None:
         self._source = source
+        self._scored = source in INJECTION_SOURCES
         self._scanner = scanner
-        self._clean: dict[tuple[str, bool], None] = {}  # (text, scored for injection)
+        # Strings in which nothing was found, as this scanner reads them (for sensitive data, and
+        # for injection when the source is scored).
+        key = (id(scanner or default_scanner()), self._scored)
+        self._clean = _KNOWN_CLEAN.setdefault(key, set())
 
     def scan(
         self, document: Any, *, skip: Collection[Path] = (), own: Collection[Path] = ()
     ) -> tuple[TextScan, ...]:
-        """The strings of ``document`` in which something was found.
+        """The strings of ``document``, object keys included, in which something was found.
 
         ``skip``: locations read elsewhere (the delta channels of a stream). ``own``: locations of
         the model's own output, scanned for sensitive data only (its text is not input to it)."""
-        scored_source = self._source in INJECTION_SOURCES
-        clean = self._clean
-        texts: list[ScanText] = []
-        for path, text in leaves(document, skip=skip):
-            scored = scored_source and path not in own
-            if (text, scored) in clean:
-                continue
-            kind = "key" if is_key(path) else "value"
-            texts.append(ScanText(path, text, self._source if scored else OTHER, kind))
+        texts = self._unknown(document, skip, own)
         if not texts:
             return ()
         found = []
@@ -60,9 +63,49 @@ class LeafScanner:
                 self._remember(result.text)
         return tuple(found)
 
+    def _unknown(self, document: Any, skip: Collection[Path], own: Collection[Path]) -> list[ScanText]:
+        """The strings not known clean, with their locations. The walk has no recursion (the
+        parsers bound the depth), and its order does not matter: each string is judged alone."""
+        clean = self._clean
+        texts: list[ScanText] = []
+        if type(document) is str:
+            if document not in clean and () not in skip:
+                texts.append(self._text((), document, own))
+            return texts
+        stack: list[tuple[Any, Path]] = [(document, ())]
+        push = stack.append
+        while stack:
+            container, where = stack.pop()
+            if type(container) is dict:
+                for key, value in container.items():
+                    if key not in clean:
+                        texts.append(self._text((*where, Key(key)), key, own))
+                    kind = type(value)
+                    if kind is str:
+                        if value not in clean and (path := (*where, key)) not in skip:
+                            texts.append(self._text(path, value, own))
+                    elif kind is dict or kind is list:
+                        push((value, (*where, key)))
+            else:
+                for index, value in enumerate(container):
+                    kind = type(value)
+                    if kind is str:
+                        if value not in clean and (path := (*where, index)) not in skip:
+                            texts.append(self._text(path, value, own))
+                    elif kind is dict or kind is list:
+                        push((value, (*where, index)))
+        return texts
+
+    def _text(self, path: Path, text: str, own: Collection[Path]) -> ScanText:
+        scored = self._scored and path not in own
+        kind = "key" if path and isinstance(path[-1], Key) else "value"
+        return ScanText(path, text, self._source if scored else OTHER, kind)
+
     def _remember(self, text: ScanText) -> None:
-        if len(text.text) > _REMEMBER_CHARS:
+        # Clean as this scanner reads it: a string of the model's own, read without injection
+        # scoring, is not known clean for a scored location.
+        if len(text.text) > _REMEMBER_CHARS or (self._scored and text.source not in INJECTION_SOURCES):
             return
         if len(self._clean) >= _REMEMBER_COUNT:
             self._clean.clear()
-        self._clean[(text.text, text.source in INJECTION_SOURCES)] = None
+        self._clean.add(text.text)

@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from ext_proc.errors import ChaperoneError
 from ext_proc.inspection.guard import TextScan, apply, findings_input, injection_input
 from ext_proc.inspection.judgement import Judgement
@@ -43,6 +45,15 @@ from ext_proc.scanning.scanner import Scanner
 from ext_proc.scanning.stream import Step, StreamRedactor
 
 STOP_CODE = "chaperone_sensitive_data"
+# Where a synthetic delta holds its text (released by the redactor: not scanned again).
+_DELTA_PATHS = frozenset(
+    {
+        ("delta",),
+        ("delta", "text"),
+        ("delta", "partial_json"),
+        ("delta", "thinking"),
+    }
+)
 DENIED_CODE = "chaperone_policy_denied"
 
 
@@ -263,7 +274,7 @@ class LlmStreamRelay:
         emit = self._record(channel, step)
         out = b""
         if emit:
-            out = self._interpreter.extra_delta(channel, emit, like=like or self._last_event).raw
+            out = self._extra_delta(channel, emit, like or self._last_event)
         if self.stopped is not None:
             out += self._error_for_stop()
         return out
@@ -277,8 +288,24 @@ class LlmStreamRelay:
         out = bytearray()
         for piece, text in zip(view.texts, texts, strict=False):
             if text and not piece.complete:
-                out += self._interpreter.extra_delta(piece.channel, text, like=view.event).raw
+                out += self._extra_delta(piece.channel, text, view.event)
         return bytes(out)
+
+    def _extra_delta(self, channel: str, text: str, like: SseEvent) -> bytes:
+        """A synthetic delta event. Its other fields come from the upstream's events (a chunk's
+        id and model, an item's id), so its strings are scanned like theirs: redacted, or the
+        delta is not sent (the stream stops on a stopping finding)."""
+        event = self._interpreter.extra_delta(channel, text, like=like)
+        data = orjson.loads(event.data)
+        scans = self._leaves.scan(data, skip=_DELTA_PATHS)
+        if not scans:
+            return event.raw
+        applied = apply(scans, self._table, strip=False)
+        if applied.blocked_by is not None:
+            self.stopped = self.stopped or Stopped("sensitive_data", applied.blocked_by)
+            return b""
+        data = rewrite(data, [(scanned.path, new) for scanned, new in applied.replacements])
+        return with_data(event, dumps(data)).raw
 
     def _encoded(self, view: StreamEventView, texts: list[str]) -> bytes:
         if view.unchanged(texts):

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from ext_proc.inspection.request import LLM, MCP, InspectedRequest
+from ext_proc.inspection.request_model import LLM, MCP, InspectedRequest
 from ext_proc.policy.directives import Rewrite
 from ext_proc.protocols import mcp
 from ext_proc.protocols.llm import cap_max_tokens, pin_model, remove_tools
 
 
-def apply_rewrite(request: InspectedRequest, rewrite: Rewrite) -> Any:
-    """The rewritten document (``is request.document`` when the rewrite changes nothing)."""
+def apply_rewrite(request: InspectedRequest, rewrite: Rewrite, *, index: int | None = None) -> Any:
+    """The rewritten document (``is request.document`` when the rewrite changes nothing).
+    ``index``: the call of a batch the rewrite is for (a decision is about one call)."""
     if not rewrite:
         return request.document
     if request.protocol == LLM and request.provider is not None:
         return _llm(request.provider, request.document, rewrite)
     if request.protocol == MCP and request.mcp_body is not None and rewrite.tool_arguments:
-        return _mcp(request.mcp_body, request.document, rewrite.tool_arguments)
+        return _mcp(request.mcp_body, request.document, rewrite.tool_arguments, index)
     return request.document
 
 
@@ -36,12 +37,14 @@ def _llm(provider: Any, document: Any, rewrite: Rewrite) -> Any:
     return document
 
 
-def _mcp(body: mcp.McpRequestBody, document: Any, pinned: Any) -> Any:
+def _mcp(body: mcp.McpRequestBody, document: Any, pinned: Any, only: int | None) -> Any:
     messages = list(document) if body.batch else [document]
     changed = False
     for index, call in enumerate(body.calls):
-        if call.method == mcp.TOOLS_CALL:
-            messages[index] = {**messages[index], "params": mcp.pin_arguments(call.params, pinned)}
+        if call.method == mcp.TOOLS_CALL and (only is None or index == only):
+            # The params as they are now (redacted), not as they came.
+            params = messages[index].get("params") or {}
+            messages[index] = {**messages[index], "params": mcp.pin_arguments(params, pinned)}
             changed = True
     if not changed:
         return document

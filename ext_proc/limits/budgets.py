@@ -113,10 +113,13 @@ class BudgetLedger:
         self.stats = Stats("budgets")
         self._fail = StateGuard(self.stats, fail_open=fail_open, metrics=metrics)
 
-    def estimate(self, model: str, prompt_tokens: int, max_output_tokens: int | None) -> Usage:
-        """What to reserve for a call: its prompt, and its output limit or the configured default."""
+    def estimate(
+        self, model: str, prompt_tokens: int, max_output_tokens: int | None, choices: int = 1
+    ) -> Usage:
+        """What to reserve for a call: its prompt, and its output limit (or the configured
+        default) for each of the ``choices`` answers it asks for (OpenAI's ``n``)."""
         output = self.default_output_tokens if max_output_tokens is None else max_output_tokens
-        return Usage(model, prompt_tokens, output)
+        return Usage(model, prompt_tokens, output * max(choices, 1))
 
     async def reserve(self, budgets: Sequence[Budget], estimate: Usage) -> Reservation | BudgetExceeded:
         """Hold the estimate in every budget, or in none; ``price_unknown`` for an unpriced cost budget."""

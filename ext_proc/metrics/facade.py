@@ -7,8 +7,8 @@ Callers never branch on whether metrics are on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # the policy package's decision fields import components that take metrics
     from ext_proc.policy.evaluator import Outcome
@@ -63,6 +63,9 @@ class Metrics:
 
     def audit_write_error(self) -> None:
         """An audit line could not be written to one of its sinks."""
+
+    def watch_audit(self, status: Callable[[], Any]) -> None:
+        """Report the audit trail's state (an ``AuditStatus``) at each scrape."""
 
 
 NULL_METRICS = Metrics()

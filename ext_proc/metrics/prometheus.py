@@ -19,7 +19,9 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
 )
+from prometheus_client.multiprocess import MultiProcessCollector
 
+from ext_proc.metrics.audit import AuditCollector
 from ext_proc.metrics.facade import ApprovalOutcome, FailMode, Metrics
 from ext_proc.metrics.policy import PolicyCollector
 from ext_proc.policy.evaluator import REMOTE_FAILURES, Outcome
@@ -52,9 +54,16 @@ class PrometheusMetrics(Metrics):
         policy_status: Callable[[], PolicyStatus] | None = None,
         *,
         process: bool = True,
+        multiprocess_dir: str | None = None,
     ) -> None:
+        """``multiprocess_dir``: several worker processes write their values to files there
+        (prometheus-client's multiprocess mode, set up by workers.py) and ``registry``, the
+        one /metrics serves, adds up every worker's; this process's own are then kept apart."""
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        if multiprocess_dir is not None:
+            MultiProcessCollector(self.registry, path=multiprocess_dir)  # type: ignore[no-untyped-call]
+            r = CollectorRegistry()
         self._decisions = Counter(
             "chaperone_decisions", "Policy decisions, by phase, result and code.",
             ("phase", "result", "code"), registry=r,
@@ -67,7 +76,10 @@ class PrometheusMetrics(Metrics):
             "chaperone_phase_seconds", "Time spent on one message of a phase (check: one Check).",
             ("phase",), buckets=LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
-        self._streams = Gauge("chaperone_ext_proc_streams_open", "ext_proc streams open now.", registry=r)
+        self._streams = Gauge(
+            "chaperone_ext_proc_streams_open", "ext_proc streams open now.", registry=r,
+            multiprocess_mode="livesum",
+        )  # fmt: skip
         self._redactions = Counter(
             "chaperone_redactions", "Values redacted, by direction and finding type.",
             ("direction", "type"), registry=r,
@@ -85,7 +97,13 @@ class PrometheusMetrics(Metrics):
         self._approvals_decided = Counter(
             "chaperone_approvals_decided", "Held calls granted, denied or expired.", ("outcome",), registry=r
         )
-        self._approvals_pending = Gauge("chaperone_approvals_pending", "Approvals waiting now.", registry=r)
+        # Every worker counts the same shared store: the latest count is the count.
+        self._approvals_pending = Gauge(
+            "chaperone_approvals_pending",
+            "Approvals waiting now.",
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
         self._fail_mode = Counter(
             "chaperone_fail_mode_events",
             "Dependency failures let through (open) or refused (closed), by component.",
@@ -96,11 +114,11 @@ class PrometheusMetrics(Metrics):
         )
         self._children: dict[tuple[Any, ...], Any] = {}
         if policy_status is not None:
-            r.register(PolicyCollector(policy_status))
-        if process:
-            ProcessCollector(registry=r)
-            PlatformCollector(registry=r)
-            GCCollector(registry=r)
+            self.registry.register(PolicyCollector(policy_status))
+        if process:  # this process's (worker 0's, with several workers)
+            ProcessCollector(registry=self.registry)
+            PlatformCollector(registry=self.registry)
+            GCCollector(registry=self.registry)
 
     def _child(self, metric: Any, *labels: str) -> Any:
         key = (id(metric), *labels)
@@ -157,6 +175,9 @@ class PrometheusMetrics(Metrics):
 
     def audit_write_error(self) -> None:
         self._audit_errors.inc()
+
+    def watch_audit(self, status: Callable[[], Any]) -> None:
+        self.registry.register(AuditCollector(status))
 
 
 def _code(outcome: Outcome) -> str:

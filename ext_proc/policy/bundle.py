@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import yaml
 
-from ext_proc import watch
+from ext_proc import strict_json, watch
+from ext_proc.errors import ChaperoneError
 
 REGO_SUFFIX = ".rego"
 DATA_SUFFIXES = (".json", ".yaml", ".yml")
@@ -88,7 +88,7 @@ def load_bundle(directory: str | Path) -> PolicyBundle:
         revision=digest.hexdigest()[:12],
         modules=tuple(modules),
         data=data,
-        data_json=orjson.dumps(data),
+        data_json=strict_json.dumps(data),  # integers beyond 64 bits as their digits
     )
 
 
@@ -108,10 +108,12 @@ def _decode(raw: bytes, name: str) -> str:
 
 def _parse_data(raw: bytes, name: str) -> Any:
     if name.endswith(".json"):
+        # As OPA reads a data file (Go's encoding/json with exact numbers): integers of any size
+        # stay exact, the last of duplicate keys wins.
         try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise PolicyLoadError(f"{name}: invalid JSON: {exc}") from None
+            return strict_json.loads(raw, duplicates="last", what=name)
+        except ChaperoneError as exc:
+            raise PolicyLoadError(f"{name}: invalid JSON: {exc.message}") from None
     try:
         return yaml.safe_load(_decode(raw, name))
     except yaml.YAMLError as exc:

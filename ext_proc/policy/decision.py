@@ -3,8 +3,9 @@
 A decision is a boolean or an object with opa-envoy-plugin's fields (``allowed``, ``headers``,
 ``request_headers_to_remove``, ``response_headers_to_add``, ``http_status``, ``body``,
 ``dynamic_metadata``, ``query_parameters_to_set``, ``query_parameters_to_remove``) plus
-Chaperone's own (``reasons``, ``response_headers_to_remove``, ``inspect``, ``replace_body``, and
-``sensitive_data``, ``rewrite`` and ``injection``, see directives.py; ``require_approval``, see
+Chaperone's own (``reasons``, ``json_error``, ``response_headers_to_remove``, ``inspect``,
+``replace_body``, and ``sensitive_data``, ``rewrite`` and ``injection``, see directives.py;
+``require_approval``, see
 approvals/requirement.py; ``credential`` and ``mint_token``, see credentials/decision.py;
 ``limits`` and ``budgets``, see limits/fields.py).
 Every shape error names the field, the expected type and the actual one; the caller turns it into
@@ -17,10 +18,10 @@ import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from typing import Any
 
 import orjson
+from envoy.type.v3 import http_status_pb2
 
 from ext_proc.approvals.requirement import ApprovalRequirement, parse_require_approval
 from ext_proc.credentials.decision import MintToken, parse_credential, parse_mint_token
@@ -37,7 +38,11 @@ from ext_proc.policy.directives import (
 
 Headers = tuple[tuple[str, str], ...]
 
-_VALID_STATUSES = frozenset(s.value for s in HTTPStatus if s.value >= 200)
+# opa-envoy-plugin takes a status that Go names and Envoy's StatusCode enum has: that is every
+# code of the enum (it has no 418, 425 or 451); 1xx is no final status for a deny.
+_VALID_STATUSES = frozenset(
+    code.number for code in http_status_pb2.StatusCode.DESCRIPTOR.values if code.number >= 200
+)
 _FORBIDDEN_HEADER_CHARS = ("\r", "\n", "\0")
 # RFC 9110 token characters; a leading colon admits the HTTP/2 pseudo-headers (:path, :authority).
 _HEADER_NAME = re.compile(r":?[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -87,6 +92,7 @@ class Decision:
     query_parameters_to_remove: tuple[str, ...] = ()
     dynamic_metadata: Mapping[str, Any] | None = None
     reasons: tuple[str, ...] = ()
+    json_error: bool = False
     inspect: Inspection = NO_INSPECTION
     replace_body: bytes | None = None
     sensitive_data: Mapping[str, str] | None = None
@@ -118,18 +124,23 @@ def parse_decision(value: Any) -> Decision:
     allowed = value["allowed"]
     if not isinstance(allowed, bool):
         _fail("allowed", "boolean", allowed)
+    # opa-envoy-plugin reads (and type-checks) the deny fields only for a deny, the allow fields
+    # only for an allow: a field it ignores is no error here either.
     return Decision(
         allowed=allowed,
-        http_status=_status(value.get("http_status")),
-        body=_body(value, "body"),
+        http_status=None if allowed else _status(value.get("http_status")),
+        body=None if allowed else _body(value, "body"),
         headers=_headers(value, "headers"),
-        request_headers_to_remove=_names(value, "request_headers_to_remove"),
-        response_headers_to_add=_headers(value, "response_headers_to_add"),
+        request_headers_to_remove=_names(value, "request_headers_to_remove") if allowed else (),
+        response_headers_to_add=_headers(value, "response_headers_to_add") if allowed else (),
         response_headers_to_remove=_names(value, "response_headers_to_remove"),
-        query_parameters_to_set=_headers(value, "query_parameters_to_set", header_names=False),
-        query_parameters_to_remove=_names(value, "query_parameters_to_remove", header_names=False),
+        query_parameters_to_set=_query_parameters(value) if allowed else (),
+        query_parameters_to_remove=(
+            _names(value, "query_parameters_to_remove", header_names=False) if allowed else ()
+        ),
         dynamic_metadata=_object(value, "dynamic_metadata"),
         reasons=_reasons(value.get("reasons")),
+        json_error=_flag(value, "json_error"),
         inspect=parse_inspection(value.get("inspect")),
         replace_body=_body(value, "replace_body"),
         sensitive_data=parse_sensitive_data(value.get("sensitive_data")),
@@ -190,6 +201,20 @@ def _headers(decision: dict[str, Any], name: str, *, header_names: bool = True) 
                 _check_text(f"{name}.{key}", one)
                 pairs.append((_header_name(name, key) if header_names else key, one))
     return tuple(pairs)
+
+
+def _query_parameters(decision: dict[str, Any]) -> Headers:
+    value = decision.get("query_parameters_to_set")
+    if value is not None and not isinstance(value, dict):
+        _fail("query_parameters_to_set", "object", value)
+    return _headers(decision, "query_parameters_to_set", header_names=False)
+
+
+def _flag(decision: dict[str, Any], name: str) -> bool:
+    value = decision.get(name, False)
+    if not isinstance(value, bool):
+        _fail(name, "boolean", value)
+    return bool(value)
 
 
 def _names(decision: dict[str, Any], name: str, *, header_names: bool = True) -> tuple[str, ...]:

@@ -9,9 +9,10 @@
 - ``rewrite``: least privilege by rewriting the recognized action before it leaves:
   ``{"model": "gpt-4o-mini", "max_tokens": 512, "remove_tools": ["delete_user"],
   "tool_arguments": {"dry_run": true}}`` (the last pins arguments of an MCP ``tools/call``).
-- ``injection``: ``"strip"`` removes hidden content (zero-width and bidi characters, hidden
-  markup) from the texts where prompt-injection signals were found; ``"keep"`` (the default)
-  leaves them. Blocking is a plain deny (``allowed: false``), flagging an allow with ``reasons``.
+- ``injection``: ``"strip"`` removes, from the texts where prompt-injection signals were found,
+  hidden content (zero-width and bidi characters, hidden markup) and the sentences or lines that
+  carry the injected instruction (``scanning.injection_strip``); ``"keep"`` (the default) leaves
+  them. Blocking is a plain deny (``allowed: false``), flagging an allow with ``reasons``.
 
 Each field is checked here, with errors that name the field (code ``decision_invalid``).
 """

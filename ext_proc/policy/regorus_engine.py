@@ -32,6 +32,7 @@ from ext_proc.policy.builtins import register_extensions
 from ext_proc.policy.bundle import PolicyBundle, PolicyLoadError
 from ext_proc.policy.compile_checks import check_modules, global_names
 from ext_proc.policy.engine import decision_rule
+from ext_proc.policy.input_projection import InputProjection
 from ext_proc.policy.negation import rewrite_module
 from ext_proc.policy.rego_ast import defined_paths
 from ext_proc.policy.rego_input import exact_input_literal
@@ -221,6 +222,8 @@ class _ThreadPolicy:
         self.bundle = bundle
         self.owner = threading.get_ident()
         self.engine = build_engine(bundle, rego_version)
+        # Only what the bundle can read of the input is handed over (input_projection.py).
+        self.projection = InputProjection.of_modules(orjson.loads(self.engine.get_ast_as_json()))
 
     def __del__(self) -> None:
         # The cyclic garbage collector runs on whichever thread allocates when it triggers: an
@@ -272,9 +275,10 @@ class RegorusEngine:
 
     def evaluate_now(self, document: dict[str, Any]) -> Any:
         """Evaluate synchronously (the offline CLI and tests use this directly)."""
-        engine = self._thread_policy().engine
+        policy = self._thread_policy()
+        engine = policy.engine
         try:
-            return self._query.evaluate(engine, document)
+            return self._query.evaluate(engine, policy.projection.apply(document))
         except RuntimeError as exc:
             raise _eval_error(exc) from None
         except BaseException as exc:

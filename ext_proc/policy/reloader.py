@@ -53,33 +53,49 @@ class PolicyReloader:
         self._poller.stop()
 
     def poll_once(self) -> bool:
-        """Reload if the directory changed; True when a new bundle became active."""
-        current = self._safe_fingerprint()
-        if current is None or current == self._seen:
+        """Reload if the directory changed; True when a new bundle became active.
+
+        A directory that cannot be read (deleted, unmounted) or a set that does not compile
+        keeps the last good set answering, and is an error until fixed: ``status.last_error``
+        (the admin API, readiness, metrics) says so, and it is logged once, not every poll."""
+        try:
+            current = fingerprint(self._directory)
+        except PolicyLoadError as exc:
+            self._seen = None  # whatever comes back is loaded again
+            self._failed("policy_directory_unreadable", str(exc))
+            return False
+        if current == self._seen:
             return False
         self._seen = current
         try:
             bundle = load_bundle(self._directory)
-            if bundle.revision == self._engine.revision:
-                return False
-            self._engine.swap(bundle)
+            if bundle.revision != self._engine.revision:
+                self._engine.swap(bundle)
         except PolicyLoadError as exc:
-            self.status.failures += 1
-            self.status.last_error = str(exc)
-            log.error("policy_reload_failed", error=str(exc), active_revision=self._engine.revision)
+            self._failed("policy_reload_failed", str(exc))
             return False
+        if self.status.last_error is not None:
+            log.info("policy_error_cleared", revision=bundle.revision)
+            self.status.last_error = None
+        if bundle.revision == self.status.revision:
+            return False  # the active set, back as it was
         self.status.reloads += 1
         self.status.revision = bundle.revision
-        self.status.last_error = None
         self.status.last_change = time.time()
         log.info("policy_reloaded", revision=bundle.revision, modules=bundle.module_paths)
         if self.on_reload is not None:
             self.on_reload()
         return True
 
+    def _failed(self, event: str, error: str) -> None:
+        if error == self.status.last_error:
+            return
+        self.status.failures += 1
+        self.status.last_error = error
+        log.error(event, error=error, active_revision=self._engine.revision)
+
     def _safe_fingerprint(self) -> Fingerprint | None:
         try:
             return fingerprint(self._directory)
-        except PolicyLoadError as exc:
-            log.error("policy_directory_unreadable", error=str(exc))
+        except PolicyLoadError:
             return None

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 
+from ext_proc import strict_json
 from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.policy.engine import decision_rule
 
@@ -40,7 +41,7 @@ class RemoteOpaEngine:
         return "remote-opa"
 
     async def evaluate(self, document: dict[str, Any]) -> Any:
-        body = orjson.dumps({"input": document})
+        body = strict_json.dumps({"input": document})  # integers beyond 64 bits as their digits
         try:
             async with self._client().post(self._endpoint, data=body, headers=_JSON) as response:
                 payload = await response.read()

@@ -75,6 +75,29 @@ def _peer(address: Any, port: Any) -> dict[str, Any]:
     return {"address": {"socketAddress": socket}}
 
 
+CHECK_VERSION = {"ext_authz": "v3"}
+
+
+def with_check_attributes(document: dict[str, Any], carried: dict[str, Any]) -> None:
+    """Add what the check saw and ext_proc cannot (policy_input/check.py ``carried_attributes``)
+    to the phase-independent input, in place: every later phase's input is then a superset of
+    the check's. What ext_proc reads itself (the headers, without a removed credential) wins."""
+    attributes = document["attributes"]
+    for key, value in carried.items():
+        if key != "request":
+            attributes[key] = value  # the check's peers carry principals besides the addresses
+            continue
+        request = attributes["request"]
+        for name, part in value.items():
+            request[name] = {**part, **request[name]} if name == "http" else part
+    document["version"] = {**CHECK_VERSION, **document["version"]}
+    principal = (
+        carried.get("source", {}).get("principal") if isinstance(carried.get("source"), dict) else None
+    )
+    if principal:
+        document["source_principal"] = principal
+
+
 def phase_document(base: dict[str, Any], phase: str, **extra: Any) -> dict[str, Any]:
     document = dict(base)
     document["phase"] = phase

@@ -8,32 +8,34 @@ JSON document (or, a Chaperone addition, the form fields) of a complete body.
 
 from __future__ import annotations
 
-import re
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs
 
 from ext_proc import strict_json
 from ext_proc.errors import ChaperoneError, ErrorCode
-
-_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+from ext_proc.policy_input.go_url import GoUrlError, parse_query, path_unescape
 
 PROTOJSON_VERSION = {"ext_authz": "v3", "encoding": "protojson"}
 
 
 def parse_path_and_query(path: str) -> tuple[list[str], dict[str, list[str]]]:
-    """``/a/b%20c?x=1&x=2`` -> (["a", "b c"], {"x": ["1", "2"]})."""
+    """``/a/b%20c?x=1&x=2`` -> (["a", "b c"], {"x": ["1", "2"]}), with Go's rules (go_url.py).
+
+    The path is cut at the first "?" (no fragment handling: Envoy sends none), unescaped, its
+    leading slashes trimmed and split on "/"; the query goes through url.ParseQuery. What Go
+    refuses (a bad escape, a ";" in the query, over 10,000 parameters) is a request_parse_error.
+    """
+    raw_path, _, raw_query = path.partition("?")
     try:
-        parts = urlsplit(path)
-    except ValueError:  # "//[x": a path read as an authority with a malformed IPv6 host, as in Go
+        parsed_path = path_unescape(raw_path).lstrip("/").split("/")
+        parsed_query = parse_query(raw_query)
+    except GoUrlError as exc:
         raise ChaperoneError(
-            ErrorCode.REQUEST_PARSE_ERROR, "the request path cannot be parsed", http_status=400
+            ErrorCode.REQUEST_PARSE_ERROR,
+            "the request path or query cannot be parsed",
+            http_status=400,
+            detail=str(exc),
         ) from None
-    if _BAD_ESCAPE.search(parts.path):
-        raise ChaperoneError(
-            ErrorCode.REQUEST_PARSE_ERROR, "the request path has an invalid percent-escape", http_status=400
-        )
-    parsed_path = unquote(parts.path).lstrip("/").split("/")
-    parsed_query = parse_qs(parts.query, keep_blank_values=True) if parts.query else {}
     return parsed_path, parsed_query
 
 

@@ -33,9 +33,11 @@ from ext_proc.processing.events import (
 )
 from ext_proc.protoconv import dict_to_struct, struct_to_dict, value_to_python
 
-# Where the ext_authz filter puts its dynamic metadata, and the key under which our ext_authz
-# servicer leaves the decision for ext_proc (see authz/response.py).
+# Where the ext_authz filter puts its dynamic metadata, the decision id at its top level (as
+# opa-envoy-plugin puts it), and the key under which our ext_authz servicer leaves the rest of
+# the decision for ext_proc (see authz/response.py).
 AUTHZ_NAMESPACE = "envoy.filters.http.ext_authz"
+DECISION_ID_KEY = "decision_id"
 CHECK_METADATA_KEY = "chaperone"
 # The route's ext_authz context extensions, beside the decision id (input.attributes.contextExtensions).
 CONTEXT_EXTENSIONS_KEY = "context_extensions"
@@ -51,6 +53,13 @@ _BODY_MODES = {
     BodyMode.BUFFERED: _MODE.BUFFERED_PARTIAL,
     BodyMode.STREAMED: _MODE.STREAMED,
 }
+# A request body is read in BUFFERED mode: only there does Envoy apply the header changes of a
+# body phase (DESIGN §4), so a body that changes gets its new content-length and one that does
+# not keeps its framing (BUFFERED_PARTIAL refuses the new length with a 500, and the old way,
+# dropping content-length at the headers, turned every inspected body into a chunked one).
+# Its stall is avoided at the headers: a declared length over the limit is refused there
+# (stream.py), and Envoy answers 413 itself to a chunked body over its buffer limit.
+_REQUEST_BODY_MODES = {**_BODY_MODES, BodyMode.BUFFERED: _MODE.BUFFERED}
 _OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
 
 _UNCHANGED = {
@@ -121,7 +130,8 @@ def _check_summary(request: Any) -> CheckSummary | None:
     if CHECK_METADATA_KEY not in fields:
         return None
     summary = value_to_python(fields[CHECK_METADATA_KEY])
-    if not isinstance(summary, dict) or not isinstance(summary.get("decision_id"), str):
+    decision_id = value_to_python(fields[DECISION_ID_KEY]) if DECISION_ID_KEY in fields else None
+    if not isinstance(summary, dict) or not isinstance(decision_id, str):
         raise ChaperoneError(
             ErrorCode.PROTOCOL_ERROR, "the ext_authz metadata for Chaperone is malformed", http_status=500
         )
@@ -139,7 +149,7 @@ def _check_summary(request: Any) -> CheckSummary | None:
             ErrorCode.PROTOCOL_ERROR, "the ext_authz sensitive-data table is malformed", http_status=500
         )
     return CheckSummary(
-        decision_id=summary["decision_id"],
+        decision_id=decision_id,
         inspect=inspect,
         context_extensions=extensions,
         sensitive_data=table,
@@ -211,7 +221,7 @@ def _processing_mode(mode: ProcessingMode) -> Any:
     return _MODE(
         request_header_mode=_MODE.SEND,
         response_header_mode=_MODE.SEND if mode.response_headers else _MODE.SKIP,
-        request_body_mode=_BODY_MODES[mode.request_body],
+        request_body_mode=_REQUEST_BODY_MODES[mode.request_body],
         response_body_mode=_BODY_MODES[mode.response_body],
         request_trailer_mode=_MODE.SEND if mode.request_trailers else _MODE.SKIP,
         response_trailer_mode=_MODE.SEND if mode.response_trailers else _MODE.SKIP,

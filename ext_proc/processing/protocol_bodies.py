@@ -1,10 +1,12 @@
 """The protocol-aware bodies of one HTTP request (LLM API calls, MCP, A2A).
 
-Request: the body is recognized (``inspection.request``), its texts scanned for sensitive data
-and prompt injection, and the policy decides at ``request_body`` with ``input.action``,
-``input.findings`` and ``input.injection``. The decision's sensitive-data table is then applied
-(redact in place, or refuse), hidden content stripped if it asks, and its ``rewrite`` applied
-(model, max tokens, tools, pinned tool arguments). A deny reaches the client in its protocol.
+Request (``request_body.py``): the body is read as its route declares or recognized by its
+content, every string scanned for sensitive data and prompt injection, and the policy decides
+at ``request_body`` with ``input.action``, ``input.findings`` and ``input.injection``, call by
+call for a batch. The decisions' sensitive-data tables are then applied (redact in place, or
+refuse), hidden content stripped if asked, and their ``rewrite`` applied (model, max tokens,
+tools, pinned tool arguments); what was judged is what goes upstream. A deny reaches the client
+in its protocol.
 
 Response (``protocol_responses.py``): read as what the protocol allows whatever its status or
 label, as it streams (SSE) or whole (JSON): every string scanned, LLM texts redacted per channel
@@ -16,33 +18,27 @@ No I/O here: the stream processor (the host) evaluates the policy and writes the
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-import orjson
-
 from ext_proc.approvals import ApprovalRequirement
 from ext_proc.enforcement.components import Enforcement
-from ext_proc.enforcement.limits import TOO_MANY_REQUESTS, LimitRefusal, loop_refusal
 from ext_proc.enforcement.request_limits import RequestLimits
-from ext_proc.enforcement.sessions import mark, observe
+from ext_proc.enforcement.sessions import mark
 from ext_proc.errors import ChaperoneError, ErrorCode
-from ext_proc.inspection import guard
 from ext_proc.inspection.denial import protocol_denial
 from ext_proc.inspection.judgement import Judgement
 from ext_proc.inspection.llm_stream import LlmStreamRelay
-from ext_proc.inspection.request import MCP, InspectedRequest, inspect_request
-from ext_proc.inspection.rewrite import apply_rewrite
+from ext_proc.inspection.request import MCP, InspectedRequest
 from ext_proc.limits.fields import Budget
 from ext_proc.metrics import Metrics
-from ext_proc.policy.decision import BodyMode, Decision
+from ext_proc.policy.decision import BodyMode
 from ext_proc.policy.evaluator import DenyResponse, Outcome
-from ext_proc.policy_input.extproc import phase_document, with_request_body
-from ext_proc.processing.events import Action, Continue, HeaderChanges, Reject
+from ext_proc.policy_input.extproc import phase_document
+from ext_proc.processing.events import Action, Continue, Reject
 from ext_proc.processing.protocol_responses import ResponseBodies
+from ext_proc.processing.request_body import RequestBody, audit_fields, message_of
 from ext_proc.protocols import mcp
-from ext_proc.protocols.llm import replace_at
 from ext_proc.scanning.actions import ActionTable
 from ext_proc.sessions import Fact, SessionFacts
 
@@ -82,6 +78,8 @@ class Host(Protocol):
 
     def deny_of(self, outcome: Outcome) -> DenyResponse: ...
 
+    def write_decision(self, phase: str, outcome: Outcome, status: int | None) -> None: ...
+
     def failure(self, error: ChaperoneError) -> Outcome: ...
 
     async def hold_for_approval(
@@ -109,154 +107,52 @@ class ProtocolBodies:
         self.limits: RequestLimits | None = None
         self._marked: set[Fact] = set()
 
-    # -- request ----------------------------------------------------------------------------------
+    # -- request (request_body.py) -----------------------------------------------------------------
 
-    def expect_headers_only(self, headers: Mapping[str, str]) -> None:
-        """A request without a body (an MCP GET stream, say): recognized by its headers alone."""
-        if any(name in headers for name in (mcp.SESSION_HEADER, mcp.PROTOCOL_VERSION_HEADER)):
+    def expect_headers_only(self, headers: Mapping[str, str], declared_as: str | None = None) -> None:
+        """A request without a body (an MCP GET stream, say): recognized by its headers alone,
+        or by its route's declaration."""
+        if declared_as == MCP or any(
+            name in headers for name in (mcp.SESSION_HEADER, mcp.PROTOCOL_VERSION_HEADER)
+        ):
             self.request = InspectedRequest(MCP, None, None, None, ())
 
     async def request_body(
-        self, headers: Mapping[str, str], data: bytes, text: str, *, asked: bool
+        self,
+        headers: Mapping[str, str],
+        data: bytes,
+        text: str | None,
+        *,
+        asked: bool,
+        declared_as: str | None = None,
     ) -> Action:
-        method = headers.get(":method", "")
-        path = headers.get(":path", "").split("?", 1)[0]
-        request = inspect_request(method, path, headers, data, text)
-        self.request = request
-        scans = guard.scan(request.texts)
-        findings = guard.findings_input(scans)
-        injection = guard.injection_input(scans)
-        self._host.metrics.injections("request", [signal["kind"] for signal in injection["signals"]])
-        self._note_request(request, findings, injection)
-        enforcement = self._host.enforcement
-        self.session = await observe(
-            enforcement.sessions,
-            active=enforcement.sessions_on(),
-            fail_open=enforcement.fail_open,
-            agent=self._host.agent_id,
-            headers=headers,
-            action=request.action,
-            upstream=self._host.upstream,
-        )
-        if injection["indirect"] is not None:
-            await self._mark(Fact.RECEIVED_INJECTION)  # a tool's output fed back to the model
-        self.limits = RequestLimits(
-            enforcement,
-            agent=self._host.agent_id,
-            upstream=self._host.upstream,
-            session=headers.get(mcp.SESSION_HEADER),
-            check_budgets=self._host.check_budgets,
-        )
-        refusal = await self.limits.before_decision(request)
-        if refusal is not None:
-            return self._refuse(refusal)
-        if not (asked or request.protocol or findings["count"] or injection["signals"]):
-            return Continue()  # plain traffic with nothing found: nothing to decide
-        document = with_request_body(self._host.request_document, text, request.document)
-        document.update(action=request.action, findings=findings, injection=injection)
-        document.update(self.limits.policy_input())
-        if self.session is not None:
-            document["session"] = self.session.as_input()
-        audit = _audit_fields(request.action, findings, injection)
-        outcome = await self._host.decide(PHASE_REQUEST_BODY, document, audit=audit)
-        if not outcome.decision.allowed:
-            return self._reject_request(
-                outcome, _message(outcome.decision, "the request was denied by policy")
-            )
-        decision = outcome.decision
-        self._layers.append(decision.sensitive_data or {})
-        applied = guard.apply(scans, self.table(), strip=decision.injection == "strip")
-        self._host.metrics.redactions("request", applied.redacted)
-        self.summary["request_redactions"] = applied.redacted
-        if applied.blocked_by is not None:
-            denied = _refusal(outcome, f"the request contained {applied.blocked_by}")
-            return self._reject_request(
-                denied, f"the request contained sensitive data ({applied.blocked_by})"
-            )
-        refusal = await self.limits.after_allow(decision)
-        if refusal is not None:
-            return self._refuse(refusal)
-        if decision.require_approval is not None:
-            held = await self._host.hold_for_approval(
-                PHASE_REQUEST_BODY,
-                decision.require_approval,
-                action=request.action,
-                request=request,
-                outcome=outcome,
-            )
-            if held is not None:
-                return held
-        body = self._new_request_body(request, applied.replacements, decision)
-        changes = HeaderChanges(decision.headers, decision.request_headers_to_remove)
-        return Continue(headers=changes, body=body)
+        """The request body: read, scanned, decided call by call, forwarded as judged."""
+        return await RequestBody(self).run(headers, data, text, asked=asked, declared_as=declared_as)
 
-    def _new_request_body(
-        self, request: InspectedRequest, replacements: tuple[Any, ...], decision: Decision
-    ) -> bytes | None:
-        if decision.replace_body is not None:
-            return decision.replace_body
-        if request.document is None:
-            # A text body: one text, the whole body.
-            return replacements[0][1].encode() if replacements else None
-        document = request.document
-        if replacements:
-            document = replace_at(document, [(text.path, _value(text, new)) for text, new in replacements])
-        rewritten = apply_rewrite(_with_document(request, document), decision.rewrite)
-        if rewritten is request.document:
-            return None
-        return orjson.dumps(rewritten)
-
-    def _refuse(self, refusal: LimitRefusal) -> Reject:
-        """A limit's refusal (kill switch, rate limit, budget), in the request's protocol."""
-        data = {**refusal.data, "decision_id": self._host.decision_id}
-        deny = protocol_denial(self.request, refusal.deny, refusal.error.message, data)
-        return self._host.reject(PHASE_REQUEST_BODY, self._host.failure(refusal.error), deny)
-
-    def _reject_request(self, outcome: Outcome, message: str) -> Reject:
-        loop = self.limits.loop if self.limits is not None else None
-        if (
-            loop is not None
-            and outcome.decision.http_status == TOO_MANY_REQUESTS
-            and outcome.decision.body is None
-        ):
-            # The policy refused a repeating tool call as too many: say so, with when to retry.
-            refusal = loop_refusal(loop)
-            loop_data = {**refusal.data, "decision_id": self._host.decision_id}
-            if outcome.verdict.reasons:
-                loop_data["reasons"] = list(outcome.verdict.reasons)
-            denial = protocol_denial(self.request, refusal.deny, message, loop_data)
-            return self._host.reject(PHASE_REQUEST_BODY, outcome, denial)
-        deny = self._host.deny_of(outcome)
-        data: dict[str, Any] = {"decision_id": self._host.decision_id}
-        if outcome.verdict.reasons:
-            data["reasons"] = list(outcome.verdict.reasons)
-        return self._host.reject(
-            PHASE_REQUEST_BODY, outcome, protocol_denial(self.request, deny, message, data)
-        )
-
-    def _note_request(
-        self, request: InspectedRequest, findings: dict[str, Any], injection: dict[str, Any]
-    ) -> None:
-        self.summary["protocol"] = request.protocol
-        if findings["count"]:
-            self.summary["request_findings"] = findings["types"]
-        if injection["signals"]:
-            self.summary["injection_score"] = injection["score"]
+    @property
+    def layers(self) -> list[Mapping[str, str]]:
+        """The sensitive-data tables in force, the later ones overriding the earlier."""
+        return self._layers
 
     def table(self) -> ActionTable:
+        return self.table_of(self._layers)
+
+    @staticmethod
+    def table_of(layers: list[Mapping[str, str]]) -> ActionTable:
         merged: dict[str, str] = {}
-        for layer in self._layers:
+        for layer in layers:
             merged.update(layer)
         return ActionTable.from_decision(merged)
 
     # -- response (protocol_responses.py) -----------------------------------------------------------
 
-    def response_mode(self, status: int, headers: Mapping[str, str]) -> BodyMode:
-        """How to read the response body; NONE when it is not agent traffic's to read."""
+    def response_mode(self, status: int, headers: Mapping[str, str], *, asked: bool = False) -> BodyMode:
+        """How to read the response body; NONE when it is not agent traffic's to read. ``asked``:
+        the policy asked for the body (it then decides on every answer)."""
         request = self.request
         if request is None or request.protocol is None:
             return BodyMode.NONE
-        self.responses = ResponseBodies(self, request, self.host.max_body_bytes)
+        self.responses = ResponseBodies(self, request, self.host.max_body_bytes, asked=asked)
         return self.responses.mode(status, headers)
 
     async def response_chunk(self, data: bytes, *, end: bool) -> bytes:
@@ -335,13 +231,16 @@ class ProtocolBodies:
             document["result"] = {"is_error": is_error}
         quiet = not (findings["count"] or injection["signals"])
         self._host.metrics.injections("response", [signal["kind"] for signal in injection["signals"]])
-        audit = _audit_fields(action, findings, injection)
+        audit = audit_fields(action, findings, injection)
         if findings["count"]:
             await self._mark(Fact.READ_SENSITIVE_DATA)
         if injection["signals"]:
             await self._mark(Fact.RECEIVED_INJECTION)
         outcome = await self._host.decide(phase, document, quiet=quiet, audit=audit)
         decision = outcome.decision
+        if not decision.allowed:
+            # The message is answered in place (an error, or dropped): no reject writes it.
+            self._host.write_decision(phase, outcome, None)
         layers = [*self._layers, decision.sensitive_data or {}]
         merged: dict[str, str] = {}
         for layer in layers:
@@ -353,7 +252,7 @@ class ProtocolBodies:
             allowed=decision.allowed,
             table=ActionTable.from_decision(merged),
             strip=decision.injection == "strip",
-            message=_message(outcome.verdict, "the response was denied by policy"),
+            message=message_of(outcome.verdict, "the response was denied by policy"),
             data=data,
         )
 
@@ -377,45 +276,3 @@ class _Judge:
         phase: str = PHASE_RESPONSE_BODY,
     ) -> Judgement:
         return await self._flow.judge(action, findings, injection, is_error, phase=phase)
-
-
-def _audit_fields(action: Any, findings: dict[str, Any], injection: dict[str, Any]) -> dict[str, Any]:
-    """What the audit event says of the action: its kind and target, never its content."""
-    fields: dict[str, Any] = {}
-    if isinstance(action, dict):
-        summary = {key: action[key] for key in _ACTION_SUMMARY if action.get(key) is not None}
-        if summary:
-            fields["action"] = summary
-    if findings["count"]:
-        fields["findings"] = findings["types"]
-    if injection["signals"]:
-        fields["injection_score"] = injection["score"]
-        fields["injection_signals"] = sorted({signal["kind"] for signal in injection["signals"]})
-    return fields
-
-
-_ACTION_SUMMARY = ("protocol", "provider", "model", "stream", "method", "tool", "uri", "prompt", "agent")
-
-
-def _message(decision: Decision, default: str) -> str:
-    return "; ".join(decision.reasons) if decision.reasons else default
-
-
-def _value(text: Any, new: str) -> Any:
-    # A JSON-valued text (Anthropic tool_use.input) is written back parsed; if redaction made it
-    # invalid JSON, the placeholder text stands in for the whole value.
-    if not text.json_value:
-        return new
-    try:
-        return orjson.loads(new)
-    except orjson.JSONDecodeError:
-        return new
-
-
-def _with_document(request: InspectedRequest, document: Any) -> InspectedRequest:
-    return dataclasses.replace(request, document=document)
-
-
-def _refusal(outcome: Outcome, reason: str) -> Outcome:
-    denied = Decision(allowed=False, http_status=outcome.decision.http_status, reasons=(reason,), raw=None)
-    return Outcome(denied, denied, None, outcome.revision, outcome.eval_ms)

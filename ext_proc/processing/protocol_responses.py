@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from ext_proc.processing.protocol_bodies import ProtocolBodies
 
 PHASE_RESPONSE_BODY = "response_body"
+_SHUTTING_DOWN = ChaperoneError(
+    ErrorCode.SHUTTING_DOWN, "the gateway is shutting down: retry the request", http_status=503
+)
 BAD_GATEWAY = 502
 _A2A_STREAMS = frozenset({"message/stream", "tasks/resubscribe"})  # 0.3 names (1.0's map to them)
 
@@ -46,8 +49,11 @@ _A2A_STREAMS = frozenset({"message/stream", "tasks/resubscribe"})  # 0.3 names (
 class ResponseBodies:
     """One response of recognized agent traffic."""
 
-    def __init__(self, flow: ProtocolBodies, request: InspectedRequest, max_bytes: int) -> None:
+    def __init__(
+        self, flow: ProtocolBodies, request: InspectedRequest, max_bytes: int, *, asked: bool = False
+    ) -> None:
         self._flow = flow
+        self._asked = asked  # the policy asked for the body: it decides on every LLM answer
         self._host = flow.host
         self._request = request
         self._max_bytes = max_bytes
@@ -87,6 +93,9 @@ class ResponseBodies:
 
     async def _stream(self, data: bytes, *, end: bool) -> bytes:
         relay = self._sse_relay()
+        if self._host.enforcement.drain.due():  # shutting down: end in the client's protocol
+            self._flow.summary.setdefault("stopped", {"reason": ErrorCode.SHUTTING_DOWN.value, "type": None})
+            return self._error_event(_SHUTTING_DOWN)
         if isinstance(relay, JsonRpcResponses):
             return await relay.feed(data) + (relay.finish() if end else b"")
         out = await self._relay_llm(relay, data)
@@ -188,7 +197,7 @@ class ResponseBodies:
         read = read_llm_json(provider, data)
         injection = read.injection
         judgement = self._by_table()
-        if injection["signals"]:
+        if injection["signals"] or self._asked:
             judgement = await self._judge_llm(findings_input(read.scans), injection)
             if not judgement.allowed:
                 return self._deny(judgement)
@@ -215,7 +224,8 @@ class ResponseBodies:
     # -- judging and refusing -----------------------------------------------------------------
 
     async def _judge_llm(self, findings: dict[str, Any], injection: dict[str, Any]) -> Judgement:
-        await self._flow.mark(Fact.RECEIVED_INJECTION)
+        if injection["signals"]:
+            await self._flow.mark(Fact.RECEIVED_INJECTION)
         return await self._flow.judge(self._request.action, findings, injection, self.status >= 400)
 
     def _by_table(self) -> Judgement:

@@ -25,13 +25,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
+
 from ext_proc.approvals import ApprovalRequirement, parse_require_approval
 from ext_proc.audit import AuditLog, RequestSummary
 from ext_proc.config import DEFAULT_DENY_STATUS, DEFAULT_MAX_BODY_BYTES
 from ext_proc.enforcement.components import Enforcement
 from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.identity.model import ANONYMOUS
-from ext_proc.inspection.request import InspectedRequest, is_candidate
+from ext_proc.inspection.denial import unreadable_denial
+from ext_proc.inspection.request import InspectedRequest, is_candidate, reads_body
 from ext_proc.limits.fields import Budget, parse_budgets
 from ext_proc.metrics import NULL_METRICS, Metrics
 from ext_proc.policy.decision import NO_INSPECTION, BodyMode, Inspection
@@ -42,7 +45,12 @@ from ext_proc.policy.evaluator import (
     deny_response,
     new_decision_id,
 )
-from ext_proc.policy_input.extproc import phase_document, request_document, with_request_body
+from ext_proc.policy_input.extproc import (
+    phase_document,
+    request_document,
+    with_check_attributes,
+    with_request_body,
+)
 from ext_proc.policy_input.http import decode_utf8, parse_body
 from ext_proc.processing.approval_hold import hold_for_approval
 from ext_proc.processing.body_state import BodyState
@@ -65,6 +73,7 @@ from ext_proc.processing.events import (
 )
 from ext_proc.processing.protocol_bodies import ProtocolBodies
 from ext_proc.processing.standalone import decide_request_headers
+from ext_proc.protocols.declared import AI_PROTOCOLS, check_request_headers, declared_protocol
 from ext_proc.safe_errors import internal_error
 
 PHASE_REQUEST_HEADERS = "request_headers"
@@ -111,6 +120,8 @@ class StreamProcessor:
         self.response: dict[str, Any] = {}
         self._bodies: dict[Direction, BodyState] = {}
         self._protocol: ProtocolBodies | None = None
+        self._declared: str | None = None
+        self._asked_for_request_body = False  # the policy's inspect asked for it (not Chaperone)
         self._chunk_evaluations = 0
         self._audit_extra: dict[str, Any] = {}
         self.rejected = False
@@ -143,6 +154,14 @@ class StreamProcessor:
             return self.reject(phase, self._evaluator.failure(error))
         finally:
             self.metrics.phase(_phase_of(event), time.perf_counter() - self._phase_started)
+
+    def idle_timeout(self, seconds: float) -> None:
+        """Envoy sent nothing for ``seconds``: the stream is ended (Envoy fails the request)."""
+        fields: dict[str, Any] = {"seconds": seconds}
+        if self._headers_seen:
+            fields.update(decision_id=self.decision_id, path=self.summary.path, upstream=self.upstream)
+            self._audit.event("stream_idle_timeout", **fields)
+        structlog.get_logger("chaperone.ext_proc").warning("ext_proc_stream_idle", **fields)
 
     def refuse_message(self, error: ChaperoneError) -> Reject:
         """A message from Envoy that cannot be read at all: refused and audited like a phase."""
@@ -183,6 +202,8 @@ class StreamProcessor:
             self.decision_id = check.decision_id
             if check.context_extensions:
                 self.request_document["attributes"]["contextExtensions"] = check.context_extensions
+            if check.handoff.attributes:
+                with_check_attributes(self.request_document, dict(check.handoff.attributes))
             agent = check.handoff.agent
             self.set_agent(
                 dict(agent) if agent is not None else ANONYMOUS_INPUT, check.handoff.hidden_headers
@@ -212,24 +233,34 @@ class StreamProcessor:
         self, event: HeadersEvent, changes: HeaderChanges, inspect: Inspection, check_table: Any
     ) -> Action:
         has_body = not event.end_of_stream
-        if self._settings.protocols and is_candidate(event.headers):
+        headers = event.headers
+        declared_as = declared_protocol(self.request_document["attributes"].get("contextExtensions"))
+        self._declared = declared_as
+        if declared_as in AI_PROTOCOLS:
+            refusal = self._refuse_request_headers(declared_as, headers, has_body)
+            if refusal is not None:
+                return refusal
+        self._asked_for_request_body = inspect.request_body is not BodyMode.NONE
+        if self._reads_protocol(declared_as, headers, has_body, inspect):
             self._protocol = ProtocolBodies(self, self._settings.sensitive_data, check_table)
             if not has_body:
-                self._protocol.expect_headers_only(event.headers)
-            elif inspect.request_body is BodyMode.NONE:
+                self._protocol.expect_headers_only(headers, declared_as)
+            elif inspect.request_body is not BodyMode.BUFFERED:
+                # The body is read whole as what it is; a policy that asked for it chunk by
+                # chunk decides on the whole body instead.
                 inspect = dataclasses.replace(inspect, request_body=BodyMode.BUFFERED)
         self._inspect = inspect
         if inspect.request_body is not BodyMode.NONE and has_body:
             if inspect.request_body is BodyMode.BUFFERED:
-                self._check_declared_length(event.headers)
-            body = self._new_body(inspect.request_body, event.headers, unsupported_status=415)
+                self._check_declared_length(headers)
+            body = self._new_body(inspect.request_body, headers, unsupported_status=415)
             self._bodies[Direction.REQUEST] = body
             if body.decoder is not None:
                 changes = changes.merged(HeaderChanges(remove=("content-encoding",)))
-            # The body may be rewritten, so its length is unknown until the body phase; Envoy
-            # refuses a body mutation that disagrees with content-length (and ignores a
-            # content-length mutation), so the upstream gets a chunked body instead.
-            changes = changes.merged(HeaderChanges(remove=("content-length",)))
+            if inspect.request_body is BodyMode.STREAMED:
+                # A body rewritten chunk by chunk has no length until it ends: chunked upstream.
+                # A buffered one keeps its framing; the body phase sets a new length if it changes.
+                changes = changes.merged(HeaderChanges(remove=("content-length",)))
         if inspect.response_body is not BodyMode.NONE or self._protocol is not None:
             # The response body will be read as text: ask the upstream not to compress it.
             changes = changes.merged(HeaderChanges(set=(("accept-encoding", "identity"),)))
@@ -243,6 +274,35 @@ class StreamProcessor:
             response_trailers=inspect.response_body is BodyMode.STREAMED,
         )
         return Continue(headers=changes, mode=None if mode == NO_OVERRIDE else mode)
+
+    def _reads_protocol(
+        self, declared_as: str | None, headers: dict[str, str], has_body: bool, inspect: Inspection
+    ) -> bool:
+        """A declared AI protocol is always read; plain HTTP only as the policy asks; an
+        undeclared route's bodies (and its MCP/A2A streams) are read to find what they are,
+        unless the policy asked to see the body chunk by chunk itself."""
+        if declared_as in AI_PROTOCOLS:
+            return True
+        if not reads_body(declared_as) or not self._settings.protocols:
+            return False
+        if has_body:
+            return inspect.request_body is not BodyMode.STREAMED
+        return is_candidate(headers)
+
+    def _refuse_request_headers(
+        self, declared_as: str, headers: dict[str, str], has_body: bool
+    ) -> Reject | None:
+        method, path = headers.get(":method", ""), headers.get(":path", "").split("?", 1)[0]
+        try:
+            check_request_headers(declared_as, method, path, headers, has_body)
+        except ChaperoneError as exc:
+            outcome = self.failure(exc)
+            return self.reject(
+                PHASE_REQUEST_HEADERS,
+                outcome,
+                unreadable_denial(declared_as, method, path, self.deny_of(outcome), exc),
+            )
+        return None
 
     def _new_body(self, mode: BodyMode, headers: dict[str, str], *, unsupported_status: int) -> BodyState:
         """Body state; a compressed body is decoded for inspection and forwarded decoded."""
@@ -279,10 +339,13 @@ class StreamProcessor:
         self._inspect = inspect
         mode = inspect.response_body
         by_protocol = False
-        if mode is BodyMode.NONE and self._protocol is not None and not event.end_of_stream:
-            # Nobody asked for this body: the protocol flow reads it if it is one it knows.
-            mode = self._protocol.response_mode(status, event.headers)
-            by_protocol = mode is not BodyMode.NONE
+        if self._protocol is not None and not event.end_of_stream:
+            # Agent traffic's answer is read by the protocol flow, even when the policy asked to
+            # see it (it then decides on the whole answer): a policy that asks for the body must
+            # not turn redaction off.
+            read_as = self._protocol.response_mode(status, event.headers, asked=mode is not BodyMode.NONE)
+            if read_as is not BodyMode.NONE:
+                mode, by_protocol = read_as, True
         if mode is BodyMode.NONE or event.end_of_stream:
             return Continue(headers=changes)
         body = self._new_body(mode, event.headers, unsupported_status=502)
@@ -312,28 +375,39 @@ class StreamProcessor:
         return await self._on_streamed_chunk(event, body)
 
     async def _on_buffered_body(self, event: BodyEvent, body: BodyState) -> Action:
-        # Buffered inspection runs in Envoy's BUFFERED_PARTIAL mode: a body over Envoy's buffer
-        # limit arrives cut short (no end of stream) instead of stalling the request.
+        # Buffered inspection of a response runs in Envoy's BUFFERED_PARTIAL mode: a body over
+        # Envoy's buffer limit arrives cut short (no end of stream) instead of stalling it. A
+        # request's runs in BUFFERED mode (its length was checked at the headers), where the
+        # body phase can set the new content-length of a body it changes.
         if len(event.data) > self._settings.max_body_bytes or not event.end_of_stream:
             raise _too_large(self._settings.max_body_bytes)
         data = body.decode(event.data, end=True)
-        text = decode_utf8(data)
+        request_flow = event.direction is Direction.REQUEST and self._protocol is not None
+        text = _text_or_none(data) if request_flow else decode_utf8(data)
         action = await self._buffered_action(event.direction, body, data, text)
         if isinstance(action, Continue) and action.body is None and body.decoder is not None:
-            return dataclasses.replace(
+            action = dataclasses.replace(
                 action, body=data
             )  # forwarded decoded: its encoding header was removed
+        if event.direction is Direction.REQUEST and isinstance(action, Continue) and action.body is not None:
+            length = HeaderChanges(set=(("content-length", str(len(action.body))),), remove=())
+            action = dataclasses.replace(action, headers=action.headers.merged(length))
         return action
 
-    async def _buffered_action(self, direction: Direction, body: BodyState, data: bytes, text: str) -> Action:
+    async def _buffered_action(
+        self, direction: Direction, body: BodyState, data: bytes, text: str | None
+    ) -> Action:
         protocol = self._protocol
         if direction is Direction.REQUEST:
             if protocol is not None:
-                asked = self._inspect.request_body is not BodyMode.NONE
-                return await protocol.request_body(self._headers, data, text, asked=asked)
+                return await protocol.request_body(
+                    self._headers, data, text, asked=self._asked_for_request_body, declared_as=self._declared
+                )
+            assert text is not None
             parsed = parse_body(self._headers.get("content-type"), data)
             document = with_request_body(self.request_document, text, parsed)
             return await self._policy_body(PHASE_REQUEST_BODY, document, request_changes)
+        assert text is not None
         if body.by_protocol and protocol is not None:
             return await protocol.response_whole(data)
         parsed = parse_body(self.response["headers"].get("content-type"), data)
@@ -475,6 +549,13 @@ class StreamProcessor:
     @property
     def max_body_bytes(self) -> int:
         return self._settings.max_body_bytes
+
+
+def _text_or_none(data: bytes) -> str | None:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None  # the protocol flow says what a body that is not UTF-8 is
 
 
 def _too_large(limit: int) -> ChaperoneError:

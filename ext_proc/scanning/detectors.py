@@ -344,18 +344,19 @@ EMAIL = detector(
     r"[A-Za-z0-9._%+-]+(?:@[A-Za-z0-9.-]*)?",
 )
 
-# 13-19 digits, contiguous or in the printed groups (4-4-4-4[-3], Amex 4-6-5) with one kind of
+# 12-19 digits (12 for some Maestro cards), contiguous or in the printed groups (4-4-4-4[-3],
+# Amex 4-6-5) with one kind of
 # separator. Not inside a longer run of digits or digit groups. The validator checks the issuer
 # range, the length and the Luhn digit.
 CREDIT_CARD = detector(
     "CREDIT_CARD",
     "pii",
     r"(?<![0-9A-Za-z_])(?<![0-9][ -])"
-    r"(?:[0-9]{13,19}+|[0-9]{4}(?P<card_sep>[ -])[0-9]{4}(?P=card_sep)[0-9]{4}(?P=card_sep)[0-9]{1,7}"
+    r"(?:[0-9]{12,19}+|[0-9]{4}(?P<card_sep>[ -])[0-9]{4}(?P=card_sep)[0-9]{4}(?P=card_sep)[0-9]{1,7}"
     r"|[0-9]{4}(?P<amex_sep>[ -])[0-9]{6}(?P=amex_sep)[0-9]{4,5})"
     r"(?![0-9A-Za-z_]|[ -][0-9])",
-    r"[0-9][0-9 -]{11,22}[0-9]([^0-9]|$)",
-    13,
+    r"[0-9][0-9 -]{10,22}[0-9]([^0-9]|$)",
+    12,
     30,
     r"[0-9][0-9 -]*",
     validate=validators.payment_card,

@@ -45,9 +45,13 @@ from dataclasses import dataclass
 from functools import cache
 from urllib.parse import parse_qsl, urlsplit
 
+from ext_proc.scanning import encoded, views
+from ext_proc.scanning.classifier import default_model
 from ext_proc.scanning.confusables import fold, mixed_script_words
 from ext_proc.scanning.hidden import hidden_parts, invisible_counts, strip_hidden
 from ext_proc.scanning.hyperscan_db import BlockDatabase, HsPattern, scan_bytes
+from ext_proc.scanning.injection_phrases import PHRASES as _PHRASES
+from ext_proc.scanning.injection_phrases import Phrase as _Phrase
 
 INJECTION_THRESHOLD = 0.5
 
@@ -73,148 +77,25 @@ class InjectionResult:
         return self.score >= INJECTION_THRESHOLD
 
 
-@dataclass(frozen=True, slots=True)
-class _Phrase:
-    name: str
-    kind: str
-    weight: float
-    expression: str  # hyperscan syntax, matched against folded (lower-case ASCII) text
-
-
-_W = r"\s+"  # between words
-_ANY_WORDS = r"(?:[a-z0-9'_-]+\s+){0,8}"
-_PHRASES: tuple[_Phrase, ...] = (
-    _Phrase(
-        "ignore_previous_instructions",
-        "instruction_override",
-        0.7,
-        r"\b(?:ignore|disregard|forget|skip|override|bypass|drop)\s+(?:(?:all|any|the|your|my|of|these|those|every)\s+)*"
-        r"(?:previous|prior|above|earlier|preceding|former|original|initial|existing|system)\s+"
-        r"(?:instructions?|prompts?|directions?|directives?|rules|guidelines|messages?|context|commands?|guidance)",
-    ),
-    _Phrase(
-        "disregard_system_prompt",
-        "instruction_override",
-        0.7,
-        r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:the\s+|your\s+|all\s+)?(?:system\s+prompt|system\s+message"
-        r"|developer\s+message|guardrails|safety\s+(?:rules|guidelines|filters)|content\s+polic(?:y|ies))",
-    ),
-    _Phrase(
-        "new_instructions",
-        "instruction_override",
-        0.6,
-        r"\b(?:new|updated|real|actual|revised|true|override)\s+(?:system\s+)?instructions?\s*:",
-    ),
-    _Phrase(
-        "from_now_on",
-        "instruction_override",
-        0.6,
-        r"\bfrom\s+now\s+on,?\s+(?:you\s+(?:are|will|must|shall|should)|ignore|only|always|never|respond|act)",
-    ),
-    _Phrase(
-        "do_not_follow",
-        "instruction_override",
-        0.6,
-        r"\b(?:do\s+not|don't|never|stop)\s+follow(?:ing)?\s+(?:your|the|any)\s+(?:previous\s+|original\s+|system\s+)?"
-        r"(?:instructions|rules|guidelines|prompt)",
-    ),
-    _Phrase(
-        "you_are_now",
-        "jailbreak",
-        0.6,
-        r"\byou\s+are\s+now\s+(?:an?\s+)?(?:dan\b|unrestricted|unfiltered|uncensored|jailbroken|evil|free\s+from"
-        r"|no\s+longer\s+(?:bound|restricted|an?\s+(?:ai|assistant))|in\s+(?:developer|god|jailbreak|dan)\s+mode"
-        r"|a\s+different\s+(?:ai|assistant|model))",
-    ),
-    _Phrase(
-        "do_anything_now",
-        "jailbreak",
-        0.6,
-        r"\bdo\s+anything\s+now\b|\bdan\s+mode\b|\bdeveloper\s+mode\s+(?:enabled|output|on)\b|\bjailbreak(?:ed)?\s+mode\b",
-    ),
-    _Phrase(
-        "no_restrictions",
-        "jailbreak",
-        0.6,
-        r"\b(?:pretend|imagine|act\s+as\s+if)\s+(?:that\s+)?you\s+(?:are|have|were)\s+(?:an?\s+)?(?:ai\s+)?"
-        r"(?:with(?:out)?\s+)?no\s+(?:restrictions|rules|limits|limitations|guidelines|filters|ethics)"
-        r"|\bact\s+as\s+(?:an?\s+)?(?:unrestricted|unfiltered|uncensored|evil|amoral)\b"
-        r"|\bno\s+(?:ethical|moral)\s+(?:guidelines|restrictions|constraints|boundaries)\b",
-    ),
-    _Phrase(
-        "reveal_system_prompt",
-        "prompt_leak",
-        0.5,
-        r"\b(?:reveal|print|show|repeat|output|display|leak|dump|tell\s+me|what\s+(?:is|are))\s+(?:me\s+)?(?:your|the)\s+"
-        r"(?:full\s+|entire\s+|complete\s+|exact\s+)?(?:system\s+prompt|initial\s+prompt|hidden\s+prompt|prompt\s+above"
-        r"|instructions\s+above|(?:original|initial|hidden|secret|system)\s+instructions)",
-    ),
-    _Phrase(
-        "chat_template_token",
-        "role_marker",
-        0.6,
-        r"<\|(?:im_start|im_end|system|assistant|user|endoftext|start_header_id|end_header_id|eot_id)\|>"
-        r"|\[/?inst\]|<<\s*/?sys\s*>>",
-    ),
-    _Phrase(
-        "role_label", "role_marker", 0.3, r"(?:^|\n)[ \t]*(?:#+[ \t]*)?(?:system|assistant|developer)[ \t]*:"
-    ),
-    _Phrase(
-        "send_secrets_to_url",
-        "exfiltration",
-        0.7,
-        r"\b(?:send|post|upload|forward|transmit|exfiltrate|leak|submit|copy|paste)\s+"
-        + _ANY_WORDS
-        + r"(?:conversation|chat|history|messages|emails|inbox|contacts|api\s*keys?|passwords?|credentials"
-        r"|secrets?|tokens?|system\s+prompt"
-        r"|env(?:ironment)?(?:\s+variables)?|cookies?|ssh\s+keys?|private\s+keys?)\s+"
-        + _ANY_WORDS
-        + r"(?:to|at|into|on)\s+(?:https?://|ftp://|the\s+(?:url|endpoint|webhook|server)\b)",
-    ),
-    _Phrase(
-        "send_data_to_url",
-        "exfiltration",
-        0.4,
-        r"\b(?:send|post|upload|forward|transmit|exfiltrate)\s+"
-        + _ANY_WORDS
-        + r"(?:to|at)\s+(?:https?://|ftp://)",
-    ),
-    _Phrase(
-        "data_in_url",
-        "exfiltration",
-        0.6,
-        r"\b(?:append|add|include|encode|embed|put)\s+"
-        + _ANY_WORDS
-        + r"(?:to|in|into|as)\s+(?:the\s+|a\s+|this\s+)?"
-        r"(?:url|link|image\s+(?:url|link|src)|query\s+(?:string|parameter))",
-    ),
-    _Phrase(
-        "note_to_the_model",
-        "addressing_the_model",
-        0.4,
-        r"\b(?:note|message|instructions?|attention|important|reminder)\s+(?:to|for)\s+(?:the\s+|all\s+|any\s+)?"
-        r"(?:ai|assistant|llm|language\s+model|chatbot|agent|bot)s?\b"
-        r"|\bif\s+you\s+are\s+(?:an?\s+)?(?:ai|llm|large\s+language\s+model|language\s+model|assistant|chatbot|ai\s+agent)\b"
-        r"|\b(?:ai|llm)\s+(?:assistants?|agents?|models?)\s+(?:reading|processing|summari[sz]ing)\s+this"
-        r"|(?:^|[\n.!?]\s*)(?:dear\s+)?(?:ai\s+)?(?:assistant|ai|llm|agent|chatbot)\s*,\s+(?:when|before|after|while"
-        r"|please|you\s+must|you\s+should|ignore|do\s+not)\b",
-    ),
-    _Phrase(
-        "hide_from_user",
-        "addressing_the_model",
-        0.5,
-        r"\b(?:do\s+not|don't|never)\s+(?:tell|inform|mention\s+(?:this\s+)?to|alert|show\s+this\s+to|reveal\s+this\s+to)"
-        r"\s+the\s+user\b|\bwithout\s+(?:telling|informing|notifying|alerting)\s+the\s+user\b",
-    ),
-)
-
 # Scanned in the same hyperscan pass as the phrases, under these ids:
 # words that mark a text as one discussing prompt injection (documentation, a security ticket),
 _DISCUSSION_ID = len(_PHRASES)
 _DISCUSSION = (
-    r"prompt[\s-]injection|jailbreak|\battack(?:er|s)?\b|for\s+example|examples\s+(?:of|are|include)|e\.g\."
-    r"|such\s+as|for\s+instance|phrases?\s+like|\bdetect|\bclassifier|red[\s-]team|owasp|llm01"
+    r"prompt[\s-]injection|jailbreak(?:s|ing)?\b|\battack(?:er|s)?\b|\bdetect|\bclassifier|red[\s-]team"
+    r"|owasp|llm01|\bsecurity\b|\bmalicious\b|\bphishing\b"
 )
+# and words that often introduce a citation (but also appear in jailbreaks: they discount quoted
+# phrases, not the classifier),
+_CITING_ID = len(_PHRASES) + 2
+_CITING = r"for\s+example|examples\s+(?:of|are|include)|e\.g\.|such\s+as|for\s+instance|phrases?\s+like"
+# and, as cheap triggers for the costlier decodings: characters interleaved with a separator, a
+# run of hex digits, words mixing letters with digits (leetspeak).
+_INTERLEAVED_ID = len(_PHRASES) + 3
+_INTERLEAVED_START = r"(?:^|\s)(?:\S[ ._|*/,;:~+-]){6}\S"
+_HEX_ID = len(_PHRASES) + 4
+_HEX_START = r"(?:^|[^0-9a-z])[0-9a-f]{24}"
+_LEET_ID = len(_PHRASES) + 5
+_LEET_START = r"[a-z][0134578@$][a-z0134578@$]|\b[0134578][a-z]"
 # and the 24th character of a run of base64 (or base64url) characters, which may carry a payload.
 _BASE64_ID = len(_PHRASES) + 1
 _BASE64_START = r"(?:^|[^a-z0-9+/_-])[a-z0-9+/_-]{24}"
@@ -225,23 +106,115 @@ _PLACEHOLDER = re.compile(r"[{}<>$\[\]]|%7b|%7d|%3c|%3e", re.IGNORECASE)
 _ENCODED_VALUE = re.compile(r"^[A-Za-z0-9+/_=%-]{40,}$")
 
 
-def detect_injection(text: str) -> InjectionResult:
+def detect_injection(text: str, *, classify: bool = True) -> InjectionResult:
     signals: list[Signal] = []
     visible = strip_hidden(text)
     folded = fold(visible)
     scan = _scan(folded)
     plain = scan if folded == visible.lower() else _scan(visible.lower())
+    probability = _classifier_probability(visible) if classify else 0.0
+    discount = _discounted(folded, scan)
     for name, end in scan.phrases:
         phrase = _phrase(name)
-        weight = phrase.weight * _context_discount(folded, end, scan.discussion)
+        weight = phrase.weight * (
+            _context_discount(folded, end, scan.discussion or scan.citing) if discount else 1.0
+        )
         signals.append(Signal(phrase.kind, name, round(weight, 3)))
         if name not in dict(plain.phrases):
             signals.append(Signal("homoglyph_obfuscation", name, 0.7))
     signals += _hidden_signals(text)
     signals += (Signal("encoded_instruction", name, 0.7) for name in _encoded_instructions(visible, scan))
+    signals += _decoded_view_signals(visible, scan)
     signals += _character_signals(text)
     signals += _markdown_signals(visible)
+    alone_ok = len(visible) >= _CLASSIFIER_ALONE_CHARS and probability >= _CLASSIFIER_ALONE
+    if probability >= _CLASSIFIER_FLOOR and (signals or alone_ok):
+        weight = probability * (_DISCUSSION_WEIGHT if discount and scan.discussion else 1.0)
+        weight *= _STRUCTURED_WEIGHT if _structured(visible) else 1.0
+        signals.append(Signal("classifier", f"p={probability:.2f}", round(weight, 3)))
     return _result(signals)
+
+
+# Below this probability the classifier adds no signal (its weak scores are noise, and adding
+# them to weak heuristic signals would flag benign texts); alone, without any heuristic signal,
+# it must be surer (chosen on the calibration split: false positives fall from 1.6% to 0.5%).
+_CLASSIFIER_FLOOR = 0.35
+_CLASSIFIER_ALONE = 0.7
+# Nor does it flag a short text alone ("Delete a user account.", a tool's description): a few
+# words are too little to tell an order to the model from an ordinary one.
+_CLASSIFIER_ALONE_CHARS = 80
+# In a text that discusses prompt injection (and has no strong phrase outside quotes), the
+# classifier's evidence counts a third: it reads the cited attack, not the citing.
+_DISCUSSION_WEIGHT = 0.35
+# A phrase this strong, outside quotes and code, means the text is not merely discussing one.
+_STRONG = 0.5
+
+
+# Configuration files and data (YAML, INI, JSON, XML: mostly "key: value" lines) are not the prose
+# the classifier learned from: its evidence counts half there.
+_STRUCTURED_WEIGHT = 0.5
+_KEY_VALUE_LINE = re.compile(r"^\s*(?:[-\w\"'.\[\]]+\s*[:=]|[\[{<}\]>-])", re.MULTILINE)
+
+
+def _structured(visible: str) -> bool:
+    lines = [line for line in visible[:4096].splitlines() if line.strip()]
+    return len(lines) >= 3 and len(_KEY_VALUE_LINE.findall(visible[:4096])) >= 0.6 * len(lines)
+
+
+def _classifier_probability(visible: str) -> float:
+    model = default_model()
+    return model.score(visible)[0] if model is not None else 0.0
+
+
+def _discounted(folded: str, scan: _Scan) -> bool:
+    """The "quoted or discussed" discount applies only when nothing strong remains: no strong
+    phrase outside quotes or code."""
+    for name, end in scan.phrases:
+        if (
+            _phrase(name).weight >= _STRONG
+            and _context_discount(folded, end, scan.discussion or scan.citing) == 1.0
+        ):
+            return False
+    return True
+
+
+def _decoded_view_signals(visible: str, scan: _Scan) -> Iterable[Signal]:
+    """Instructions only readable once escapes, URL encoding or HTML references are decoded,
+    characters interleaved with separators joined, or hex decoded."""
+    found = {name for name, _ in scan.phrases}
+    for view_name, decoded in _decoded_views(visible, scan):
+        for name in _phrase_names(decoded):
+            if name not in found and _phrase(name).weight >= 0.45:
+                found.add(name)
+                yield Signal("encoded_instruction", f"{view_name}:{name}", 0.7)
+
+
+_INTERLEAVED = re.compile(r"(?<!\S)\S([ ._|*/,;:~+-])(?:[^\r\n]\1){6,2000}\S(?!\S)")
+_HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{2}){12,16384}(?![0-9A-Za-z])")
+
+
+_LEET = str.maketrans("0134578@$", "oieastbas")
+
+
+def _decoded_views(visible: str, scan: _Scan) -> Iterable[tuple[str, str]]:
+    if views.may_change(visible):
+        view = views.build(visible)
+        if view.changed:
+            yield "escapes", view.text
+    if scan.leet_words >= 3:
+        yield "leetspeak", visible[:_MAX_ENCODED_CHARS].lower().translate(_LEET)
+    if _INTERLEAVED_ID in scan.triggers:
+        for count, match in enumerate(_INTERLEAVED.finditer(visible)):
+            if count >= _MAX_ENCODED_PAYLOADS:
+                break
+            yield "interleaved", match.group()[::2]
+    if _HEX_ID in scan.triggers:
+        for count, match in enumerate(_HEX_RUN.finditer(visible)):
+            if count >= _MAX_ENCODED_PAYLOADS:
+                break
+            decoded = encoded.hex_text(match.group()[:_MAX_ENCODED_CHARS])
+            if decoded is not None:
+                yield "hex", decoded
 
 
 def _result(signals: list[Signal]) -> InjectionResult:
@@ -258,23 +231,35 @@ def _result(signals: list[Signal]) -> InjectionResult:
 @dataclass(frozen=True, slots=True)
 class _Scan:
     phrases: list[tuple[str, int]]  # (phrase name, end offset), the first occurrence of each
-    discussion: bool
+    discussion: bool  # the text is about prompt injection
+    citing: bool  # it cites something ("for example", "such as")
     base64_starts: list[int]
+    triggers: frozenset[int] = frozenset()  # which of the decoding triggers matched (ids)
+    leet_words: int = 0
 
 
 def _scan(folded: str) -> _Scan:
     phrases: dict[str, int] = {}
-    discussion = False
+    discussion = citing = False
+    triggers: set[int] = set()
+    leet_words = 0
     base64_starts: list[int] = []
     for index, _, end in _phrase_database().scan(scan_bytes(folded)):
         if index == _DISCUSSION_ID:
             discussion = True
+        elif index == _CITING_ID:
+            citing = True
+        elif index in (_INTERLEAVED_ID, _HEX_ID):
+            triggers.add(index)
+        elif index == _LEET_ID:
+            leet_words += 1
         elif index == _BASE64_ID:
             base64_starts.append(end - _BASE64_LENGTH)
         else:
             name = _PHRASES[index].name
             phrases[name] = min(phrases.get(name, end), end)
-    return _Scan(sorted(phrases.items(), key=lambda item: item[1]), discussion, sorted(base64_starts))
+    ordered = sorted(phrases.items(), key=lambda item: item[1])
+    return _Scan(ordered, discussion, citing, sorted(base64_starts), frozenset(triggers), leet_words)
 
 
 def _phrase_names(text: str) -> list[str]:
@@ -282,15 +267,16 @@ def _phrase_names(text: str) -> list[str]:
 
 
 def _context_discount(folded: str, end: int, discussion: bool) -> float:
-    """A phrase in quotes or code is being cited; in a text about prompt injection, more so."""
+    """A phrase in quotes or code inside a text that discusses prompt injection is being cited;
+    quotes alone are no sign of that (injections planted in documents are often quoted)."""
+    if not discussion:
+        return 1.0
     line_start = folded.rfind("\n", 0, end) + 1
     before = folded[line_start:end]
-    quoted = (before.count('"') + before.count("`") + before.count("“")) % 2 == 1 or (
+    quoted = (before.count('"') + before.count("`") + before.count("\u201c")) % 2 == 1 or (
         folded.count("```", 0, end) % 2 == 1
     )
-    if quoted:
-        return 0.25 if discussion else 0.6
-    return 0.85 if discussion else 1.0
+    return 0.25 if quoted else 0.85
 
 
 def _hidden_signals(text: str) -> Iterable[Signal]:
@@ -380,6 +366,10 @@ def _phrase_database() -> BlockDatabase:
     patterns = [HsPattern(index, p.expression, start=False) for index, p in enumerate(_PHRASES)]
     patterns.append(HsPattern(_DISCUSSION_ID, _DISCUSSION, start=False))
     patterns.append(HsPattern(_BASE64_ID, _BASE64_START, caseless=True, start=False))
+    patterns.append(HsPattern(_CITING_ID, _CITING, start=False))
+    patterns.append(HsPattern(_INTERLEAVED_ID, _INTERLEAVED_START, start=False))
+    patterns.append(HsPattern(_HEX_ID, _HEX_START, start=False))
+    patterns.append(HsPattern(_LEET_ID, _LEET_START, start=False))
     return BlockDatabase(patterns)
 
 

@@ -44,10 +44,22 @@ _CARD_RANGES: tuple[tuple[str, str, frozenset[int]], ...] = (
     ("6011", "6011", frozenset(range(16, 20))),  # Discover
     ("644", "649", frozenset(range(16, 20))),
     ("65", "65", frozenset(range(16, 20))),
-    ("3528", "3589", frozenset(range(16, 20))),  # JCB
+    ("3500", "3589", frozenset(range(16, 20))),  # JCB
+    ("2131", "2131", frozenset({15})),
+    ("1800", "1800", frozenset({15})),
+    # Maestro (12 to 19 digits)
+    ("5018", "5018", frozenset(range(12, 20))),
+    ("5020", "5020", frozenset(range(12, 20))),
+    ("5038", "5038", frozenset(range(12, 20))),
+    ("56", "58", frozenset(range(12, 20))),
+    ("6304", "6304", frozenset(range(12, 20))),
+    ("6759", "6759", frozenset(range(12, 20))),
+    ("6761", "6763", frozenset(range(12, 20))),
+    ("0604", "0604", frozenset(range(12, 20))),
+    ("6390", "6390", frozenset(range(12, 20))),
     ("300", "305", frozenset(range(14, 20))),  # Diners Club
     ("36", "36", frozenset(range(14, 20))),
-    ("38", "39", frozenset(range(16, 20))),
+    ("38", "39", frozenset(range(14, 20))),
     ("62", "62", frozenset(range(16, 20))),  # UnionPay
     ("2200", "2204", frozenset(range(16, 20))),  # Mir
 )
@@ -62,7 +74,7 @@ def card_issuer_ok(digits: str) -> bool:
 
 def payment_card(value: str) -> int | None:
     digits = _NOT_DIGIT.sub("", value)
-    if 13 <= len(digits) <= 19 and card_issuer_ok(digits) and luhn_ok(digits):
+    if 12 <= len(digits) <= 19 and card_issuer_ok(digits) and luhn_ok(digits):
         return len(value)
     return None
 

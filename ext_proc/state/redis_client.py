@@ -35,12 +35,14 @@ def connect(config: StateConfig) -> aioredis.Redis:
 
 
 async def call(operation: Awaitable[T], what: str) -> T:
-    """Await one Redis operation; any failure is state_unavailable (the value is never logged)."""
+    """Await one Redis operation; any failure is state_unavailable, a 503 wherever it refuses a
+    request (the value is never logged)."""
     try:
         return await operation
     except (RedisError, OSError, TimeoutError) as exc:
         raise ChaperoneError(
             ErrorCode.STATE_UNAVAILABLE,
             f"the shared state (Redis) did not answer: {what}",
+            http_status=503,
             detail=type(exc).__name__,
         ) from None

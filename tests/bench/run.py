@@ -1,21 +1,33 @@
-"""`make bench`: Envoy alone vs Envoy + Chaperone, on loopback, in one run, with wrk.
+"""`make bench`: Envoy alone, do-nothing gRPC servicers and Chaperone, on loopback, in one run.
 
-Every scenario sends the same requests through a front Envoy to the same origin (a second Envoy
-answering with a fixed body), so the only difference between scenarios is the filter chain in
-front. Numbers are reported with their ratio to "Envoy alone" measured in the same run, because
-absolute numbers on a shared 2-core machine are noise.
+Every scenario sends the same requests with wrk through a front Envoy (``--concurrency 1``) to
+the same origin (a second Envoy answering with a fixed body), so the only difference between
+scenarios is the filter chain in front and the service behind it. The authorization service is
+pinned to a core of its own and Envoy, the origin and wrk share the other(s), as in the
+side-by-side run of issue 14; the two-worker scenario gives the service every core.
+
+Absolute numbers on a shared machine are noise, so each row is reported as ratios against
+baselines measured in the same run: throughput against Envoy alone and against a do-nothing
+grpc.aio Check servicer (the floor Python's gRPC puts under any servicer), and the service's
+CPU time per request (from /proc, every process of the service) against that servicer's.
+CPU per request is the steadier figure when the machine is busy: it does not depend on what
+else gets the cores, only on the work done per request.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,17 +42,23 @@ from tests.harness import (
     EnvoyProcess,
     ServiceProcess,
     free_port,
+    pinned,
     render_envoy_config,
     service_config,
+    tail,
 )
-from tests.jwt_keys import AUDIENCE, ISSUER, claims, ec_key, jwks, public_jwk, token, write
+from tests.jwt_keys import AUDIENCE, HS_SECRET, ISSUER, claims, ec_key, jwks, public_jwk, token, write
 from tests.redis_server import RedisServer
 
-BENCH_POLICIES = Path(__file__).parent / "policies"
-AGENTS_POLICY = Path(__file__).parent / "agents_policy"
+BENCH_DIR = Path(__file__).parent
+TRIVIAL_POLICY = BENCH_DIR / "policies" / "trivial"
+STREAMED_POLICY = BENCH_DIR / "policies" / "streamed"
+RBAC_POLICY = BENCH_DIR / "jwt_rbac"
+AGENTS_POLICY = BENCH_DIR / "agents_policy"
 DEFAULT_POLICIES = ROOT / "policies"
-ORIGIN_CONFIG = Path(__file__).parent / "origin.yaml"
+ORIGIN_CONFIG = BENCH_DIR / "origin.yaml"
 PORT_ATTEMPTS = 3
+STARTUP_SECONDS = 30
 REQUEST_BODY = '{"messages": [{"role": "user", "content": "' + "y" * 400 + '"}]}'
 CHAT_BODY = (
     '{"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "'
@@ -54,70 +72,112 @@ CHAT_ANSWER = (
     "usually takes three to five business days. You can reach the customer at ada.lovelace@example.com "
     "or +1 415 555 0100. "
 ) * 2
+ALONE = "Envoy alone, direct response"
+ALONE_PROXIED = "Envoy alone, proxied to the origin"
+NULL_AIO = "do-nothing grpc.aio Check"
+# What the front Envoy answers itself in the scenarios that need no upstream (as in issue 14's
+# side-by-side: the authorization service is then the only thing that differs).
+DIRECT_BODY = "x" * 512
 
 
 @dataclass
 class Scenario:
     name: str
-    method: str
-    path: str
-    filters: tuple[str, ...]  # which Chaperone filters stay in the chain
-    policies: Path
+    filters: tuple[str, ...]  # which of the front Envoy's filters stay in the chain
+    # What answers Envoy's gRPC calls: "chaperone", a do-nothing servicer ("null-aio",
+    # "null-sync"), or nothing ("none", Envoy alone).
+    service: str = "chaperone"
+    policies: Path = DEFAULT_POLICIES
+    method: str = "GET"
+    path: str = "/health"
     body: str = REQUEST_BODY
-    inspection: dict[str, Any] = field(default_factory=dict)
-    # Agent identity: each request carries the JWT of one of this many agents (a registry of
-    # them is the policy's data), and the service counts per-agent rate limits in Redis.
-    agents: int = 0
+    sections: dict[str, Any] = field(default_factory=dict)  # Chaperone config sections
+    # Agent identity: "jwt-rbac" (HS256 JWT, RBAC rules over 1,000 agents) or "jwt-redis"
+    # (ES256 JWT, 1,000 agents, a per-agent rate limit counted in Redis).
+    agents: str = ""
+    workers: int = 1
+    redis: bool = False  # shared state in a real redis-server (state.redis_url)
+    # The front Envoy forwards to the origin (True) or answers itself (a direct response).
+    proxied: bool = False
+    # Replace the shipped Envoy config's edits (filters kept) with this one.
+    envoy_edit: Callable[[dict[str, Any]], None] | None = None
+
+    @property
+    def baseline(self) -> str:
+        return ALONE_PROXIED if self.proxied else ALONE
 
 
 SCENARIOS = [
-    Scenario("envoy alone", "GET", "/health", (), DEFAULT_POLICIES),
-    Scenario("ext_authz, default policy", "GET", "/health", ("ext_authz",), DEFAULT_POLICIES),
-    Scenario("ext_proc, headers only", "GET", "/health", ("ext_proc",), DEFAULT_POLICIES),
-    Scenario("ext_proc, streamed bodies", "POST", "/bench/streamed", ("ext_proc",), BENCH_POLICIES),
+    Scenario(ALONE, (), service="none"),
+    Scenario(ALONE_PROXIED, (), service="none", proxied=True),
+    Scenario(NULL_AIO, ("ext_authz",), service="null-aio"),
+    Scenario("do-nothing sync Check, 64 threads", ("ext_authz",), service="null-sync"),
+    Scenario("Chaperone, default allow := true", ("ext_authz",), policies=TRIVIAL_POLICY),
     Scenario(
-        "ext_authz + ext_proc (make run)", "GET", "/health", ("ext_authz", "ext_proc"), DEFAULT_POLICIES
+        "Chaperone, JWT (HS256) + RBAC, 1k agents", ("ext_authz",), policies=RBAC_POLICY, agents="jwt-rbac"
     ),
+    Scenario(
+        "Chaperone, JWT + 1k agents + Redis limit", ("ext_authz",), policies=AGENTS_POLICY, agents="jwt-redis"
+    ),
+    Scenario("Chaperone, shipped default policy", ("ext_authz",)),
+    Scenario("ext_proc, headers only", ("ext_proc",), proxied=True),
+    Scenario(
+        "ext_proc, streamed bodies", ("ext_proc",), policies=STREAMED_POLICY, method="POST",
+        path="/bench/streamed", proxied=True,
+    ),
+    Scenario("ext_authz + ext_proc (make run chain)", ("ext_authz", "ext_proc"), proxied=True),
     # A streamed chat completion through the full chain, with Chaperone's protocol inspection
     # off (the request is only checked) and on (the request read, the SSE answer redacted).
     Scenario(
-        "LLM SSE stream, inspection off",
-        "POST",
-        "/v1/chat/completions",
-        ("ext_authz", "ext_proc"),
-        DEFAULT_POLICIES,
-        CHAT_BODY,
-        {"protocols": False},
+        "LLM SSE stream (~110 events), inspection off", ("ext_authz", "ext_proc"),
+        method="POST", path="/v1/chat/completions", body=CHAT_BODY,
+        sections={"inspection": {"protocols": False}}, proxied=True,
     ),
     Scenario(
-        "LLM SSE stream, inspection on",
-        "POST",
-        "/v1/chat/completions",
-        ("ext_authz", "ext_proc"),
-        DEFAULT_POLICIES,
-        CHAT_BODY,
-        {"protocols": True},
+        "LLM SSE stream (~110 events), inspection on", ("ext_authz", "ext_proc"),
+        method="POST", path="/v1/chat/completions", body=CHAT_BODY,
+        sections={"inspection": {"protocols": True}}, proxied=True,
     ),
-    # Who is calling and how often: the check verifies a JWT (ES256, each agent's token seen
-    # before, as an agent reuses its token), looks the agent up in a 1,000-agent registry and
-    # counts a per-agent rate limit in Redis (one round trip per request).
+    # server.workers: the same check on one worker pinned to a core, then on two sharing both cores
+    # with Envoy and wrk (more than one worker needs Redis: both rows have it).
+    Scenario("Chaperone trivial, 1 worker, Redis", ("ext_authz",), policies=TRIVIAL_POLICY, redis=True),
     Scenario(
-        "ext_authz, JWT + 1k agents + Redis limit",
-        "GET",
-        "/health",
-        ("ext_authz",),
-        AGENTS_POLICY,
-        agents=1000,
+        "Chaperone trivial, 2 workers, Redis (every core)", ("ext_authz",), policies=TRIVIAL_POLICY,
+        workers=2, redis=True,
     ),
-]
+]  # fmt: skip
 
 
 @dataclass
-class Result:
+class Load:
     rps: float
+    requests: int
     p50_ms: float
     p99_ms: float
     errors: int
+    service_cpu_s: float = 0.0  # CPU seconds of every process of the service during the run
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.service_cpu_s / self.requests * 1e6 if self.requests else float("nan")
+
+
+@dataclass
+class Cores:
+    """Which CPUs the service gets, and which Envoy, the origin and wrk share."""
+
+    service: frozenset[int] | None
+    rest: frozenset[int] | None
+
+    @staticmethod
+    def split(pin: bool) -> Cores:
+        cpus = sorted(os.sched_getaffinity(0))
+        if not pin or len(cpus) < 2:
+            return Cores(None, None)
+        return Cores(frozenset(cpus[-1:]), frozenset(cpus[:-1]))
+
+
+# -- the origin and the front Envoy -----------------------------------------------------------
 
 
 def origin_config(port: int, admin_port: int) -> dict[str, Any]:
@@ -146,24 +206,37 @@ def _chat_stream_route() -> dict[str, Any]:
     }
 
 
-def keep_filters(names: tuple[str, ...]) -> Callable[[dict[str, Any]], None]:
+def front_edit(scenario: Scenario) -> Callable[[dict[str, Any]], None]:
+    """The shipped Envoy config with only the scenario's filters, answering itself unless proxied."""
+
     def edit(config: dict[str, Any]) -> None:
         filters = http_filters(config)
-        filters[:] = [f for f in filters if f["name"].rsplit(".", 1)[-1] in (*names, "router")]
+        filters[:] = [f for f in filters if f["name"].rsplit(".", 1)[-1] in (*scenario.filters, "router")]
+        if not scenario.proxied:
+            listener = config["static_resources"]["listeners"][0]
+            hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+            for host in hcm["route_config"]["virtual_hosts"]:
+                for route in host["routes"]:
+                    route.pop("route", None)
+                    route["direct_response"] = {"status": 200, "body": {"inline_string": DIRECT_BODY}}
 
     return edit
 
 
+# -- load ----------------------------------------------------------------------------------------
+
+
 def wrk(
     url: str,
-    method: str,
+    scenario: Scenario,
     connections: int,
     seconds: int,
     workdir: Path,
-    body: str,
+    cpus: frozenset[int] | None,
     tokens: list[str] | None = None,
-) -> Result:
-    script = workdir / f"{method.lower()}.lua"
+) -> Load:
+    script = workdir / "request.lua"
+    method, body = scenario.method, scenario.body
     if tokens:
         listed = ",\n".join(f'"{token}"' for token in tokens)
         script.write_text(
@@ -181,17 +254,35 @@ def wrk(
     else:
         script.write_text('wrk.method = "GET"\n')
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        [
+            *pinned(cpus),
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    rps = float(_match(r"Requests/sec:\s+([\d.]+)", out))
+    requests = int(_match(r"(\d+) requests in", out))
     errors = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)) else 0
     socket_errors = re.search(r"Socket errors: (.*)", out)
     if socket_errors:
         errors += sum(int(n) for n in re.findall(r"\d+", socket_errors.group(1)))
-    return Result(rps, _percentile(out, "50%"), _percentile(out, "99%"), errors)
+    return Load(rps, requests, _percentile(out, "50%"), _percentile(out, "99%"), errors)
+
+
+def _match(pattern: str, text: str) -> str:
+    match = re.search(pattern, text)
+    if match is None:
+        raise RuntimeError(f"unexpected wrk output:\n{text}")
+    return match.group(1)
 
 
 def _percentile(out: str, label: str) -> float:
@@ -202,17 +293,144 @@ def _percentile(out: str, label: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def run_scenario(
-    scenario: Scenario, origin_port: int, args: argparse.Namespace, workdir: Path
-) -> tuple[Result, Result]:
-    service_port = free_port()
-    sections: dict[str, dict[str, Any]] = {"logging": {"level": "warning"}, "inspection": scenario.inspection}
-    policies, tokens, redis = scenario.policies, None, None
-    if scenario.agents:
+# -- CPU time of a process tree, from /proc ------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """utime + stime of ``root`` and its descendants (live ones), in seconds."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        times[pid] = (int(fields[11]) + int(fields[12])) / _TICK
+    total, stack = 0.0, [root]
+    while stack:
+        pid = stack.pop()
+        total += times.get(pid, 0.0)
+        stack.extend(child for child, parent in parents.items() if parent == pid)
+    return total
+
+
+# -- what answers Envoy's gRPC calls -----------------------------------------------------------
+
+
+class NullServer:
+    """A do-nothing Check servicer in its own process (tests/bench/null_server.py)."""
+
+    def __init__(self, mode: str, port: int, workdir: Path, cpus: frozenset[int] | None) -> None:
+        self.mode, self.port, self.workdir, self.cpus = mode, port, workdir, cpus
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> NullServer:
+        log = (self.workdir / "null-server.log").open("ab")
+        self.process = subprocess.Popen(
+            [*pinned(self.cpus), sys.executable, "-m", "tests.bench.null_server", "--mode", self.mode,
+             "--address", f"127.0.0.1:{self.port}"],
+            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+        )  # fmt: skip
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"null server exited\n{tail(self.workdir / 'null-server.log')}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("null server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+@dataclass
+class Setup:
+    """What a scenario's service needs besides its config: tokens for wrk, a Redis to stop."""
+
+    sections: dict[str, Any]
+    policies: Path
+    tokens: list[str] | None = None
+    redis: RedisServer | None = None
+
+
+def agents_setup(scenario: Scenario, workdir: Path, count: int = 1000) -> Setup:
+    """A registry of ``count`` agents (the policy's data), one JWT each, and the identity config."""
+    policies = workdir / "policies"
+    shutil.copytree(scenario.policies, policies)
+    names = [f"agent-{n:04d}" for n in range(count)]
+    if scenario.agents == "jwt-rbac":
+        roles = ["reader", "writer", "admin"]
+        agents = {name: {"roles": [roles[n % 3]]} for n, name in enumerate(names)}
+        secret = write(workdir / "hs256", HS_SECRET)
+        tokens = [token(HS_SECRET, "HS256", None, claims(sub=name, lifetime=3600)) for name in names]
+        jwt = {"hs256_secret_file": str(secret), "algorithms": ["HS256"]}
+        redis = None
+        state: dict[str, Any] = {}
+    else:
+        agents = {name: {"team": f"team-{n % 20}", "rpm": 100_000} for n, name in enumerate(names)}
+        key = ec_key()
+        tokens = [token(key, "ES256", "bench", claims(sub=name, lifetime=3600)) for name in names]
+        jwt = {"jwks_file": str(write(workdir / "jwks.json", jwks(public_jwk(key, "bench"))))}
         redis = RedisServer(workdir / "redis").start()
-        policies, tokens, identity = agents_setup(scenario.agents, scenario.policies, workdir)
-        sections.update(identity=identity, state={"redis_url": redis.url})
-    service = ServiceProcess(workdir, service_config(f"127.0.0.1:{service_port}", policies, **sections))
+        state = {"state": {"redis_url": redis.url}}
+    (policies / "agents.json").write_text(json.dumps({"agents": agents}))
+    (workdir / "tokens.json").write_text(json.dumps(tokens))
+    identity = {"jwt": {**jwt, "issuer": ISSUER, "audiences": [AUDIENCE]}}
+    return Setup({"identity": identity, **state}, policies, tokens, redis)
+
+
+@contextmanager
+def service_for(scenario: Scenario, port: int, workdir: Path, cores: Cores) -> Iterator[Callable[[], float]]:
+    """Start what answers Envoy's calls; yields a function giving its CPU seconds so far."""
+    if scenario.service == "none":
+        yield lambda: 0.0
+        return
+    if scenario.service.startswith("null-"):
+        null = NullServer(scenario.service.removeprefix("null-"), port, workdir, cores.service).start()
+        try:
+            assert null.process is not None
+            pid = null.process.pid
+            yield lambda: tree_cpu_seconds(pid)
+        finally:
+            null.stop()
+        return
+    setup = agents_setup(scenario, workdir) if scenario.agents else Setup({}, scenario.policies)
+    if scenario.redis:
+        setup.redis = RedisServer(workdir / "redis").start()
+        setup.sections["state"] = {"redis_url": setup.redis.url}
+    sections: dict[str, Any] = {"logging": {"level": "warning"}, **scenario.sections, **setup.sections}
+    if scenario.workers != 1:
+        sections.setdefault("server", {})["workers"] = scenario.workers
+    config = service_config(f"127.0.0.1:{port}", setup.policies, **sections)
+    cpus = cores.service if scenario.workers == 1 else None
+    service = ServiceProcess(workdir, config, cpus=cpus)
+    try:
+        service.start()
+        assert service.process is not None
+        pid = service.process.pid
+        yield lambda: tree_cpu_seconds(pid)
+    finally:
+        service.stop()
+        if setup.redis is not None:
+            setup.redis.stop()
+
+
+def run_scenario(
+    scenario: Scenario, origin_port: int, args: argparse.Namespace, workdir: Path, cores: Cores
+) -> tuple[Load, Load]:
+    service_port = free_port()
     listener, admin = free_port(), free_port()
     front = EnvoyProcess(
         render_envoy_config(
@@ -220,32 +438,37 @@ def run_scenario(
             admin_port=admin,
             upstream_port=origin_port,
             service_port=service_port,
-            edit=keep_filters(scenario.filters),
+            edit=scenario.envoy_edit or front_edit(scenario),
         ),
         workdir,
         listener,
         admin,
+        cpus=cores.rest,
     )
-    try:
-        if scenario.filters:
-            service.start()
+    with service_for(scenario, service_port, workdir, cores) as cpu_seconds:
         front.start()
-        url = f"{front.url}{scenario.path}"
-        body = scenario.body
-        wrk(url, scenario.method, args.connections, 1, workdir, body, tokens)  # warm-up: engines, caches
-        loaded = wrk(url, scenario.method, args.connections, args.seconds, workdir, body, tokens)
-        single = wrk(url, scenario.method, 1, args.latency_seconds, workdir, body, tokens)
-        return loaded, single
-    finally:
-        front.stop()
-        service.stop()
-        if redis is not None:
-            redis.stop()
+        try:
+            url = f"{front.url}{scenario.path}"
+            tokens = _tokens(workdir)
+            # warm-up: engines, caches, connections
+            wrk(url, scenario, args.connections, 1, workdir, cores.rest, tokens)
+            before = cpu_seconds()
+            loaded = wrk(url, scenario, args.connections, args.seconds, workdir, cores.rest, tokens)
+            loaded.service_cpu_s = cpu_seconds() - before
+            single = wrk(url, scenario, 1, args.latency_seconds, workdir, cores.rest, tokens)
+            return loaded, single
+        finally:
+            front.stop()
+
+
+def _tokens(workdir: Path) -> list[str] | None:
+    path = workdir / "tokens.json"
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def run_with_fresh_ports(
-    scenario: Scenario, origin_port: int, args: argparse.Namespace, workdir: Path
-) -> tuple[Result, Result]:
+    scenario: Scenario, origin_port: int, args: argparse.Namespace, workdir: Path, cores: Cores
+) -> tuple[Load, Load]:
     """A port picked free can be taken again before Envoy binds it (by one of the many outgoing
     connections of the previous scenario's load): then the scenario starts over on new ports."""
     slug = re.sub(r"\W+", "-", scenario.name)
@@ -253,71 +476,88 @@ def run_with_fresh_ports(
         scenario_dir = workdir / f"{slug}-{attempt}"
         scenario_dir.mkdir()
         try:
-            return run_scenario(scenario, origin_port, args, scenario_dir)
+            return run_scenario(scenario, origin_port, args, scenario_dir, cores)
         except RuntimeError as exc:
             if "Address already in use" not in str(exc) or attempt == PORT_ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
 
 
-def agents_setup(count: int, policy_source: Path, workdir: Path) -> tuple[Path, list[str], dict[str, Any]]:
-    """A registry of ``count`` agents (the policy's data), one JWT each, and the identity config."""
-    key = ec_key()
-    policies = workdir / "policies"
-    shutil.copytree(policy_source, policies)
-    agents = {f"agent-{n:04d}": {"team": f"team-{n % 20}", "rpm": 100_000} for n in range(count)}
-    (policies / "agents.json").write_text(json.dumps({"agents": agents}))
-    tokens = [token(key, "ES256", "bench", claims(sub=agent, lifetime=3600)) for agent in agents]
-    jwks_file = write(workdir / "jwks.json", jwks(public_jwk(key, "bench")))
-    identity = {"jwt": {"jwks_file": str(jwks_file), "issuer": ISSUER, "audiences": [AUDIENCE]}}
-    return policies, tokens, identity
+# -- the report ----------------------------------------------------------------------------------
+
+
+def report(results: dict[str, tuple[Load, Load]], args: argparse.Namespace, cores: Cores) -> None:
+    floor = results.get(NULL_AIO, (None, None))[0]
+    pinning = (
+        f"service pinned to CPU {sorted(cores.service)}, Envoy + origin + wrk to {sorted(cores.rest)}"
+        if cores.service
+        else "nothing pinned"
+    )
+    print(f"\nwrk -t1 -c{args.connections} -d{args.seconds}s through Envoy --concurrency 1; {pinning}")
+    print(f"latency: -c1 -d{args.latency_seconds}s; CPU: the service's processes, from /proc, per request")
+    columns = ("req/s", "x alone", "x aio", "CPU us", "CPU x aio", "c1 p50", "+p50 ms", "errors")
+    header = f"{'scenario':46} " + " ".join(f"{c:>9}" for c in columns)
+    print(header)
+    print("-" * len(header))
+    scenarios = {scenario.name: scenario for scenario in SCENARIOS}
+    for name, (loaded, single) in results.items():
+        alone, alone_single = results.get(scenarios[name].baseline, (None, None))
+        x_alone = loaded.rps / alone.rps if alone else float("nan")
+        x_aio = loaded.rps / floor.rps if floor else float("nan")
+        cpu = loaded.cpu_us_per_request if loaded.service_cpu_s else float("nan")
+        cpu_x = cpu / floor.cpu_us_per_request if floor and floor.service_cpu_s else float("nan")
+        added = single.p50_ms - alone_single.p50_ms if alone_single else float("nan")
+        print(
+            f"{name:46} {loaded.rps:9.0f} {x_alone:9.3f} {x_aio:9.2f} {cpu:9.0f} {cpu_x:9.2f} "
+            f"{single.p50_ms:9.3f} {added:9.3f} {loaded.errors + single.errors:9d}"
+        )
+    one, two = (results.get(n, (None, None))[0] for n in _worker_pair())
+    if one and two:
+        print(f"\n1 -> 2 workers (trivial policy): {two.rps / one.rps:.2f}x throughput")
+
+
+def _worker_pair() -> tuple[str, str]:
+    two = next(s for s in SCENARIOS if s.workers == 2)
+    one = next(s for s in SCENARIOS if s.workers == 1 and s.policies == two.policies and s.redis)
+    return one.name, two.name
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--latency-seconds", type=int, default=4)
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--only", help="run only scenarios whose name contains this")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--only", help="run only scenarios whose name matches this regex (and the baselines)")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin the service to a core of its own")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is not installed (make bench installs it)", file=sys.stderr)
         return 1
+    cores = Cores.split(not args.no_pin)
     with tempfile.TemporaryDirectory(prefix="chaperone-bench-") as tmp:
         workdir = Path(tmp)
         origin_port, origin_admin = free_port(), free_port()
         origin = EnvoyProcess(
-            origin_config(origin_port, origin_admin), workdir / "origin", origin_port, origin_admin
+            origin_config(origin_port, origin_admin),
+            workdir / "origin",
+            origin_port,
+            origin_admin,
+            cpus=cores.rest,
         )
         origin.workdir.mkdir()
         origin.start()
-        results: dict[str, tuple[Result, Result]] = {}
+        results: dict[str, tuple[Load, Load]] = {}
         try:
             for scenario in SCENARIOS:
-                if args.only and args.only not in scenario.name and scenario.filters:
+                baseline = scenario.name in (ALONE, ALONE_PROXIED, NULL_AIO)
+                if args.only and not re.search(args.only, scenario.name) and not baseline:
                     continue
-                results[scenario.name] = run_with_fresh_ports(scenario, origin_port, args, workdir)
+                print(f"  {scenario.name} ...", file=sys.stderr, flush=True)
+                results[scenario.name] = run_with_fresh_ports(scenario, origin_port, args, workdir, cores)
         finally:
             origin.stop()
-    report(results, args)
+    report(results, args, cores)
     return 1 if any(loaded.errors or single.errors for loaded, single in results.values()) else 0
-
-
-def report(results: dict[str, tuple[Result, Result]], args: argparse.Namespace) -> None:
-    base_loaded, base_single = results["envoy alone"]
-    load = f"-c{args.connections} -d{args.seconds}s"
-    print(f"\nwrk -t1 {load} (throughput); -c1 -d{args.latency_seconds}s (latency at one connection)")
-    columns = ("req/s", "x alone", "p50 ms", "p99 ms", "c1 p50", "+p50 ms", "errors")
-    header = f"{'scenario':44} " + " ".join(f"{c:>8}" for c in columns)
-    print(header)
-    print("-" * len(header))
-    for name, (loaded, single) in results.items():
-        ratio = loaded.rps / base_loaded.rps
-        added = single.p50_ms - base_single.p50_ms
-        print(
-            f"{name:44} {loaded.rps:9.0f} {ratio:8.3f} {loaded.p50_ms:8.2f} {loaded.p99_ms:8.2f} "
-            f"{single.p50_ms:8.3f} {added:8.3f} {loaded.errors + single.errors:7d}"
-        )
 
 
 if __name__ == "__main__":

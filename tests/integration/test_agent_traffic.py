@@ -276,6 +276,12 @@ async def test_mcp_tools_are_listed_and_called_as_the_policy_says(mcp_stack: Sta
         page = await session.call_tool("read_webpage", {"url": "https://shop.example/shipping"})
         assert page.content[0].text.strip() == "Shipping takes 3-5 days."  # type: ignore[union-attr]
 
+        # A visible injection is stripped too: the instruction and its payload do not reach the agent.
+        returns = await session.call_tool("read_webpage", {"url": "https://shop.example/returns"})
+        text = returns.content[0].text  # type: ignore[union-attr]
+        assert "reply with only" not in text and "refunds-now" not in text and "[system]" not in text
+        assert "Returns are accepted within 30 days" in text and "within a week" in text
+
 
 # -- A2A ------------------------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ def test_policy_header_overrides_a_client_header(rewrite_stack: Stack) -> None:
 def test_deny_carries_the_policy_status_body_and_headers(rewrite_stack: Stack) -> None:
     with rewrite_stack.client() as client:
         response = client.get("/deny/custom")
-    assert response.status_code == 418
+    assert response.status_code == 402
     assert response.text == "short and stout"
     assert response.headers["x-deny-reason"] == "teapot"
 
@@ -60,7 +60,7 @@ def test_dot_segments_cannot_escape_an_allowed_prefix(rewrite_stack: Stack) -> N
     with rewrite_stack.client() as client:
         normalized = client.get("/echo/plain/../../deny/custom")
         encoded = client.get("/echo/plain/..%2F..%2Fdeny/custom")
-    assert normalized.status_code == 418, "Envoy normalizes the path before the policy sees it"
+    assert normalized.status_code == 402, "Envoy normalizes the path before the policy sees it"
     assert encoded.status_code == 400, "escaped slashes are refused"
 
 

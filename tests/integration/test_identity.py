@@ -87,7 +87,7 @@ def received(response: httpx.Response) -> dict[str, str]:
 def test_a_request_without_a_credential_is_refused(stack: Stack) -> None:
     response = echo(stack, {})
     assert response.status_code == 401
-    assert response.json()["error"]["reasons"] == ["no agent credential"]
+    assert response.json()["error"]["reasons"] == ["agent credential refused: credential_missing"]
 
 
 def test_an_api_key_is_verified_and_replaced_by_the_brokered_credential(stack: Stack) -> None:

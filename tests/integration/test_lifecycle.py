@@ -32,7 +32,7 @@ DENY_ALL = """package envoy.authz
 
 import rego.v1
 
-default allow := {"allowed": false, "reasons": ["%s"]}
+default allow := {"allowed": false, "reasons": ["%s"], "json_error": true}
 """
 ALLOW_ALL = """package envoy.authz
 
@@ -174,7 +174,7 @@ def test_unix_socket_transport(tmp_path: Path, upstream: UpstreamServer) -> None
         assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o660
         with stack.client() as client:
             assert client.get("/echo/plain").status_code == 200
-            assert client.get("/deny/custom").status_code == 418
+            assert client.get("/deny/custom").status_code == 402
             assert client.post("/echo/rewrite", json={"action": "x"}).json()["body"] == (
                 '{"action":"x","rewritten":true}'
             )
@@ -209,7 +209,7 @@ def test_ext_proc_alone_decides_at_the_request_headers(tmp_path: Path, upstream:
         assert seen["x-injected"] == "yes" and "x-agent-secret" not in seen
         assert allowed.headers["x-chaperone"] == "checked", "response headers added in the response phase"
         assert (denied.status_code, denied.text, denied.headers["x-deny-reason"]) == (
-            418,
+            402,
             "short and stout",
             "teapot",
         )

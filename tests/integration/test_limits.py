@@ -156,10 +156,11 @@ def _openai(stack: Stack, **headers: str) -> openai.OpenAI:
 
 def test_a_token_budget_counts_the_reported_usage_and_then_refuses(replicas: tuple[Stack, Stack]) -> None:
     a, b = replicas
-    # Each call reserves its estimate (1 prompt token + max_tokens 20) and is then charged what the
-    # upstream reported (12 + 3 = 15 tokens). Charged by the estimate, a budget of 100 would admit
-    # 4 calls; charged by the usage, it admits 6: the 7th would need 90 + 21 > 100.
-    headers = {"x-caller": "c-budget", "x-budget": "100", "x-demo-reply": "ok ok ok", "x-demo-delay-ms": "0"}
+    # Each call reserves its estimate (14 prompt tokens: every string the SDK sends, keys and model
+    # name included, + max_tokens 20 = 34) and is then charged what the upstream reported (12 + 3
+    # = 15 tokens). Charged by the estimate, a budget of 120 would admit 3 calls; charged by the
+    # usage, it admits 6: the 7th would need 90 + 34 > 120.
+    headers = {"x-caller": "c-budget", "x-budget": "120", "x-demo-reply": "ok ok ok", "x-demo-delay-ms": "0"}
     admitted = 0
     with _openai(a, **headers) as first, _openai(b, **headers) as second:
         for index in range(10):

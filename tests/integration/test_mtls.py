@@ -18,7 +18,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,6 @@ class Listeners:
     tls_dir: Path
     ports: dict[str, int]
     generation: int = 1
-    client_cas: list[bytes] = field(default_factory=list)
 
     def url(self, name: str) -> str:
         return f"https://127.0.0.1:{self.ports[name]}"

@@ -47,7 +47,7 @@ def test_remote_opa_decides_through_envoy(opa_stack: Stack, opa: OpaDataApiServe
         rewritten = client.post("/echo/rewrite", json={"action": "z"})
     assert allowed.status_code == 200
     assert {k.lower(): v for k, v in allowed.json()["headers"].items()}["x-injected"] == "yes"
-    assert (denied.status_code, denied.text) == (418, "short and stout")
+    assert (denied.status_code, denied.text) == (402, "short and stout")
     assert rewritten.json()["body"] == '{"action":"z","rewritten":true}'
     assert opa.requests - before == 4  # three checks and one request-body phase
 

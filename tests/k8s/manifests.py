@@ -118,6 +118,11 @@ def volume_files(
     return {item["path"]: data[item["key"]] for item in items}
 
 
+def _filled_from_objects(volume: dict[str, Any]) -> bool:
+    """A ConfigMap or Secret volume; the others (emptyDir, a CSI driver's) start empty here."""
+    return "configMap" in volume or "secret" in volume
+
+
 def publish_volume(directory: Path, files: Mapping[str, bytes], generation: int) -> None:
     """A new generation of a Secret or ConfigMap volume's files, as the kubelet writes it: a
     timestamped directory, then ``..data`` swapped to it atomically (the visible names are
@@ -142,8 +147,9 @@ def publish_volume(directory: Path, files: Mapping[str, bytes], generation: int)
 
 @dataclass
 class PodLayout:
-    """A pod's volumes under ``root`` (emptyDirs under a short scratch directory: they hold unix
-    sockets, whose paths are at most 107 bytes), and the container paths that lead there."""
+    """A pod's volumes under ``root`` (emptyDir and CSI volumes under a short scratch directory:
+    they hold unix sockets, whose paths are at most 107 bytes), and the container paths that
+    lead there."""
 
     root: Path
     spec: dict[str, Any]
@@ -161,7 +167,7 @@ class PodLayout:
         for volume in self.spec.get("volumes", []):
             directory = self.volume_dir(volume["name"])
             directory.mkdir(parents=True)
-            if "emptyDir" not in volume:
+            if _filled_from_objects(volume):
                 self.publish(volume["name"], volume_files(volume, self.objects, self.secrets))
         return self
 
@@ -170,7 +176,7 @@ class PodLayout:
         return [self.root / "volumes", *([self.scratch] if self.scratch is not None else [])]
 
     def volume_dir(self, name: str) -> Path:
-        empty = any(v["name"] == name and "emptyDir" in v for v in self.spec.get("volumes", []))
+        empty = any(v["name"] == name and not _filled_from_objects(v) for v in self.spec.get("volumes", []))
         if empty and self.scratch is not None:
             return self.scratch / name
         return self.root / "volumes" / name

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -85,8 +86,18 @@ def start_chaperone(pod: Pod) -> None:
 
 @pytest.fixture(scope="module")
 def ingress(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngressPod]:
-    root = tmp_path_factory.mktemp("ingress-pod")
-    objects = render(OVERLAYS / "ingress")
+    yield from run_ingress_pod(tmp_path_factory.mktemp("ingress-pod"), render(OVERLAYS / "ingress"))
+
+
+def run_ingress_pod(
+    root: Path,
+    objects: list[dict[str, Any]],
+    *,
+    before_envoy: Callable[[Pod], None] | None = None,
+    scheme: str = "http",
+) -> Iterator[IngressPod]:
+    """The ingress pod of these manifests and its Redis, running (a generator for fixtures);
+    ``before_envoy`` starts what Envoy needs besides (the SPIRE component's agent)."""
     spec = pod_spec(objects, "mcp-server")
     namespace = NetworkNamespace().start()
     pod = Pod(PodLayout(root / "pod", spec, objects, SECRETS).materialize(), namespace, root)
@@ -114,6 +125,8 @@ def ingress(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngressPod]:
             "mcp-server", {"tcpSocket": {"port": int(pod.layout.environment(mcp_server)["PORT"])}}
         )
         start_chaperone(pod)
+        if before_envoy is not None:
+            before_envoy(pod)
         envoy = container(spec, "envoy")
         pod.start_container(envoy)
         pod.wait_for_probe("envoy", envoy["startupProbe"])
@@ -122,7 +135,7 @@ def ingress(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngressPod]:
         (port,) = [p for p in envoy["ports"] if p["name"] == service["spec"]["ports"][0]["targetPort"]]
         admin = container(spec, "chaperone")["readinessProbe"]["httpGet"]["port"]
         yield IngressPod(
-            pod, redis, f"http://127.0.0.1:{port['containerPort']}/mcp", f"http://127.0.0.1:{admin}"
+            pod, redis, f"{scheme}://127.0.0.1:{port['containerPort']}/mcp", f"http://127.0.0.1:{admin}"
         )
     finally:
         for name in list(pod.processes):

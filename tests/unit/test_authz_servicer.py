@@ -51,8 +51,10 @@ async def test_allowed_check_carries_header_changes_and_the_ext_proc_hand_off(st
     assert [(h.header.key, h.header.value) for h in ok.response_headers_to_add] == [
         ("x-chaperone", "checked")
     ]
-    hand_off = struct_to_dict(reply.dynamic_metadata)["chaperone"]
-    assert len(hand_off["decision_id"]) == 36
+    metadata = struct_to_dict(reply.dynamic_metadata)
+    assert len(metadata["decision_id"]) == 36, "at the top level, where opa-envoy-plugin puts it"
+    hand_off = metadata["chaperone"]
+    assert "decision_id" not in hand_off
     assert hand_off["inspect"] == {"request_body": "none", "response_headers": False, "response_body": "none"}
 
 
@@ -69,7 +71,7 @@ async def test_denied_check_has_the_policy_status_body_and_headers(stub: Any) ->
     reply = await stub.Check(check_request("/deny/custom"))
     assert reply.status.code == code_pb2.PERMISSION_DENIED
     denied = reply.denied_response
-    assert denied.status.code == 418
+    assert denied.status.code == 402
     assert denied.body == "short and stout"
     assert ("x-deny-reason", "teapot") in {(h.header.key, h.header.value) for h in denied.headers}
 

@@ -84,3 +84,12 @@ def test_configmap_layout_reads_the_current_generation(tmp_path: Path) -> None:
     os.replace(tmp_path / "..tmp", tmp_path / "..data")
     assert fingerprint(tmp_path) != before
     assert load_bundle(tmp_path).revision != bundle.revision
+
+
+def test_json_data_is_read_as_opa_reads_it(tmp_path: Path) -> None:
+    # OPA keeps integers of any size exact in data documents and takes the last duplicate key.
+    (tmp_path / "p.rego").write_text("package p\n")
+    (tmp_path / "data.json").write_text('{"chip": 123456789012345678901234567891, "k": 1, "k": 2}')
+    bundle = load_bundle(tmp_path)
+    assert bundle.data == {"chip": 123456789012345678901234567891, "k": 2}
+    assert bundle.data_json == b'{"chip":123456789012345678901234567891,"k":2}'

@@ -26,7 +26,7 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_defaults_without_a_file() -> None:
     config = load_config(None, environ={})
     assert config.server.address == DEFAULT_GRPC_ADDRESS
-    assert config.server.max_concurrent_rpcs is None
+    assert config.server.max_concurrent_rpcs == 1024
     assert config.policy.engine == "regorus"
     assert config.policy.decision == DEFAULT_DECISION_PATH
     assert config.policy.dry_run is False
@@ -131,6 +131,19 @@ def test_upstreams_with_defaults(tmp_path: Path) -> None:
     )
     assert openai.credential is None
     assert mcp.credential is not None and mcp.credential.header == "authorization"
+    assert (openai.protocol, openai.routes) == (None, ())  # undeclared: read by content
+
+
+def test_upstream_protocols_are_declared_per_upstream_and_route(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "upstreams:\n"
+        "  - name: tools\n    url: 'http://127.0.0.1:8000'\n    listen: '127.0.0.1:10000'\n"
+        "    protocol: http\n    routes: [{prefix: /mcp, protocol: mcp}, {prefix: /a2a/v1, protocol: a2a}]\n",
+    )
+    (tools,) = load_config(path, environ={}).upstreams
+    assert tools.protocol == "http"
+    assert [(route.prefix, route.protocol) for route in tools.routes] == [("/mcp", "mcp"), ("/a2a/v1", "a2a")]
 
 
 @pytest.mark.parametrize(
@@ -144,6 +157,28 @@ def test_upstreams_with_defaults(tmp_path: Path) -> None:
         ("{name: a, url: 'https://a.b', listen: 'nowhere'}", "upstreams[0].listen"),
         ("{name: a, url: 'https://a.b', listen: 'h:1', credential: {header: x}}", "upstreams[0].credential"),
         ("{name: a, url: 'https://a.b', listen: 'h:1', tls: true}", "unknown field `tls`"),
+        ("{name: a, url: 'https://a.b', listen: 'h:1', protocol: grpc}", "upstreams[0].protocol"),
+        (
+            "{name: a, url: 'https://a.b', listen: 'h:1', routes: [{prefix: /, protocol: mcp}]}",
+            "upstreams[0].routes[0].prefix",
+        ),
+        (
+            "{name: a, url: 'https://a.b', listen: 'h:1', routes: [{prefix: 'mcp', protocol: mcp}]}",
+            "upstreams[0].routes[0].prefix",
+        ),
+        (
+            "{name: a, url: 'https://a.b', listen: 'h:1', routes: [{prefix: '/m?x', protocol: mcp}]}",
+            "upstreams[0].routes[0].prefix",
+        ),
+        (
+            "{name: a, url: 'https://a.b', listen: 'h:1', routes: [{prefix: /m}, {prefix: /m}]}",
+            "upstreams[0].routes[0]: Object missing required field `protocol`",
+        ),
+        (
+            "{name: a, url: 'https://a.b', listen: 'h:1', "
+            "routes: [{prefix: /m, protocol: mcp}, {prefix: /m, protocol: a2a}]}",
+            "upstreams[0].routes[1].prefix: '/m' is used twice",
+        ),
     ],
 )
 def test_invalid_upstreams_name_the_key(tmp_path: Path, entry: str, message: str) -> None:

@@ -86,7 +86,12 @@ def test_each_readme_deny_example_composes(tmp_path: Path, index: int) -> None:
 def test_the_added_reasons_refuse_alongside_the_shipped_ones(tmp_path: Path) -> None:
     directory = composed_policy(tmp_path, readme_deny_examples()[0])
     paused = decide_both(directory, tool_call("refund_payment", None))
-    assert paused == {"allowed": False, "http_status": 403, "reasons": ["refunds are paused"]}
+    assert paused == {
+        "allowed": False,
+        "http_status": 403,
+        "reasons": ["refunds are paused"],
+        "json_error": True,
+    }
     both = decide_both(directory, tool_call("delete_user", "support-bot"))
     expected = ["agent support-bot may not call delete_user", 'tool "delete_user" is not allowed']
     assert both["reasons"] == expected

@@ -195,3 +195,82 @@ def test_unix_socket_service_address(tmp_path: Path) -> None:
     service = config["static_resources"]["clusters"][0]
     endpoint = service["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
     assert endpoint["address"] == {"pipe": {"path": "/run/chaperone/grpc.sock"}}
+
+
+DECLARED = """
+upstreams:
+  - name: tools
+    url: http://127.0.0.1:8000
+    listen: 127.0.0.1:10000
+    protocol: http
+    routes:
+      - {prefix: /mcp, protocol: mcp}
+      - {prefix: /mcp/admin, protocol: http}
+      - {prefix: /v1/chat/completions, protocol: openai}
+  - name: anthropic
+    url: http://127.0.0.1:8001
+    listen: 127.0.0.1:10001
+    protocol: anthropic
+  - name: plain
+    url: http://127.0.0.1:8002
+    listen: 127.0.0.1:10002
+"""
+
+
+def _routes(config: dict[str, Any], listener: str) -> list[dict[str, Any]]:
+    listeners = {item["name"]: item for item in config["static_resources"]["listeners"]}
+    hcm = listeners[listener]["filter_chains"][0]["filters"][0]["typed_config"]
+    routes: list[dict[str, Any]] = hcm["route_config"]["virtual_hosts"][0]["routes"]
+    return routes
+
+
+def _extensions(route: dict[str, Any]) -> dict[str, str]:
+    per_route = route["typed_per_filter_config"]["envoy.filters.http.ext_authz"]
+    extensions: dict[str, str] = per_route["check_settings"]["context_extensions"]
+    return extensions
+
+
+def test_declared_protocols_reach_the_policy_per_route(tmp_path: Path) -> None:
+    config = run_envoy_config(tmp_path, DECLARED)
+    validate(tmp_path / "envoy.yaml")
+    routes = _routes(config, "tools")
+    # Longest prefix first, each at a segment boundary; the upstream's own protocol last.
+    assert [(r["match"].get("path_separated_prefix") or r["match"]["prefix"]) for r in routes] == [
+        "/v1/chat/completions",
+        "/mcp/admin",
+        "/mcp",
+        "/",
+    ]
+    assert [_extensions(r) for r in routes] == [
+        {"upstream": "tools", "protocol": "openai"},
+        {"upstream": "tools", "protocol": "http"},
+        {"upstream": "tools", "protocol": "mcp"},
+        {"upstream": "tools", "protocol": "http"},
+    ]
+    assert all(r["route"]["cluster"] == "tools" for r in routes)
+    assert [_extensions(r) for r in _routes(config, "anthropic")] == [
+        {"upstream": "anthropic", "protocol": "anthropic"}
+    ]
+    assert [_extensions(r) for r in _routes(config, "plain")] == [{"upstream": "plain"}]
+    header = (tmp_path / "envoy.yaml").read_text().split("admin:")[0]
+    assert "(anthropic, anthropic)" in (tmp_path / "envoy.yaml").read_text()
+    assert "#     /mcp: mcp" in header
+
+
+def test_with_request_body_gives_the_check_the_body_as_envoy_buffers_it(tmp_path: Path) -> None:
+    text = (
+        "policy: {with_request_body: {max_request_bytes: 4096, pack_as_bytes: true}}\n"
+        "upstreams: [{name: a, url: 'http://127.0.0.1:8000', listen: '127.0.0.1:10000'}]\n"
+    )
+    config = run_envoy_config(tmp_path, text)
+    authz = http_filters(config)[0]["typed_config"]
+    assert authz["with_request_body"] == {
+        "max_request_bytes": 4096,
+        "allow_partial_message": True,
+        "pack_as_bytes": True,
+    }
+    path = tmp_path / "envoy.yaml"
+    path.write_text(yaml.safe_dump(config))
+    validate(path)
+    plain = run_envoy_config(tmp_path, text.split("\n", 1)[1])
+    assert "with_request_body" not in http_filters(plain)[0]["typed_config"]

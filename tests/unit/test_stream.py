@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from ext_proc.audit import AuditLog
+from ext_proc.enforcement.handoff import Handoff
 from ext_proc.policy.bundle import load_bundle
 from ext_proc.policy.decision import BodyMode, Inspection
 from ext_proc.policy.evaluator import Evaluator
@@ -42,7 +43,7 @@ allow := {"allowed": true, "headers": {"x-set": "1"}, "request_headers_to_remove
 	path == "/headers"
 }
 
-allow := {"allowed": false, "http_status": 451, "body": "gone", "headers": {"x-why": "law"}} if {
+allow := {"allowed": false, "http_status": 410, "body": "gone", "headers": {"x-why": "law"}} if {
 	input.phase == "request_headers"
 	path == "/blocked"
 }
@@ -58,7 +59,7 @@ allow := {"allowed": true, "replace_body": {"model": "pinned", "was": input.pars
 	input.parsed_body.model != "forbidden"
 }
 
-allow := {"allowed": false, "reasons": ["model"]} if {
+allow := {"allowed": false, "reasons": ["model"], "json_error": true} if {
 	input.phase == "request_body"
 	path == "/buffered"
 	input.parsed_body.model == "forbidden"
@@ -158,7 +159,7 @@ async def test_ext_authz_verdict_is_reused_without_evaluating(
 ) -> None:
     check = CheckSummary("from-authz", Inspection(response_body=BodyMode.STREAMED))
     processor = stream(evaluator, audit)
-    action = await processor.handle(request_headers("/anything", check=check))
+    action = await processor.handle(request_headers("/anything", True, check=check))
     assert isinstance(action, Continue)
     assert processor.decision_id == "from-authz"
     assert audit.decisions == []
@@ -170,16 +171,46 @@ async def test_ext_authz_verdict_is_reused_without_evaluating(
 
 async def test_nothing_to_inspect_means_no_mode_override(evaluator: Evaluator, audit: RecordingAudit) -> None:
     action = await stream(evaluator, audit).handle(
-        request_headers("/x", check=CheckSummary("d", Inspection()))
+        request_headers("/x", True, check=CheckSummary("d", Inspection()))
     )
     assert action == CONTINUE
+
+
+async def test_later_phases_have_what_the_check_saw(evaluator: Evaluator, audit: RecordingAudit) -> None:
+    carried = {
+        "request": {"time": "2026-12-04T10:00:00Z", "http": {"size": "16"}},
+        "metadataContext": {},
+        "source": {"address": {"socketAddress": {"address": "10.0.0.1"}}, "principal": "spiffe://a/b"},
+    }
+    check = CheckSummary("d", Inspection(request_body=BodyMode.BUFFERED), handoff=Handoff(attributes=carried))
+    processor = stream(evaluator, audit)
+    await processor.handle(request_headers("/buffered", check=check, **{"content-type": "application/json"}))
+    document = processor.request_document
+    attributes = document["attributes"]
+    assert attributes["request"]["time"] == "2026-12-04T10:00:00Z"
+    assert attributes["request"]["http"]["size"] == "16"
+    assert attributes["request"]["http"]["method"] == "POST", "what ext_proc reads itself stays"
+    assert attributes["metadataContext"] == {}
+    assert attributes["source"]["principal"] == "spiffe://a/b"
+    assert document["version"] == {"ext_authz": "v3", "ext_proc": "v3", "encoding": "protojson"}
+
+
+async def test_an_undeclared_route_reads_a_body_to_find_what_it_is(
+    evaluator: Evaluator, audit: RecordingAudit
+) -> None:
+    action = await stream(evaluator, audit).handle(
+        request_headers("/x", check=CheckSummary("d", Inspection()), **{"content-type": "text/plain"})
+    )
+    assert isinstance(action, Continue) and action.mode is not None
+    assert action.mode.request_body is BodyMode.BUFFERED
+    assert "content-length" not in action.headers.remove, "a buffered body keeps its framing"
 
 
 async def test_request_headers_are_decided_without_ext_authz(
     evaluator: Evaluator, audit: RecordingAudit
 ) -> None:
     processor = stream(evaluator, audit)
-    action = await processor.handle(request_headers("/headers"))
+    action = await processor.handle(request_headers("/headers", True))
     assert isinstance(action, Continue)
     assert action.headers.set == (("x-set", "1"),)
     assert action.headers.remove == ("x-drop",)
@@ -193,8 +224,8 @@ async def test_request_headers_deny_is_an_immediate_response(
     evaluator: Evaluator, audit: RecordingAudit
 ) -> None:
     action = await stream(evaluator, audit).handle(request_headers("/blocked"))
-    assert action == Reject(451, (("x-why", "law"),), b"gone", "chaperone_denied")
-    assert audit.decisions[0]["status"] == 451
+    assert action == Reject(410, (("x-why", "law"),), b"gone", "chaperone_denied")
+    assert audit.decisions[0]["status"] == 410
 
 
 async def test_compressed_request_body_is_inspected_decoded(
@@ -236,7 +267,7 @@ async def buffered(
     first = await processor.handle(request_headers("/buffered", **{"content-type": "application/json"}))
     assert isinstance(first, Continue)
     assert first.mode is not None and first.mode.request_body is BodyMode.BUFFERED
-    assert "content-length" in first.headers.remove
+    assert "content-length" not in first.headers.remove, "an unchanged body keeps its framing"
     return await processor.handle(body(data, eos))
 
 
@@ -244,6 +275,7 @@ async def test_buffered_body_is_replaced(evaluator: Evaluator, audit: RecordingA
     action = await buffered(evaluator, audit, b'{"model": "gpt"}')
     assert isinstance(action, Continue)
     assert orjson.loads(action.body or b"") == {"model": "pinned", "was": "gpt"}
+    assert ("content-length", str(len(action.body or b""))) in action.headers.set
 
 
 async def test_buffered_body_deny(evaluator: Evaluator, audit: RecordingAudit) -> None:

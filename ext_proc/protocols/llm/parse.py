@@ -47,5 +47,5 @@ def parse_response(provider: Provider, body: bytes | str | dict[str, Any]) -> Ll
 
 
 def _load(shapes: Shapes, body: bytes | str | dict[str, Any]) -> dict[str, Any]:
-    document = body if isinstance(body, dict) else shapes.loads(body)
+    document = shapes.loads(body) if isinstance(body, bytes | str) else body
     return shapes.object(document, ())

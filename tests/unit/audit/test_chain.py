@@ -133,8 +133,10 @@ def test_a_restart_continues_the_file_in_a_linked_segment(tmp_path: Path) -> Non
     log = lines(path)
     report = verify(log).report
     assert report.ok and [s.link for s in report.segments] == ["alone", "linked"]
-    second_start = orjson.loads(log[3])
-    first_end = orjson.loads(log[2])
+    # chain_start, 2 decisions, the final checkpoint; then the next segment.
+    second_start = orjson.loads(log[4])
+    first_end = orjson.loads(log[3])
+    assert first_end["event"] == "checkpoint" and first_end["final"] is True
     assert second_start["event"] == "chain_start"
     assert (second_start["prev_chain"], second_start["prev_seq"], second_start["prev"]) == (
         first_end["chain"],
@@ -142,9 +144,9 @@ def test_a_restart_continues_the_file_in_a_linked_segment(tmp_path: Path) -> Non
         first_end["hash"],
     )
     # The last events of a segment cut off before the restart are missed by the next one.
-    del log[2]
+    del log[3]
     problem = verify(log).report.problem
-    assert problem is not None and problem.line == 3 and "starts after chain" in problem.message
+    assert problem is not None and problem.line == 4 and "starts after chain" in problem.message
 
 
 def test_a_file_that_starts_inside_a_chain_verifies_from_there() -> None:

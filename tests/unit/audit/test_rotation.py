@@ -33,9 +33,10 @@ def test_files_rotate_by_size_and_keep_the_configured_backups(tmp_path: Path) ->
 def test_a_rotated_set_verifies_as_one_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = rotated_log(tmp_path, backups=50, decisions=30)
     written = [e for file in rotated_set(path) for e in events(file.read_bytes())]
-    assert [e["seq"] for e in written] == list(range(31)), "the chain continues across the files"
+    # chain_start, 30 decisions, the final checkpoint
+    assert [e["seq"] for e in written] == list(range(32)), "the chain continues across the files"
     assert main(["audit", "verify", "--with-backups", str(path)]) == 0
-    assert "ok: 31 audit events in 1 segments" in capsys.readouterr().out
+    assert "ok: 32 audit events in 1 segments" in capsys.readouterr().out
 
 
 def test_a_rotated_set_whose_oldest_files_were_dropped_still_verifies(

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from ext_proc.identity.api_keys import hash_key, new_key
 from ext_proc.identity.identifier import Identifier
-from ext_proc.identity.model import ANONYMOUS, AuthMethod, IdentityError
+from ext_proc.identity.model import ANONYMOUS, MISSING, AuthMethod, IdentityError
 from ext_proc.identity.spiffe import SpiffeMapper, parse_spiffe_id
 from tests.jwt_keys import claims, ed25519_key, jwks, public_jwk, token, write
 from tests.unit.identity.conftest import bearer, jwt_section, keys_file
@@ -34,9 +34,9 @@ def identifier(make_identifier: Callable[..., Identifier], tmp_path: Path) -> Id
     return make_identifier(section)
 
 
-async def test_no_credential_is_anonymous_not_an_error(identifier: Identifier) -> None:
+async def test_no_credential_where_identity_is_configured_is_missing_one(identifier: Identifier) -> None:
     identity = await identifier.identify({"content-type": "application/json"})
-    assert identity == ANONYMOUS
+    assert identity == MISSING and not identity.authenticated
     assert identity.as_input() == {
         "authenticated": False,
         "id": None,
@@ -46,7 +46,7 @@ async def test_no_credential_is_anonymous_not_an_error(identifier: Identifier) -
         "spiffe_id": None,
         "key_id": None,
         "expires_at": None,
-        "error": None,
+        "error": "credential_missing",
     }
 
 

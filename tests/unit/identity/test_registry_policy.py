@@ -82,7 +82,7 @@ async def test_a_tool_server_gets_a_minted_token(
 @pytest.mark.parametrize(
     ("headers", "upstream", "status", "reason"),
     [
-        ({}, "openai", 401, "no agent credential"),
+        ({}, "openai", 401, "agent credential refused: credential_missing"),
         ({"x-api-key": "chp_wrong"}, "openai", 401, "agent credential refused: api_key_invalid"),
         ({"authorization": "Basic eDp5"}, "openai", 401, "agent credential refused: credential_malformed"),
         ({"x-api-key": BILLING_KEY}, "openai", None, "agent billing-agent may not call openai"),

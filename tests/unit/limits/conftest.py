@@ -16,6 +16,10 @@ from ext_proc.limits.killswitch import KillEvent, log_event
 from ext_proc.limits.settings import LimitsConfig, ModelPrice, PricesConfig
 from ext_proc.state.redis_client import connect
 
+# The deadline of a Redis call in these tests: the service's 50 ms default is for an idle Redis
+# next door, not for a test machine under load (the outage tests set their own).
+REDIS_TIMEOUT_MS = 2000
+
 # 2026-11-21T10:00:00Z: tests move this clock; no test waits for a window to pass.
 START = 1_795_255_200.0
 
@@ -52,7 +56,9 @@ class State:
     def config(self, *, fail_open: bool = False, **limits: Any) -> Config:
         limits.setdefault("prices", PRICES)
         return Config(
-            state=StateConfig(redis_url=self.redis_url, fail_open=fail_open),
+            state=StateConfig(
+                redis_url=self.redis_url, fail_open=fail_open, redis_timeout_ms=REDIS_TIMEOUT_MS
+            ),
             limits=LimitsConfig(key_prefix=self.prefix, **limits),
         )
 
@@ -63,7 +69,8 @@ class State:
                 self.backends.append(memory_backend())
             return self.backends[0]
         assert self.redis_url is not None
-        backend = redis_backend(connect(StateConfig(redis_url=self.redis_url)), self.prefix)
+        state = StateConfig(redis_url=self.redis_url, redis_timeout_ms=REDIS_TIMEOUT_MS)
+        backend = redis_backend(connect(state), self.prefix)
         self.backends.append(backend)
         return backend
 

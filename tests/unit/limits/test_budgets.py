@@ -194,6 +194,9 @@ def test_the_estimate_uses_the_default_output_when_the_request_sets_none(state: 
     ledger = state.limits(budgets=BudgetsConfig(default_output_tokens=2048)).budgets
     assert ledger.estimate("gpt-4o", 120, None) == Usage("gpt-4o", 120, 2048)
     assert ledger.estimate("gpt-4o", 120, 64) == Usage("gpt-4o", 120, 64)
+    # n answers are n times the output (OpenAI's n).
+    assert ledger.estimate("gpt-4o", 120, 64, 3) == Usage("gpt-4o", 120, 192)
+    assert ledger.estimate("gpt-4o", 120, None, 2) == Usage("gpt-4o", 120, 4096)
 
 
 async def test_cost_counters_add_up_exactly(state: State) -> None:

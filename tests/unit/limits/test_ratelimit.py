@@ -16,7 +16,7 @@ from ext_proc.limits.rate_store import MemoryRateStore, RedisRateStore
 from ext_proc.limits.ratelimit import RateLimiter
 from ext_proc.state.redis_client import connect
 from tests.redis_server import RedisServer
-from tests.unit.limits.conftest import START, Clock, State
+from tests.unit.limits.conftest import REDIS_TIMEOUT_MS, START, Clock, State
 
 AGENT_RPM = RateLimit("agent-rpm", "agent:support-bot", 3, 60.0)
 
@@ -167,7 +167,7 @@ def test_both_backends_follow_the_definition(
         clock = Clock()
         prefix = f"prop:{uuid.uuid4().hex[:8]}:"
         memory = RateLimiter(MemoryRateStore(), key_prefix=prefix, clock=clock)
-        client = connect(StateConfig(redis_url=redis_server.url))
+        client = connect(StateConfig(redis_url=redis_server.url, redis_timeout_ms=REDIS_TIMEOUT_MS))
         shared = RateLimiter(RedisRateStore(client), key_prefix=prefix, clock=clock)
         reference = Reference()
         try:

@@ -9,7 +9,9 @@ package envoy.authz
 
 import rego.v1
 
-default allow := {"allowed": false, "reasons": ["no rule allows this call"]}
+# Every refusal asks for Chaperone's JSON error ("json_error"), which the SDKs show as the
+# provider's error with the reasons; without it a deny's body is empty, as in opa-envoy-plugin.
+default allow := {"allowed": false, "json_error": true, "reasons": ["no rule allows this call"]}
 
 # The request line: the agent, known by its key, makes an allow-listed call to a known upstream.
 allow := {"allowed": true, "sensitive_data": data.chaperone.sensitive_data} if {
@@ -19,7 +21,7 @@ allow := {"allowed": true, "sensitive_data": data.chaperone.sensitive_data} if {
 }
 
 # Without its key (or with a key Chaperone does not know), nothing leaves.
-allow := {"allowed": false, "http_status": 401, "reasons": ["the agent's key is missing or unknown"]} if {
+allow := {"allowed": false, "json_error": true, "http_status": 401, "reasons": ["the agent's key is missing or unknown"]} if {
 	input.phase in {"check", "request_headers"}
 	not input.agent.authenticated
 }
@@ -30,7 +32,7 @@ allow := {"allowed": true, "rewrite": {"max_tokens": data.chaperone.max_tokens}}
 	count(violations) == 0
 }
 
-allow := {"allowed": false, "http_status": 403, "reasons": sort(violations)} if {
+allow := {"allowed": false, "json_error": true, "http_status": 403, "reasons": sort(violations)} if {
 	input.phase == "request_body"
 	count(violations) > 0
 }

@@ -6,7 +6,9 @@ package envoy.authz
 
 import rego.v1
 
-default allow := {"allowed": false, "reasons": ["not an allowed MCP call"]}
+# Every refusal asks for Chaperone's JSON error ("json_error"); without it a deny's body is
+# empty, as in opa-envoy-plugin.
+default allow := {"allowed": false, "json_error": true, "reasons": ["not an allowed MCP call"]}
 
 request_path := concat("/", ["", concat("/", input.parsed_path)])
 
@@ -23,7 +25,7 @@ allow := {
 	input.attributes.request.http.method in {"POST", "GET", "DELETE"}
 }
 
-allow := {"allowed": false, "http_status": 401, "reasons": ["the caller's key is missing or unknown"]} if {
+allow := {"allowed": false, "json_error": true, "http_status": 401, "reasons": ["the caller's key is missing or unknown"]} if {
 	input.phase in {"check", "request_headers"}
 	not input.agent.authenticated
 }
@@ -33,7 +35,7 @@ allow := {"allowed": true} if {
 	count(refusals) == 0
 }
 
-allow := {"allowed": false, "reasons": sort(refusals)} if {
+allow := {"allowed": false, "json_error": true, "reasons": sort(refusals)} if {
 	input.phase == "request_body"
 	count(refusals) > 0
 }
@@ -44,7 +46,7 @@ allow := {"allowed": true} if {
 	input.injection.score < data.chaperone.injection_threshold
 }
 
-allow := {"allowed": false, "reasons": ["the result carried a prompt injection"]} if {
+allow := {"allowed": false, "json_error": true, "reasons": ["the result carried a prompt injection"]} if {
 	input.phase == "response_body"
 	input.injection.score >= data.chaperone.injection_threshold
 }

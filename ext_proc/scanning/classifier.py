@@ -1,0 +1,208 @@
+"""The learned prompt-injection classifier: a logistic regression over hashed character n-grams,
+scored over sliding windows and sentences of the text, calibrated into a probability.
+
+Why this model: it was chosen by measurement against the alternatives that run here (see the
+README's "Dependencies"): it needs numpy only, loads in milliseconds from a package data file
+(``data/injection_model.npz``, written by ``make train-injection``), costs well under a
+millisecond per 4 KB, and a score over windows points at *where* the injection is, which
+``strip`` needs.
+
+Features. The text is folded (NFKC, look-alikes, lower case), runs of white space become one
+space and digits become ``0``; its UTF-8 bytes give every 3-, 4- and 5-gram, hashed (a
+multiplicative hash, vectorized) into ``2**BITS`` buckets. A window's features are the counts of
+its n-grams divided by their number, so its logit is the bias plus the mean weight of its
+n-grams: one ``cumsum`` scores every window at once.
+
+Windows. An injection is often one sentence in a long tool result; a whole-document average
+would drown it. The text is scored over windows of ``WINDOW`` bytes every ``STRIDE`` bytes
+(a text shorter than a window is one window), and the highest window is the text's score.
+Training uses the same windows (the windows of a document with a planted injection that do not
+touch it are benign examples).
+
+Calibration. ``probability = 1 / (1 + exp(-slope * (logit - threshold)))``, where ``threshold`` is
+set on a calibration split (never trained on) at the score that at most 0.5% of its benign texts
+reach, and ``slope`` is fitted there: 0.5 is the detector's operating point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import numpy as np
+import numpy.typing as npt
+
+from ext_proc.scanning.confusables import fold
+
+BITS = 18
+NGRAMS = (3, 4, 5)
+WINDOW = 320
+STRIDE = 32
+MODEL_FILE = "injection_model.npz"
+# Pseudo-n-grams of weight zero added to every window: a text of a few words says little, and
+# its score stays near the bias instead of swinging on two or three n-grams.
+_PRIOR_NGRAMS = 24.0
+# A multiplier per n-gram position (odd, 32-bit) and one per n, so 3-, 4- and 5-grams hash apart.
+_POSITION = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x165667B1], dtype=np.uint32)
+_LENGTH = {n: np.uint32(0x9E3779B9 * n & 0xFFFFFFFF) for n in NGRAMS}
+_SHIFT = np.uint32(32 - BITS)
+_DIGITS = str.maketrans("123456789", "000000000")
+
+Ints = npt.NDArray[np.int64]
+
+
+def prepared(text: str) -> npt.NDArray[np.uint8]:
+    """The bytes the n-grams are read from."""
+    # str.split and join collapse white space at C speed (a regex substitution per run costs more
+    # than the whole n-gram scoring).
+    lines = (" ".join(line.split()) for line in fold(text).splitlines())
+    folded = "\n".join(line for line in lines if line).translate(_DIGITS)
+    return np.frombuffer(folded.encode("utf-8", "replace"), dtype=np.uint8)
+
+
+def ngram_buckets(data: npt.NDArray[np.uint8]) -> list[npt.NDArray[np.uint32]]:
+    """For each n in ``NGRAMS``, the bucket of the n-gram starting at each byte."""
+    values = data.astype(np.uint32)
+    out = []
+    for n in NGRAMS:
+        count = len(values) - n + 1
+        if count <= 0:
+            out.append(np.zeros(0, dtype=np.uint32))
+            continue
+        hashed = np.full(count, _LENGTH[n], dtype=np.uint32)
+        for k in range(n):
+            hashed ^= values[k : k + count] * _POSITION[k]
+            hashed *= np.uint32(0x01000193)
+        out.append(hashed >> _SHIFT)
+    return out
+
+
+_PERIOD, _BANG, _QUESTION, _SPACE, _NEWLINE = (ord(c) for c in ".!? \n")
+MIN_SEGMENT = 24
+
+
+def segments(data: npt.NDArray[np.uint8]) -> tuple[Ints, Ints]:
+    """(starts, ends) of the sentences and lines of the prepared bytes; pieces shorter than
+    ``MIN_SEGMENT`` join the next."""
+    ends_at = (
+        np.flatnonzero(
+            (data[:-1] == _NEWLINE)
+            | (
+                ((data[:-1] == _PERIOD) | (data[:-1] == _BANG) | (data[:-1] == _QUESTION))
+                & (data[1:] == _SPACE)
+            )
+        )
+        + 1
+    )
+    cuts = [0]
+    for cut in ends_at.tolist():
+        if cut - cuts[-1] >= MIN_SEGMENT:
+            cuts.append(cut)
+    if len(data) - cuts[-1] < MIN_SEGMENT and len(cuts) > 1:
+        cuts.pop()
+    cuts.append(len(data))
+    bounds = np.array(cuts, dtype=np.int64)
+    return bounds[:-1], bounds[1:]
+
+
+def window_starts(length: int) -> Ints:
+    if length <= WINDOW:
+        return np.zeros(1, dtype=np.int64)
+    starts = np.arange(0, length - WINDOW + 1, STRIDE, dtype=np.int64)
+    if starts[-1] != length - WINDOW:
+        starts = np.append(starts, length - WINDOW)
+    return starts
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    weights: npt.NDArray[np.float32]
+    bias: float
+    threshold: float
+    slope: float
+    version: str
+
+    def window_logits(self, text: str) -> tuple[npt.NDArray[np.float64], Ints]:
+        """The logit of every window and every sentence, and the byte offset where each starts
+        (in ``prepared``)."""
+        data = prepared(text)
+        length = len(data)
+        sums = np.zeros(length + 1, dtype=np.float64)
+        counts = np.zeros(length + 1, dtype=np.float64)
+        for buckets in ngram_buckets(data):
+            if len(buckets):
+                sums[1 : len(buckets) + 1] += self.weights[buckets]
+                counts[1 : len(buckets) + 1] += 1.0
+        np.cumsum(sums, out=sums)
+        np.cumsum(counts, out=counts)
+        starts = window_starts(length)
+        ends = np.minimum(starts + WINDOW, length)
+        if length > MIN_SEGMENT:
+            segment_starts, segment_ends = segments(data)
+            if len(segment_starts) > 1:
+                starts = np.concatenate([starts, segment_starts])
+                ends = np.concatenate([ends, np.minimum(segment_ends, segment_starts + WINDOW)])
+        total = counts[ends] - counts[starts] + _PRIOR_NGRAMS
+        return self.bias + (sums[ends] - sums[starts]) / total, starts
+
+    def probability(self, logit: float) -> float:
+        return float(1.0 / (1.0 + np.exp(-self.slope * (logit - self.threshold))))
+
+    def score(self, text: str) -> tuple[float, tuple[int, int] | None]:
+        """The probability that ``text`` carries an injection, and the character span of its
+        highest window (None for an empty text)."""
+        if not text.strip():
+            return 0.0, None
+        logits, starts = self.window_logits(text)
+        best = int(np.argmax(logits))
+        return self.probability(float(logits[best])), _char_span(text, int(starts[best]))
+
+    def flagged_windows(self, text: str, at_least: float = 0.5) -> list[tuple[int, int]]:
+        """Character spans (approximate: windows are read on the prepared bytes) of the windows
+        whose probability is at least ``at_least``."""
+        if not text.strip():
+            return []
+        logits, starts = self.window_logits(text)
+        return [
+            _char_span(text, int(s))
+            for s, lg in zip(starts, logits, strict=True)
+            if self.probability(float(lg)) >= at_least
+        ]
+
+
+def _char_span(text: str, start: int) -> tuple[int, int]:
+    """A prepared-byte window mapped back to the text, proportionally (folding and collapsing
+    white space change lengths a little; strip widens spans to whole sentences anyway)."""
+    length = max(1, len(prepared(text)))
+    scale = len(text) / length
+    return int(start * scale), min(len(text), int((start + WINDOW) * scale) + 1)
+
+
+@cache
+def default_model() -> Model | None:
+    """The model shipped in the package, or None when it is absent (a tree before training)."""
+    try:
+        data = resources.files("ext_proc.scanning").joinpath("data", MODEL_FILE).read_bytes()
+    except FileNotFoundError:
+        return None
+    import io  # noqa: PLC0415 - only when the model loads
+
+    with np.load(io.BytesIO(data)) as archive:
+        meta = archive["meta"]
+        return Model(
+            weights=archive["weights"].astype(np.float32),
+            bias=float(meta[0]),
+            threshold=float(meta[1]),
+            slope=float(meta[2]),
+            version=str(archive["version"]),
+        )
+
+
+def save(path: str, model: Model) -> None:
+    np.savez_compressed(
+        path,
+        weights=model.weights.astype(np.float16),
+        meta=np.array([model.bias, model.threshold, model.slope], dtype=np.float64),
+        version=np.array(model.version),
+    )

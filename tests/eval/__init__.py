@@ -1,0 +1,1 @@
+"""make eval: detection measured on corpora built at run time (see __main__.py)."""
