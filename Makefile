@@ -20,11 +20,12 @@ define debian_package
 		{ $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q $(2) >/dev/null; }; }
 endef
 
-.PHONY: run test test-deps k8s-check envoy-configs protos lint bench corpus venv clean help train-injection eval
+.PHONY: conformance run test test-deps k8s-check envoy-configs protos lint bench corpus venv clean help train-injection eval
 
 help:
 	@echo "make run    start Envoy (127.0.0.1:10000), Chaperone and a demo upstream"
 	@echo "make test   run the test suite (unit, Rego, and integration through real Envoy)"
+	@echo "make conformance  the generative differential suite against real OPA, new seed (CASES=5000)"
 	@echo "make k8s-check  render and validate the Kubernetes manifests, their Envoy configs and policies"
 	@echo "make envoy-configs  write the shipped Envoy configs again (chaperone envoy-config)"
 	@echo "make protos  compile proto/ into ext_proc/ again (the modules are committed)"
@@ -64,6 +65,13 @@ test: test-deps k8s-check
 	$(BIN)/chaperone policy test policies
 	$(BIN)/pytest
 
+# The generative differential suite against real OPA, a new seed each run (not in `make test`:
+# random seeds still find evaluation-order differences, see policies/README.md); CASES sets the count.
+CASES ?= 5000
+conformance: $(TEST_STAMP)
+	REGO_DIFFERENTIAL_SEED=0 REGO_DIFFERENTIAL_CASES=$(CASES) $(BIN)/pytest -q -p no:cacheprovider \
+		tests/unit/policy/generative_differential.py
+
 k8s-check: $(TEST_STAMP)
 	$(PY) -m tests.k8s.check
 
@@ -92,7 +100,7 @@ bench: $(TEST_STAMP) test-deps
 	$(call debian_package,wrk,wrk)
 	$(PY) -m tests.bench.run
 	@# In process, each against a baseline of its own run: the costs behind the numbers above.
-	for bench in scanning inspection protocols json_body identity limits state oversight; do \
+	for bench in scanning inspection protocols json_body identity limits state oversight policy_engine; do \
 		$(PY) -m tests.bench.$$bench || exit 1; \
 	done
 

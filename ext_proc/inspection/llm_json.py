@@ -11,6 +11,7 @@ looked for in everything else: an unknown field is content).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,11 +50,14 @@ class LlmJson:
         return injection_input(self.scans)
 
 
-def read_llm_json(provider: Provider, body: bytes, *, scanner: Scanner | None = None) -> LlmJson:
+def read_llm_json(
+    provider: Provider, body: bytes, *, scanner: Scanner | None = None, echo: Collection[str] = ()
+) -> LlmJson:
+    """``echo``: the request's strings, which the answer may repeat (not injection coming back)."""
     document = RESPONSE.loads(body)
     response = parse_response(provider, document)
     own = _model_paths(response, document)
-    scans = LeafScanner(TOOL_RESULT, scanner=scanner).scan(document, own=own)
+    scans = LeafScanner(TOOL_RESULT, scanner=scanner, echo=echo).scan(document, own=own)
     return LlmJson(provider, document, response, scans)
 
 

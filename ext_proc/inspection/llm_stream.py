@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,12 +97,14 @@ class LlmStreamRelay:
         *,
         scanner: Scanner | None = None,
         judged: bool = False,
+        echo: Collection[str] = (),
     ) -> None:
+        """``echo``: the request's strings, which events may repeat (``LeafScanner``)."""
         self._parser = SseParser(strict=True)
         self._interpreter: StreamInterpreter = stream_interpreter(provider)
         self._table = table
         self._scanner = scanner or default_scanner()
-        self._leaves = LeafScanner(TOOL_RESULT, scanner=self._scanner)
+        self._leaves = LeafScanner(TOOL_RESULT, scanner=self._scanner, echo=echo)
         self._judged = judged
         self._redactors: dict[str, StreamRedactor] = {}
         self._sent: dict[str, str] = {}
@@ -207,7 +209,7 @@ class LlmStreamRelay:
         """Every string of the event but the channel texts, which are read above."""
         if view.data is None:
             return ()
-        return self._leaves.scan(view.data, skip={piece.path for piece in view.texts})
+        return self._leaves.scan(view.data, skip=tuple(piece.path for piece in view.texts))
 
     def _by_table(self) -> Judgement:
         return Judgement(allowed=True, table=self._table, strip=False)
