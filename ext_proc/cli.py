@@ -266,7 +266,11 @@ def _policy_check(args: argparse.Namespace) -> int:
 
 
 def _policy_eval(args: argparse.Namespace) -> int:
-    raw = sys.stdin.buffer.read() if args.input == "-" else Path(args.input).read_bytes()
+    try:
+        raw = sys.stdin.buffer.read() if args.input == "-" else Path(args.input).read_bytes()
+    except OSError as exc:
+        print(f"chaperone: cannot read {args.input}: {exc.strerror}", file=sys.stderr)
+        return 1
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

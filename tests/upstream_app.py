@@ -6,7 +6,6 @@ import asyncio
 import gzip
 import threading
 
-import orjson
 from aiohttp import web
 
 from ext_proc.demo.upstream import create_app
@@ -69,61 +68,6 @@ def test_upstream_app(gates: Gates) -> web.Application:
             {"status": int(request.match_info["code"])}, status=int(request.match_info["code"])
         )
 
-    async def a2a_agent(request: web.Request) -> web.StreamResponse:
-        """An A2A agent (JSON-RPC, protocol 0.3): answers message/send with a completed task, and
-        message/stream with status and artifact events (SSE)."""
-        call = await request.json()
-        if call["method"] == "message/stream":
-            return await a2a_stream(request, call)
-        said = " ".join(
-            p.get("text", "") for p in call["params"]["message"]["parts"] if p.get("kind") == "text"
-        )
-        answer = f"Done. I looked up the account of {said}: it belongs to grace.hopper@example.com."
-        task = {
-            "kind": "task",
-            "id": "task-1",
-            "contextId": "ctx-1",
-            "status": {"state": "completed"},
-            "artifacts": [{"artifactId": "a1", "parts": [{"kind": "text", "text": answer}]}],
-        }
-        return web.json_response({"jsonrpc": "2.0", "id": call["id"], "result": task})
-
-    async def a2a_stream(request: web.Request, call: dict[str, object]) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        events = [
-            {
-                "kind": "status-update",
-                "taskId": "t2",
-                "contextId": "c2",
-                "status": {"state": "working"},
-                "final": False,
-            },
-            {
-                "kind": "artifact-update",
-                "taskId": "t2",
-                "contextId": "c2",
-                "artifact": {
-                    "artifactId": "a2",
-                    "parts": [{"kind": "text", "text": "The key is AKIAIOSFODNN7EXAMPLE."}],
-                },
-            },
-            {
-                "kind": "status-update",
-                "taskId": "t2",
-                "contextId": "c2",
-                "status": {"state": "completed"},
-                "final": True,
-            },
-        ]
-        for event in events:
-            message = {"jsonrpc": "2.0", "id": call["id"], "result": event}
-            await response.write(b"data: " + orjson.dumps(message) + b"\n\n")
-            await asyncio.sleep(0.005)
-        await response.write_eof()
-        return response
-
-    app.router.add_post("/a2a", a2a_agent)
     app.router.add_get("/stream/gated/{name}", gated_stream)
     app.router.add_post("/stream/chunks", chunks)
     app.router.add_get("/stream/gzipped", gzipped)

@@ -25,10 +25,12 @@ from ext_proc.enforcement.sessions import decided_on_body, observe
 from ext_proc.errors import ChaperoneError
 from ext_proc.grpc_services import UndecodableMessage
 from ext_proc.identity.model import ANONYMOUS, AgentIdentity
+from ext_proc.inspection.denial import provider_shaped
 from ext_proc.metrics import NULL_METRICS, Metrics
 from ext_proc.policy.decision import Decision
 from ext_proc.policy.evaluator import DenyResponse, Evaluator, Outcome, deny_response, new_decision_id
 from ext_proc.policy_input.check import PHASE_CHECK, carried_attributes, check_input
+from ext_proc.protocols.llm import detect_provider
 from ext_proc.safe_errors import internal_error
 
 UPSTREAM_KEY = "upstream"
@@ -107,6 +109,9 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
                 _handoff(decision, identity, credentials.injected, carried),
             )
         deny = deny or deny_response(outcome, decision_id, self._deny_status)
+        provider = detect_provider(http.method, http.path)
+        if provider is not None:  # an LLM call: its SDK shows the error's message
+            deny = provider_shaped(provider, deny)
         self._audit.decision(
             decision_id=decision_id,
             phase=PHASE_CHECK,

@@ -31,6 +31,9 @@ Chaperone is running.
   Demo upstream    http://{host}:{upstream}    (OpenAI-compatible chat + echo)
   Envoy admin      http://{host}:{admin}
   Operator console http://{host}:{chaperone_admin}/console   (token: {token})
+  Operator token   {token_file}
+                   (for the command line: chaperone approvals list --token-file {token_file} \\
+                    --admin http://{host}:{chaperone_admin})
 
 Try:
   curl -i http://{host}:{listener}/echo/hello                       # allowed; see the injected header
@@ -45,6 +48,10 @@ Try:
        -d '{{"jsonrpc":"2.0","id":1,"method":"tools/call",
             "params":{{"name":"refund_payment","arguments":{{"order_id":"o-1","amount":900}}}}}}'
                                                       # waits for a person: approve it in the console
+  curl -i http://{host}:{listener}/a2a -H 'content-type: application/json' \
+       -d '{{"jsonrpc":"2.0","id":1,"method":"message/send","params":{{"message":
+            {{"role":"user","messageId":"m1","parts":[{{"kind":"text","text":"order 7"}}]}}}}}}'
+                                                      # an A2A agent; its answer's e-mail is redacted
 
 Edit policies/*.rego or policies/data.yaml: the change is live within a second. Ctrl-C stops everything.
 """
@@ -148,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                     admin=ports.admin,
                     chaperone_admin=args.chaperone_admin_port,
                     token=token,
+                    token_file=token_file,
                 ),
                 flush=True,
             )

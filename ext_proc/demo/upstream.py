@@ -20,6 +20,7 @@ import orjson
 from aiohttp import web
 
 from ext_proc.demo import providers
+from ext_proc.demo.a2a_agent import handle_a2a
 from ext_proc.demo.providers import Reply
 from ext_proc.demo.tools import handle_mcp
 
@@ -36,6 +37,7 @@ def create_app() -> web.Application:
     app.router.add_post("/v1/messages", _messages)
     app.router.add_route("*", "/echo/{tail:.*}", _echo)
     app.router.add_post("/mcp", handle_mcp)
+    app.router.add_post("/a2a", handle_a2a)
     return app
 
 

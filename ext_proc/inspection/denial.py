@@ -46,15 +46,45 @@ def _reply(reply: Any, deny: DenyResponse) -> DenyResponse:
     return DenyResponse(reply.status, headers, reply.body)
 
 
-def _llm_error(provider: str, message: str, data: dict[str, Any]) -> bytes:
+def _llm_error(provider: str, message: str, data: dict[str, Any], status: int = 403) -> bytes:
     if provider == "anthropic.messages":
-        return orjson.dumps(
-            {"type": "error", "error": {"type": "permission_error", "message": message, **data}}
-        )
+        kind = _ANTHROPIC_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+        return orjson.dumps({"type": "error", "error": {"type": kind, "message": message, **data}})
     code = data.get("code", "denied")
     return orjson.dumps(
         {"error": {"message": message, "type": ERROR_TYPE, "code": code, "param": None, **data}}
     )
+
+
+# Anthropic's error types by status (its SDK picks the exception class by status, and shows these).
+_ANTHROPIC_TYPES = {
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+}
+
+
+def provider_shaped(provider: str, deny: DenyResponse) -> DenyResponse:
+    """A deny decided before the body is read (the check: a refused credential, a limit, the
+    route) in the LLM provider's error format, so that its SDK shows the message, not only the
+    status. The policy's own body is left as it is."""
+    if deny.policy_body:
+        return deny
+    try:
+        error = orjson.loads(deny.body).get("error")
+    except (orjson.JSONDecodeError, AttributeError):
+        return deny
+    if not isinstance(error, dict):
+        return deny
+    message = error.get("message")
+    if not isinstance(message, str) or not message:
+        reasons = error.get("reasons")
+        message = "; ".join(str(r) for r in reasons) if isinstance(reasons, list) and reasons else "denied"
+    data = {key: value for key, value in error.items() if key != "message"}
+    headers = (*(h for h in deny.headers if h[0] != "content-type"), JSON)
+    return DenyResponse(deny.status, headers, _llm_error(provider, message, data, deny.status))
 
 
 def batch_denial(

@@ -122,12 +122,15 @@ class KillSwitch:
         kills = self._kills
         if not kills:
             return None
-        return (
+        kill = (
             kills.get(("all", ALL_TARGET))
             or (kills.get(("agent", agent)) if agent is not None else None)
             or (kills.get(("tool", tool)) if tool is not None else None)
             or (kills.get(("upstream", upstream)) if upstream is not None else None)
         )
+        if kill is not None:  # a refusal, like a rate limit's or a budget's
+            self._fail.metrics.limit_hit("kill_switch")
+        return kill
 
     # -- operators ----------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from prometheus_client import (
     Histogram,
     PlatformCollector,
     ProcessCollector,
+    disable_created_metrics,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -59,6 +60,10 @@ class PrometheusMetrics(Metrics):
         """``multiprocess_dir``: several worker processes write their values to files there
         (prometheus-client's multiprocess mode, set up by workers.py) and ``registry``, the
         one /metrics serves, adds up every worker's; this process's own are then kept apart."""
+        # Counters and histograms without their `_created` series: a timestamp per label set that
+        # doubles what a scrape carries and that dashboards do not use (prometheus-client's switch
+        # is process-wide, and must be set before the metrics are made).
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = registry or CollectorRegistry()
         r = self.registry
         if multiprocess_dir is not None:

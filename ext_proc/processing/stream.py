@@ -339,10 +339,13 @@ class StreamProcessor:
         self._inspect = inspect
         mode = inspect.response_body
         by_protocol = False
-        if mode is BodyMode.NONE and self._protocol is not None and not event.end_of_stream:
-            # Nobody asked for this body: the protocol flow reads it if it is one it knows.
-            mode = self._protocol.response_mode(status, event.headers)
-            by_protocol = mode is not BodyMode.NONE
+        if self._protocol is not None and not event.end_of_stream:
+            # Agent traffic's answer is read by the protocol flow, even when the policy asked to
+            # see it (it then decides on the whole answer): a policy that asks for the body must
+            # not turn redaction off.
+            read_as = self._protocol.response_mode(status, event.headers, asked=mode is not BodyMode.NONE)
+            if read_as is not BodyMode.NONE:
+                mode, by_protocol = read_as, True
         if mode is BodyMode.NONE or event.end_of_stream:
             return Continue(headers=changes)
         body = self._new_body(mode, event.headers, unsupported_status=502)

@@ -16,6 +16,7 @@ from ext_proc.admin.app import build_admin_app
 from ext_proc.admin.console import console_routes
 from ext_proc.admin.decisions import decisions_routes
 from ext_proc.approvals import Approvals, build_approvals
+from ext_proc.approvals.summary import action_summary
 from ext_proc.audit import AuditLog, DecisionFeed, RequestSummary
 from ext_proc.config import Config
 from ext_proc.limits.factory import Limits, build_limits
@@ -195,3 +196,29 @@ async def test_markup_in_the_data_is_shown_as_text(console: Console) -> None:
     await expect(page.locator("#decisions tbody tr[data-decision-id='d-x'] td").nth(5)).to_have_text(MARKUP)
     assert await page.evaluate("window.pwned") is None
     assert await page.evaluate("document.querySelectorAll('main script, main img, main b').length") == 0
+
+
+async def test_a_pending_approval_shows_the_calls_arguments_redacted(console: Console) -> None:
+    action = {**REFUND, "arguments": {"order_id": "o-17", "amount": 900, "note": "card 4111 1111 1111 1111"}}
+    approval_id = await console.hold(action=action_summary(action))  # as the gate stores it
+    await console.open()
+    arguments = console.page.locator(f"#approvals tbody tr[data-id='{approval_id}'] .arguments")
+    await expect(arguments).to_contain_text('"amount":900')
+    await expect(arguments).to_contain_text('"order_id":"o-17"')
+    await expect(arguments).not_to_contain_text("4111")
+
+
+async def test_a_refused_mcp_call_answered_at_200_shows_as_denied(console: Console) -> None:
+    await console.open()
+    await expect(console.page.locator("#feed-state")).to_have_text("(live)")
+    console.audit.decision(
+        decision_id="d-mcp",
+        phase="request_body",
+        request=RequestSummary.of("POST", "/mcp", "tools.example.com"),
+        outcome=outcome(False, reasons=('tool "delete_user" is not allowed',)),
+        status=200,
+        action={"protocol": "mcp", "method": "tools/call", "tool": "delete_user"},
+    )
+    row = console.page.locator("#decisions tbody tr[data-decision-id='d-mcp']")
+    await expect(row).to_contain_text("denied (JSON-RPC error)")
+    await expect(row).not_to_contain_text("denied 200")

@@ -10,12 +10,22 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 
 from tests.harness import ROOT, free_port
+
+A2A_SEND = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "message/send",
+    "params": {
+        "message": {"role": "user", "messageId": "m1", "parts": [{"kind": "text", "text": "order 7"}]}
+    },
+}
 
 
 @pytest.fixture
@@ -42,6 +52,8 @@ def demo() -> Iterator[tuple[subprocess.Popen[bytes], str, str, str]]:
     assert "Chaperone is running." in text, text
     token = re.search(r"\(token: (\S+)\)", text)
     assert token is not None, text
+    token_file = re.search(r"Operator token +(\S+)", text)
+    assert token_file is not None and token[1] in Path(token_file[1]).read_text(), text
     yield (
         process,
         f"http://127.0.0.1:{ports['listener']}",
@@ -67,6 +79,7 @@ def test_make_run_answers_the_readme_examples_and_stops_on_ctrl_c(
             json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
         )
         model = client.post("/v1/chat/completions", json={"model": "gpt-5-ultra", "messages": []})
+        a2a = client.post("/a2a", json=A2A_SEND)
         with client.stream(
             "POST", "/v1/chat/completions", json={"model": "gpt-4o-mini", "stream": True, "messages": []}
         ) as stream:
@@ -79,6 +92,9 @@ def test_make_run_answers_the_readme_examples_and_stops_on_ctrl_c(
     )
     assert model.status_code == 403 and "gpt-5-ultra" in model.json()["error"]["message"]
     assert events[-1] == "data: [DONE]" and len(events) > 5
+    assert a2a.status_code == 200, a2a.text
+    answer = a2a.json()["result"]["artifacts"][0]["parts"][0]["text"]
+    assert answer.startswith("Done.") and "grace.hopper@example.com" not in answer
     _a_large_refund_waits_for_the_console(url, admin, token)
 
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does in a terminal

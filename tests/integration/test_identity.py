@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import httpx
 import jwt
+import openai
 import pytest
 
 from ext_proc.identity.api_keys import new_key
@@ -221,3 +223,19 @@ def _until(condition: Any, timeout: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the change did not take effect"
         time.sleep(0.05)
+
+
+HI: Any = [{"role": "user", "content": "hi"}]
+
+
+def test_a_refused_credential_on_an_llm_call_is_in_the_providers_error_shape(stack: Stack) -> None:
+    """The check's 401 reaches the SDKs as their own error, with its message, not a bare status."""
+    client = openai.OpenAI(base_url=f"{stack.url}/v1", api_key=new_key(), max_retries=0)
+    with client, pytest.raises(openai.AuthenticationError) as refused:
+        client.chat.completions.create(model="gpt-4o-mini", messages=HI)
+    assert "agent credential refused: api_key_invalid" in str(refused.value)
+    assert refused.value.code == "denied"
+    claude = anthropic.Anthropic(base_url=stack.url, api_key=new_key(), max_retries=0)
+    with claude, pytest.raises(anthropic.AuthenticationError) as refused_too:
+        claude.messages.create(model="claude-haiku-4-5", max_tokens=10, messages=HI)
+    assert "api_key_invalid" in str(refused_too.value)

@@ -83,7 +83,7 @@ def hostile() -> Iterator[HostileUpstream]:
     server.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def guarded(tmp_path_factory: pytest.TempPathFactory, hostile: HostileUpstream) -> Iterator[Stack]:
     """Envoy + Chaperone with the shipped default policies, in front of the hostile upstream."""
     workdir = tmp_path_factory.mktemp("guarded")

@@ -6,9 +6,9 @@ header and byte of its answers. Tests register a script under a name and send re
 allowed, none at all allowed: no Content-Type is added), and the body in chunks with a pause
 between them, so that Envoy hands Chaperone the body in several pieces.
 
-An MCP client must initialize before it calls a tool: ``mcp_script`` answers ``initialize`` and
-notifications as a well-behaved server would and plays the hostile answer on every other call,
-with the id of the request it answers.
+An MCP client must initialize before it calls a tool: ``mcp_script`` answers ``initialize``,
+notifications and the client's answers to server requests as a well-behaved server would, and
+plays the hostile answer on every other call, with the id of the request it answers.
 """
 
 from __future__ import annotations
@@ -52,8 +52,9 @@ def split(data: bytes, size: int) -> tuple[bytes, ...]:
     return tuple(data[i : i + size] for i in range(0, len(data), size)) or (b"",)
 
 
-def mcp_script(answer: Callable[[Any], Answer]) -> Script:
-    """A server that initializes properly, then answers every request with ``answer(request_id)``."""
+def mcp_script(answer: Callable[[Any], Answer], *, tools: list[dict[str, Any]] | None = None) -> Script:
+    """A server that initializes properly, then answers every request with ``answer(request_id)``
+    (``tools/list`` with ``tools`` when given: an SDK lists them to check a call's result)."""
 
     def play(body: bytes) -> Answer:
         message = orjson.loads(body) if body else {}
@@ -68,8 +69,11 @@ def mcp_script(answer: Callable[[Any], Answer]) -> Script:
             return Answer(
                 200, (("content-type", "application/json"), ("mcp-session-id", "s1")), (orjson.dumps(reply),)
             )
-        if method is not None and "id" not in message:
-            return Answer(202)
+        if not isinstance(message, dict) or method is None or "id" not in message:
+            return Answer(202)  # a notification, or the client answering a server's request
+        if method == "tools/list" and tools is not None:
+            reply = {"jsonrpc": "2.0", "id": message["id"], "result": {"tools": tools}}
+            return Answer(200, (("content-type", "application/json"),), (orjson.dumps(reply),))
         return answer(message.get("id") if isinstance(message, dict) else None)
 
     return play
@@ -80,6 +84,7 @@ class HostileUpstream:
 
     def __init__(self) -> None:
         self.scripts: dict[str, Script] = {}
+        self.received: list[tuple[str, str, dict[str, str]]] = []  # method, path, headers
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
@@ -107,6 +112,7 @@ class HostileUpstream:
         script = self.scripts.get(request.headers.get(SCRIPT_HEADER, ""))
         if script is None:
             return web.Response(status=404, text="no such script")
+        self.received.append((request.method, request.path, dict(request.headers)))
         answer = script(await request.read())
         response = web.StreamResponse(status=answer.status)
         for name, value in answer.headers:

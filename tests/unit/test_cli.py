@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +78,21 @@ def test_policy_eval_shows_engine_errors_offline(tmp_path: Path) -> None:
     error = orjson.loads(result.stdout)["error"]
     assert error["code"] == "policy_eval_error"
     assert "divide by zero" in error["detail"].lower() or "division" in error["detail"].lower()
+
+
+def test_the_readmes_policy_eval_runs_as_written(tmp_path: Path) -> None:
+    """README, "Writing policies": the lines that write input.json and evaluate it, run in a
+    fresh directory with the shipped policies."""
+    readme = (ROOT / "README.md").read_text()
+    write_input = next(line for line in readme.splitlines() if line.endswith("> input.json"))
+    shutil.copytree(ROOT / "policies", tmp_path / "policies")
+    script = f"{write_input}\n{sys.executable} -m ext_proc policy eval --input input.json\n"
+    result = subprocess.run(["sh", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert orjson.loads(result.stdout)["allowed"] is True
+
+
+def test_policy_eval_of_a_missing_file_is_one_line() -> None:
+    result = chaperone("policy", "eval", "--input", "no-such-input.json")
+    assert result.returncode == 1
+    assert result.stderr == "chaperone: cannot read no-such-input.json: No such file or directory\n"

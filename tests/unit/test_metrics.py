@@ -13,10 +13,13 @@ from envoy.service.auth.v3 import external_auth_pb2, external_auth_pb2_grpc
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc
 from google.protobuf import json_format
+from prometheus_client import generate_latest
 
 from ext_proc.audit import AuditLog
 from ext_proc.authz.servicer import AuthorizationServicer
+from ext_proc.config import Config
 from ext_proc.errors import ChaperoneError, ErrorCode
+from ext_proc.limits.factory import build_limits
 from ext_proc.metrics import NULL_METRICS
 from ext_proc.metrics.prometheus import PrometheusMetrics
 from ext_proc.policy.bundle import load_bundle
@@ -173,3 +176,20 @@ def test_remote_policy_failures_count_as_fail_open_or_closed(metrics: Prometheus
     assert value(metrics, decisions, phase="check", result="allowed", code="opa_timeout") == 1
     assert value(metrics, decisions, phase="check", result="denied", code="opa_timeout") == 1
     assert value(metrics, decisions, phase="check", result="allowed", code="denied") == 1, "dry-run"
+
+
+def test_no_created_series_are_exposed() -> None:
+    metrics = PrometheusMetrics(process=False)
+    metrics.limit_hit("rate")
+    metrics.decision("check", True, "none", 0.2)
+    text = generate_latest(metrics.registry).decode()
+    assert "chaperone_limits_hit_total" in text and "_created" not in text
+
+
+async def test_a_kill_switch_refusal_counts_as_a_limit_hit() -> None:
+    metrics = PrometheusMetrics(process=False)
+    limits = build_limits(Config(), metrics=metrics)
+    await limits.kill_switch.engage("agent", "bot-1", "runaway", "olga")
+    assert limits.kill_switch.blocked("bot-2") is None
+    assert limits.kill_switch.blocked("bot-1") is not None
+    assert value(metrics, "chaperone_limits_hit_total", limit="kill_switch") == 1

@@ -123,6 +123,30 @@
     return parts.length ? parts.join(" ") : JSON.stringify(action);
   }
 
+  // What the call would do with what: the arguments of a tool call (or of each call of a batch),
+  // as the API gives them (sensitive values already redacted by the service).
+  function formatArguments(action) {
+    if (!action || typeof action !== "object") return "";
+    if (Array.isArray(action.batch)) {
+      return action.batch.map(formatArguments).filter((text) => text).join("; ");
+    }
+    const args = action.arguments;
+    if (args === undefined || args === null) return "";
+    return typeof args === "string" ? args : JSON.stringify(args);
+  }
+
+  function actionCell(action) {
+    const td = cell(formatAction(action), "mono");
+    const args = formatArguments(action);
+    if (args) {
+      const detail = document.createElement("div");
+      detail.className = "arguments";
+      detail.textContent = args;
+      td.append(detail);
+    }
+    return td;
+  }
+
   // -- approvals -------------------------------------------------------------------------------
 
   async function refreshApprovals() {
@@ -159,7 +183,7 @@
     tr.append(
       cell(formatTime(approval.created_at)),
       cell(approval.agent),
-      cell(formatAction(approval.action), "mono"),
+      actionCell(approval.action),
       cell(approval.reason),
       cell(approval.group),
       cell(formatTime(approval.expires_at)),
@@ -247,7 +271,7 @@
     const tr = document.createElement("tr");
     tr.dataset.decisionId = String(event.decision_id || "");
     const allowed = event.allowed === true;
-    const result = (allowed ? "allowed" : "denied") + (event.status ? ` ${event.status}` : "");
+    const result = allowed ? "allowed" : deniedAs(event.status);
     const reasons = Array.isArray(event.reasons) ? event.reasons.join("; ") : "";
     tr.append(
       cell(formatTime(event.time)),
@@ -258,6 +282,13 @@
       cell(reasons || event.error_code || ""),
     );
     return tr;
+  }
+
+  // A refused MCP or A2A call is answered as a JSON-RPC error at HTTP 200 (or 202 for a
+  // notification): it is denied all the same, and shown so, not as "denied 200".
+  function deniedAs(status) {
+    if (!status) return "denied";
+    return status < 400 ? "denied (JSON-RPC error)" : `denied ${status}`;
   }
 
   function showDecision(event) {

@@ -1,0 +1,191 @@
+"""The service's process under faults, through real Envoy: killed under load, stopped with streams
+open, its policy directory removed, and flooded with idle streams."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import psutil
+import pytest
+
+from ext_proc.cli import main
+from tests.harness import Stack, UpstreamServer, copy_policies, start_stack
+from tests.reliability.conftest import eventually, metric, ready
+
+pytestmark = pytest.mark.envoy
+
+MAX_RPCS = 256
+TOKEN = "tok-reliability-7Qx2"
+AUTH = {"authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, upstream: UpstreamServer) -> Iterator[Stack]:
+    workdir = tmp_path_factory.mktemp("process-faults")
+    policies = copy_policies("default", workdir / "policies")
+    (workdir / "tokens").write_text(f"olga {TOKEN}\n")
+    sections = {
+        "admin": {"token_file": str(workdir / "tokens")},
+        "audit": {"file": {"path": str(workdir / "audit.log")}},
+        "server": {"max_concurrent_rpcs": MAX_RPCS, "grace_period_seconds": 4},
+    }
+    yield from start_stack(workdir, policies, upstream, service_sections=sections)
+
+
+def settled(read: Callable[[], float], timeout: float = 30) -> float:
+    """The value once it stopped growing for a second (or the timeout passed)."""
+    deadline = time.monotonic() + timeout
+    last = read()
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        value = read()
+        if value == last and value > 0:
+            break
+        last = value
+    return last
+
+
+def get(stack: Stack, path: str = "/echo/x", timeout: float = 5) -> int:
+    try:
+        with stack.client(timeout=timeout) as client:
+            return client.get(path).status_code
+    except httpx.HTTPError:
+        return 0  # no answer at all
+
+
+def restart(stack: Stack) -> None:
+    stack.service.start()
+    eventually(lambda: get(stack) == 200, timeout=20)
+
+
+def test_killed_under_load_it_fails_closed_and_its_audit_chain_survives(stack: Stack) -> None:
+    process = stack.service.process
+    assert process is not None
+    killed_at: list[float] = []
+    after_kill: list[int] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            status = get(stack, timeout=2)
+            if killed_at and started > killed_at[0]:
+                after_kill.append(status)
+
+    workers = [threading.Thread(target=load) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    time.sleep(1.0)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    killed_at.append(time.monotonic())
+    time.sleep(1.0)
+    stop.set()
+    for worker in workers:
+        worker.join(timeout=10)
+    assert after_kill and 200 not in after_kill, "nothing passes while the service is down"
+    restart(stack)
+    report = verify(stack.service.workdir / "audit.log")
+    assert "follows the segment before it" in report, "the new process continues the chain"
+
+
+def verify(path: Path) -> str:
+    output: list[str] = []
+    with contextlib.redirect_stdout(_Lines(output)):
+        status = main(["audit", "verify", str(path)])
+    assert status == 0, "".join(output)
+    return "".join(output)
+
+
+class _Lines:
+    def __init__(self, into: list[str]) -> None:
+        self._into = into
+
+    def write(self, text: str) -> int:
+        self._into.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_sigterm_ends_an_open_stream_with_the_providers_error_event(stack: Stack) -> None:
+    """A long answer still streaming when the grace period nears its end gets OpenAI's error event,
+    which the SDK raises as an API error (not a broken connection), before the process exits."""
+    process = stack.service.process
+    assert process is not None
+    reply = " ".join(f"word{index}" for index in range(400))
+    headers = {"x-demo-reply": reply, "x-demo-delay-ms": "40"}  # ~16 s of answer
+    client = openai.OpenAI(
+        base_url=f"{stack.url}/v1", api_key="sk-none", default_headers=headers, max_retries=0, timeout=30
+    )
+    received: list[str] = []
+    with client:
+        stream = client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        with pytest.raises(openai.APIError) as raised:
+            for chunk in stream:
+                received.extend(choice.delta.content or "" for choice in chunk.choices)
+                if len(received) == 5:
+                    process.send_signal(signal.SIGTERM)
+    assert not isinstance(raised.value, openai.APIConnectionError)
+    assert "shutting down" in raised.value.message
+    assert "".join(received).startswith("word0")
+    assert process.wait(timeout=10) == 0
+    summary = stack.service.wait_for_event(lambda e: e.get("event") == "stream_summary")
+    assert summary["stopped"]["reason"] == "shutting_down"
+    restart(stack)
+
+
+def test_a_removed_policy_directory_keeps_the_last_policy_but_is_not_ready(stack: Stack) -> None:
+    admin = stack.service.admin_url
+    backup = stack.policy_dir.with_name("policies.saved")
+    shutil.copytree(stack.policy_dir, backup)
+    shutil.rmtree(stack.policy_dir)
+    try:
+        eventually(lambda: ready(admin) == 503, timeout=5)
+        status = httpx.get(f"{admin}/api/policy", headers=AUTH, timeout=5).json()
+        assert status["last_error"] and status["loaded"]
+        assert get(stack) == 200 and get(stack, "/nowhere") == 403, "the last good policy answers"
+    finally:
+        shutil.copytree(backup, stack.policy_dir)
+    eventually(lambda: ready(admin) == 200, timeout=5)
+    assert httpx.get(f"{admin}/api/policy", headers=AUTH, timeout=5).json()["last_error"] is None
+
+
+def test_thousands_of_idle_streams_are_bounded_and_let_go(stack: Stack) -> None:
+    """Requests that send their headers and never their body each hold an ext_proc stream: at most
+    server.max_concurrent_rpcs of them are held, memory stays bounded, and all are released."""
+    assert stack.service.process is not None
+    service = psutil.Process(stack.service.process.pid)
+    admin = stack.service.admin_url
+    rss_before = service.memory_info().rss
+    head = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+        b"content-length: 100\r\n\r\n"
+    )
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(2000):
+            sock = socket.create_connection(("127.0.0.1", stack.envoy.listener_port))
+            sock.sendall(head)
+            sockets.append(sock)
+        held = settled(lambda: metric(admin, "chaperone_ext_proc_streams_open"))
+        assert 0 < held <= MAX_RPCS
+        grown = service.memory_info().rss - rss_before
+        assert grown < 64 * 1024 * 1024, f"{grown / 1e6:.1f} MB for {held:.0f} idle streams"
+    finally:
+        for sock in sockets:
+            sock.close()
+    eventually(lambda: metric(admin, "chaperone_ext_proc_streams_open") == 0, timeout=30)
+    assert get(stack) == 200
