@@ -88,9 +88,15 @@ def _json(data: bytes) -> Any:
 
 
 def _form(data: bytes) -> dict[str, list[str]]:
-    _require_utf8(data)
+    # Go reads the bytes as they are; a form that is not UTF-8 is refused here (400), as the
+    # strict JSON parser refuses one, rather than shown to the policy with replacement characters.
     try:
-        return parse_query(go_string(data))
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        message = f"the form body is not valid UTF-8 (byte {exc.start})"
+        raise ChaperoneError(ErrorCode.BODY_DECODE_ERROR, message, http_status=400) from None
+    try:
+        return parse_query(text)
     except GoUrlError as exc:
         raise _parse_error(str(exc)) from None
 
