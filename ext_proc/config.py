@@ -289,11 +289,28 @@ DeclaredProtocol = Literal["openai", "anthropic", "mcp", "a2a", "http"]
 RoutePrefix = Annotated[str, msgspec.Meta(pattern=r"^(/[^/?#%\s]+)+$")]
 
 
+# Which of Chaperone's Envoy filters run on a route (`chaperone envoy-config`; README, "The Envoy
+# side"): auto is ext_proc alone on a route that declares an AI protocol (it reads every body
+# there and decides at the request headers as the check would: one gRPC call per request instead
+# of two), both filters elsewhere; ext_authz alone reads no body at all (a request with one, or a
+# decision that asks for a later phase, is refused).
+RouteFilters = Literal["auto", "both", "ext_proc", "ext_authz"]
+AI_PROTOCOLS = frozenset({"openai", "anthropic", "mcp", "a2a"})
+
+
+def route_filters(protocol: str | None, filters: RouteFilters) -> RouteFilters:
+    """``auto`` resolved: ext_proc alone on a route declared to speak an AI protocol, else both."""
+    if filters != "auto":
+        return filters
+    return "ext_proc" if protocol in AI_PROTOCOLS else "both"
+
+
 class RouteConfig(_Section, frozen=True):
     """A path prefix of an upstream that speaks its own protocol (an MCP server under /mcp)."""
 
     prefix: RoutePrefix
     protocol: DeclaredProtocol
+    filters: RouteFilters = "auto"
 
 
 class UpstreamConfig(_Section, frozen=True):
@@ -314,6 +331,8 @@ class UpstreamConfig(_Section, frozen=True):
     protocol: DeclaredProtocol | None = None
     # Paths that speak another protocol than the upstream's (longest prefix first).
     routes: tuple[RouteConfig, ...] = ()
+    # The filters on the upstream's other paths (RouteFilters above).
+    filters: RouteFilters = "auto"
 
 
 class Config(_Section, frozen=True):
@@ -491,6 +510,7 @@ def _check_upstreams(upstreams: tuple[UpstreamConfig, ...]) -> None:
         if upstream.credential is not None and not upstream.credential.file:
             raise ConfigError(f"config error at {key}.credential.file: the file name is empty")
         _check_routes(upstream.routes, f"{key}.routes")
+        _check_filters(upstream.protocol, upstream.filters, key)
     _check_one_spire_socket(upstreams)
 
 
@@ -500,6 +520,15 @@ def _check_routes(routes: tuple[RouteConfig, ...], key: str) -> None:
         if route.prefix in prefixes:
             raise ConfigError(f"config error at {key}[{index}].prefix: {route.prefix!r} is used twice")
         prefixes.add(route.prefix)
+        _check_filters(route.protocol, route.filters, f"{key}[{index}]")
+
+
+def _check_filters(protocol: str | None, filters: RouteFilters, key: str) -> None:
+    if filters == "ext_authz" and protocol in AI_PROTOCOLS:
+        raise ConfigError(
+            f"config error at {key}.filters: a route that speaks {protocol} has every body read "
+            "(ext_proc); ext_authz alone reads none"
+        )
 
 
 def _check_one_spire_socket(upstreams: tuple[UpstreamConfig, ...]) -> None:

@@ -62,6 +62,9 @@ class ErrorCode(StrEnum):
     KILL_SWITCH = "kill_switch"
     KILL_NOT_FOUND = "kill_not_found"
     PRICE_UNKNOWN = "price_unknown"
+    # A route that only ext_authz decides (upstreams[].filters: ext_authz): no body is read there
+    ROUTE_READS_NO_BODY = "route_reads_no_body"
+    ROUTE_NOT_INSPECTED = "route_not_inspected"
     # The audit trail (audit.on_failure: deny)
     AUDIT_UNAVAILABLE = "audit_unavailable"
     # A stream ended because the service is stopping (SIGTERM)

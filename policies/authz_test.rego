@@ -195,3 +195,19 @@ test_server_requests_and_notifications_are_judged if {
 	d.reasons == ["prompt injection in a message from the server"]
 	not authz.allow.allowed with input as server_message("server_notification", "notifications/progress", 0.7)
 }
+
+# A JSON-RPC batch is decided call by call: each call is input.action, with the batch as context
+# (input.batch); Chaperone refuses the whole batch when one call is refused.
+in_batch(action, index, actions) := object.union(
+	body(object.union(action, {"batch": true})),
+	{"batch": {"index": index, "size": count(actions), "actions": actions}},
+)
+
+test_each_call_of_a_batch_is_decided_on_its_own if {
+	actions := [tool("get_customer", {}), tool("delete_user", {}), tool("run_query", {"sql": "x"})]
+	authz.allow.allowed with input as in_batch(actions[0], 0, actions)
+	denied := authz.allow with input as in_batch(actions[1], 1, actions)
+	denied.reasons == ["tool \"delete_user\" is not allowed"]
+	pinned := authz.allow with input as in_batch(actions[2], 2, actions)
+	pinned.rewrite.tool_arguments == {"dry_run": true}
+}

@@ -155,6 +155,8 @@ class ServiceProcess:
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     cpus: frozenset[int] | None = None  # pin the service to these CPUs (benchmarks)
+    # Several worker processes start at once, each loading everything: they may need longer.
+    startup_seconds: float = STARTUP_SECONDS
 
     @property
     def address(self) -> str:
@@ -186,7 +188,7 @@ class ServiceProcess:
         return self
 
     def wait_serving(self) -> None:
-        deadline = time.monotonic() + STARTUP_SECONDS
+        deadline = time.monotonic() + self.startup_seconds
         target = self.address
         while time.monotonic() < deadline:
             assert self.process is not None
@@ -237,7 +239,9 @@ class ServiceProcess:
 
 def service_config(address: str, policy_dir: Path, **sections: dict[str, Any]) -> dict[str, Any]:
     config: dict[str, Any] = {
-        "server": {"address": address, "grace_period_seconds": 5},
+        # One process unless a test asks for workers (server.workers auto would start one per CPU
+        # whenever Redis is configured).
+        "server": {"address": address, "grace_period_seconds": 5, "workers": 1},
         "policy": {"directory": str(policy_dir), "reload_interval_seconds": 0.2},
         "logging": {"level": "info", "format": "json"},
         "admin": {"address": f"127.0.0.1:{free_port()}"},
@@ -310,13 +314,18 @@ def start_stack(
     service_sections: dict[str, dict[str, Any]] | None = None,
     edit_envoy: Callable[[dict[str, Any]], None] | None = None,
     unix_socket: bool = False,
+    startup_seconds: float = STARTUP_SECONDS,
 ) -> Iterator[Stack]:
     """Start the service and Envoy; yield the stack; stop both (a generator for fixtures)."""
     workdir.mkdir(parents=True, exist_ok=True)
     socket_path = workdir / "chaperone.sock"
     service_port = free_port()
     address = f"unix:{socket_path}" if unix_socket else f"127.0.0.1:{service_port}"
-    service = ServiceProcess(workdir, service_config(address, policy_dir, **(service_sections or {})))
+    service = ServiceProcess(
+        workdir,
+        service_config(address, policy_dir, **(service_sections or {})),
+        startup_seconds=startup_seconds,
+    )
     listener_port, admin_port = free_port(), free_port()
     envoy_config = render_envoy_config(
         listener_port=listener_port,

@@ -13,6 +13,7 @@ bodies are safe; a few draws use a variable nobody binds, which OPA refuses at c
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,9 +31,11 @@ KIND_LITERALS = {
     "number": ["0", "1", "-2", "2.5", "123456789012345678901234567890"],
     "boolean": ["true", "false"],
     "null": ["null"],
-    "array": ["[]", '["a", 1]', "[1, 2]"],
-    "object": ["{}", '{"a": 1}'],
-    "set": ["set()", '{"a", 1}'],
+    # Empty collections: OPA's checker also knows element types (sum(["a"]) is refused), which
+    # the load-time checks do not follow; non-empty collections come from input and data.
+    "array": ["[]"],
+    "object": ["{}"],
+    "set": ["set()"],
 }
 KEYS = ["a", "b", "c", "n", "s", "l", "o"]
 STRINGS = ["", "a", "ab", "B", "Bearer x", "x-y", "10.0.0.1", "1", "é"]
@@ -47,7 +50,7 @@ UNARY = [
 ]  # fmt: skip
 BINARY = [
     "startswith", "endswith", "contains", "concat", "split", "indexof", "object.get_default",
-    "array.concat", "trim", "format_int", "union_pair", "regex.match", "glob.match_default",
+    "array.concat", "trim", "format_int", "regex.match", "glob.match_default",
     "net.cidr_contains", "net.cidr_intersects", "crypto.hmac.sha256", "sprintf",
 ]  # fmt: skip
 # Some names stand for a call of a different arity or form.
@@ -65,6 +68,7 @@ for _name, _kinds in (
     SIGNATURES = {**SIGNATURES, _name: _kinds}
 
 
+@functools.cache
 def json_values(depth: int = 2) -> st.SearchStrategy[Any]:
     scalars = st.one_of(
         st.none(),
@@ -108,6 +112,11 @@ class Scope:
         return Scope(list(self.bound), self.counter, untyped=list(self.untyped))
 
 
+@functools.cache
+def _choice(options: tuple[Any, ...]) -> st.SearchStrategy[Any]:
+    return st.sampled_from(options)
+
+
 @dataclass
 class ModuleBuilder:
     draw: Any
@@ -116,9 +125,12 @@ class ModuleBuilder:
 
     # -- terms -------------------------------------------------------------------------------
 
+    def pick(self, options: Any) -> Any:
+        return self.draw(_choice(tuple(options)))
+
     def term(self, scope: Scope, depth: int = 0) -> str:
         kinds = ["literal", "input", "input", "data", "var", "rule", "call", "arith", "compr", "func"]
-        kind = self.draw(st.sampled_from(kinds if depth < 2 else kinds[:6]))
+        kind = self.pick(kinds if depth < 2 else kinds[:6])
         return getattr(self, f"_term_{kind}")(scope, depth)
 
     def _term_literal(self, scope: Scope, depth: int) -> str:
@@ -132,48 +144,49 @@ class ModuleBuilder:
         return rego_literal(self.draw(json_values(1)))
 
     def _term_input(self, scope: Scope, depth: int) -> str:
-        path = "input." + self.draw(st.sampled_from(KEYS))
-        suffix = self.draw(st.sampled_from(["", "", ".a", "[0]", "[1]", '["b"]', ".o.a"]))
+        path = "input." + self.pick(KEYS)
+        suffix = self.pick(["", "", ".a", "[0]", "[1]", '["b"]', ".o.a"])
         if suffix == "" and scope.bound and self.draw(st.booleans()):
-            suffix = f"[{self.draw(st.sampled_from(tuple(scope.bound)))}]"
+            suffix = f"[{self.pick(tuple(scope.bound))}]"
         return path + suffix
 
     def _term_data(self, scope: Scope, depth: int) -> str:
-        key = self.draw(st.sampled_from(KEYS))
+        key = self.pick(KEYS)
         if self.draw(st.booleans()):
-            return f"data.d[input.{self.draw(st.sampled_from(['s', 'a', 'n']))}]"
+            return f"data.d[input.{self.pick(['s', 'a', 'n'])}]"
         return f"data.d.{key}"
 
     def _term_var(self, scope: Scope, depth: int) -> str:
-        if self.draw(st.sampled_from(UNSAFE_ODDS)):
+        if self.pick(UNSAFE_ODDS):
             return "unbound"  # unsafe: OPA refuses the module
         if not scope.bound:
             return self._term_input(scope, depth)
         recent = tuple(scope.bound[-2:])
-        name = self.draw(st.sampled_from(recent if self.draw(st.booleans()) else tuple(scope.bound)))
+        name = self.pick(recent if self.draw(st.booleans()) else tuple(scope.bound))
         scope.used.add(name)
         return name
 
     def _term_rule(self, scope: Scope, depth: int) -> str:
         if not self.rules:
             return self._term_input(scope, depth)
-        return self.draw(st.sampled_from(tuple(self.rules)))
+        return self.pick(tuple(self.rules))
 
     def typed(self, scope: Scope, depth: int, kinds: str) -> str:
         """An argument OPA's type checker accepts where ``kinds`` (``a|b``) are wanted: a reference
         to input or data (of unknown type), an untyped variable, or a literal of a wanted kind."""
-        if self.draw(st.sampled_from(UNTYPED_ODDS)):
-            return self.term(scope, depth + 1)
-        choice = self.draw(st.sampled_from(["input", "data", "var", "literal"]))
+        if self.pick(UNTYPED_ODDS):
+            # A literal of any kind: OPA refuses a wrong one at compile time, and so must we.
+            return str(self.pick(KIND_LITERALS[self.pick(tuple(KIND_LITERALS))]))
+        choice = self.pick(["input", "data", "var", "literal"])
         if choice == "var" and scope.untyped:
-            return self.draw(st.sampled_from(tuple(scope.untyped)))
+            return self.pick(tuple(scope.untyped))
         if choice == "literal":
             wanted = [k for k in kinds.split("|") if k in KIND_LITERALS] or list(KIND_LITERALS)
-            return self.draw(st.sampled_from(KIND_LITERALS[self.draw(st.sampled_from(wanted))]))
+            return self.pick(KIND_LITERALS[self.pick(wanted)])
         return self._term_data(scope, depth) if choice == "data" else self._term_input(scope, depth)
 
     def _term_call(self, scope: Scope, depth: int) -> str:
-        name = self.draw(st.sampled_from(UNARY + BINARY))
+        name = self.pick(UNARY + BINARY)
         signature = SIGNATURES.get(name) or ("any,any" if name in CALL_FORMS else "any")
         args = [self.typed(scope, depth, kinds) for kinds in signature.split(",")]
         return CALL_FORMS.get(
@@ -181,7 +194,7 @@ class ModuleBuilder:
         ).format(*args)
 
     def _term_arith(self, scope: Scope, depth: int) -> str:
-        op = self.draw(st.sampled_from(["+", "-", "*", "/", "%", "|", "&"]))
+        op = self.pick(["+", "-", "*", "/", "%", "|", "&"])
         kinds = "set" if op in "|&" else "number"
         return f"({self.typed(scope, depth, kinds)} {op} {self.typed(scope, depth, kinds)})"
 
@@ -191,7 +204,7 @@ class ModuleBuilder:
         x = inner.fresh()
         inner.bound.append(x)
         condition = self.statement(inner, depth + 1)
-        form = self.draw(st.sampled_from(["array", "set", "object"]))
+        form = self.pick(["array", "set", "object"])
         if form == "object":
             k = inner.fresh()
             return f"{{{k}: {x} | some {k}, {x} in {collection}; {condition}}}"
@@ -201,13 +214,13 @@ class ModuleBuilder:
     def _term_func(self, scope: Scope, depth: int) -> str:
         if not self.functions:
             return self._term_call(scope, depth)
-        return f"{self.draw(st.sampled_from(tuple(self.functions)))}({self.term(scope, depth + 1)})"
+        return f"{self.pick(tuple(self.functions))}({self.term(scope, depth + 1)})"
 
     # -- statements ----------------------------------------------------------------------------
 
     def statement(self, scope: Scope, depth: int = 0) -> str:
         kinds = ["assign", "compare", "unify", "not", "some", "in", "every", "call", "truthy", "with"]
-        kind = self.draw(st.sampled_from(kinds if depth < 2 else kinds[:4]))
+        kind = self.pick(kinds if depth < 2 else kinds[:4])
         return getattr(self, f"_stmt_{kind}")(scope, depth)
 
     def _stmt_assign(self, scope: Scope, depth: int) -> str:
@@ -219,12 +232,16 @@ class ModuleBuilder:
         return f"{name} := {value}"
 
     def _stmt_compare(self, scope: Scope, depth: int) -> str:
-        op = self.draw(st.sampled_from(["==", "!=", "<", "<=", ">", ">="]))
-        return f"{self.term(scope, depth)} {op} {self.term(scope, depth)}"
+        op = self.pick(["==", "!=", "<", "<=", ">", ">="])
+        # One side of unknown type, so that `==` is never a match error OPA's type inference
+        # would find (the load-time checks follow literal kinds, builtin results and literal
+        # rule values, not every variable's type).
+        other = self.typed(scope, depth, "any") if op == "==" else self.term(scope, depth)
+        return f"{self.term(scope, depth)} {op} {other}"
 
     def _stmt_unify(self, scope: Scope, depth: int) -> str:
         if self.draw(st.booleans()):
-            value = self.draw(st.sampled_from(["input", "data"]))
+            value = self.pick(["input", "data"])
             value = self._term_input(scope, depth) if value == "input" else self._term_data(scope, depth)
             first, second = scope.fresh(), scope.fresh()
             scope.bound += [first, second]
@@ -237,17 +254,20 @@ class ModuleBuilder:
 
     def _stmt_not(self, scope: Scope, depth: int) -> str:
         inner = scope.child()
-        kind = self.draw(st.sampled_from(["compare", "call", "truthy", "in"]))
+        kind = self.pick(["compare", "call", "truthy", "in"])
         return "not " + getattr(self, f"_stmt_{kind}")(inner, depth + 1)
 
     def collection(self, scope: Scope, depth: int) -> str:
         """Something to iterate: what OPA's type checker cannot prove is not a collection."""
-        kind = self.draw(st.sampled_from(["input", "data", "var", "literal", "compr"]))
+        kind = self.pick(["input", "data", "var", "literal", "compr"])
         if kind == "literal":
             return rego_literal(self.draw(st.lists(json_values(0), max_size=3)))
         if kind == "compr" and depth < 2:
             return self._term_compr(scope, depth + 1)
-        return getattr(self, f"_term_{kind if kind != 'compr' else 'input'}")(scope, depth)
+        if kind == "var" and scope.untyped:
+            # Only variables of unknown type: OPA refuses to iterate one it knows is a scalar.
+            return str(self.pick(tuple(scope.untyped)))
+        return getattr(self, f"_term_{kind if kind in ('input', 'data') else 'input'}")(scope, depth)
 
     def _stmt_some(self, scope: Scope, depth: int) -> str:
         collection = self.collection(scope, depth)
@@ -256,9 +276,13 @@ class ModuleBuilder:
             key = scope.fresh()
             scope.bound += [key, value]
             scope.declared += [key, value]
+            if collection.startswith(("input.", "data.")):
+                scope.untyped += [key, value]
             return f"some {key}, {value} in {collection}"
         scope.bound.append(value)
         scope.declared.append(value)
+        if collection.startswith(("input.", "data.")):
+            scope.untyped.append(value)
         return f"some {value} in {collection}"
 
     def _stmt_in(self, scope: Scope, depth: int) -> str:
@@ -269,19 +293,19 @@ class ModuleBuilder:
         x = inner.fresh()
         inner.bound.append(x)
         body = self.statement(inner, depth + 1)
-        if x not in inner.used and self.draw(st.sampled_from((True,) * 9 + (False,))):
+        if x not in inner.used and self.pick((True,) * 9 + (False,)):
             body += f"; {x} != {{}}"  # OPA refuses an `every` variable the body does not use
         return f"every {x} in {self.collection(scope, depth)} {{ {body} }}"
 
     def _stmt_call(self, scope: Scope, depth: int) -> str:
-        name = self.draw(st.sampled_from(["startswith", "endswith", "contains", "regex.match"]))
+        name = self.pick(["startswith", "endswith", "contains", "regex.match"])
         return f"{name}({self.typed(scope, depth, 'string')}, {self.typed(scope, depth, 'string')})"
 
     def _stmt_truthy(self, scope: Scope, depth: int) -> str:
         return self.term(scope, depth)
 
     def _stmt_with(self, scope: Scope, depth: int) -> str:
-        target = self.draw(st.sampled_from(["input", "input.a", "input.s", "data.d.a"]))
+        target = self.pick(["input", "input.a", "input.s", "data.d.a"])
         value = self._term_literal(Scope(), depth + 1)
         subject = self._term_rule(scope, depth) if self.rules else self._term_input(scope, depth)
         return f"{subject} with {target} as {value}"
@@ -291,7 +315,7 @@ class ModuleBuilder:
         statements = [self.statement(scope) for _ in range(count)]
         # OPA refuses a `some` variable nothing uses; most bodies use theirs.
         for name in scope.declared:
-            if name not in scope.used and self.draw(st.sampled_from((True,) * 9 + (False,))):
+            if name not in scope.used and self.pick((True,) * 9 + (False,)):
                 statements.append(f"{name} != {{}}")
         return "; ".join(statements)
 
@@ -308,7 +332,7 @@ class ModuleBuilder:
         return text
 
     def rule(self, name: str) -> list[str]:
-        kind = self.draw(st.sampled_from(["complete", "boolean", "else", "set", "object", "multi"]))
+        kind = self.pick(["complete", "boolean", "else", "set", "object", "multi"])
         scope = Scope()
         lines = []
         if self.draw(st.integers(0, 2)) == 0 and kind in ("complete", "boolean", "else"):

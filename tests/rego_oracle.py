@@ -65,6 +65,16 @@ def opa_case(modules: Iterable[tuple[str, str]], data: dict[str, Any], path: str
         engine.close()
 
 
+def load_refusal(modules: Iterable[tuple[str, str]], rego_version: RegoVersion = "v1") -> str | None:
+    """Why the embedded engine refuses the modules at load (None when it loads them)."""
+    bundle = bundle_of(modules)
+    try:
+        compile_engine(build_engine(bundle, rego_version), rego_version, bundle.modules)
+    except PolicyLoadError as exc:
+        return str(exc)
+    return None
+
+
 def regorus_case(
     modules: Iterable[tuple[str, str]],
     data: dict[str, Any],
@@ -116,8 +126,23 @@ def regorus_engine(
 
 
 def _plain(value: Any) -> Any:
-    """JSON form (sets as arrays), integral floats as ints, as both engines' JSON answers compare."""
-    return json.loads(json.dumps(value, default=_default))
+    """JSON form (sets as arrays), as both engines' JSON answers compare.
+
+    A number beyond 2**53 is compared as a float: regorus computes with integers of any size, but
+    hands a result beyond 64 bits out as a float (its JSON writer has no other form). Decisions
+    carry such numbers only by echoing them; comparisons inside the policy are exact.
+    """
+    return _rounded(json.loads(json.dumps(value, default=_default)))
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) > 2**53:
+        return float(value)
+    return value
 
 
 def _default(value: Any) -> Any:

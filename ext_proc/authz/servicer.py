@@ -22,18 +22,22 @@ from ext_proc.enforcement.credentials import UpstreamCredentials, upstream_crede
 from ext_proc.enforcement.handoff import NO_HANDOFF, Handoff
 from ext_proc.enforcement.limits import killed, rate_limited
 from ext_proc.enforcement.sessions import decided_on_body, observe
-from ext_proc.errors import ChaperoneError
+from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.grpc_services import UndecodableMessage
 from ext_proc.identity.model import ANONYMOUS, AgentIdentity
 from ext_proc.inspection.denial import provider_shaped
 from ext_proc.metrics import NULL_METRICS, Metrics
 from ext_proc.policy.decision import Decision
+from ext_proc.policy.directives import NO_REWRITE
 from ext_proc.policy.evaluator import DenyResponse, Evaluator, Outcome, deny_response, new_decision_id
 from ext_proc.policy_input.check import PHASE_CHECK, carried_attributes, check_input
 from ext_proc.protocols.llm import detect_provider
 from ext_proc.safe_errors import internal_error
 
 UPSTREAM_KEY = "upstream"
+# The route's context extension when only ext_authz runs there (envoy_bootstrap/filters.py).
+FILTERS_KEY = "filters"
+EXT_AUTHZ_ONLY = "ext_authz"
 
 
 class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # type: ignore[misc]
@@ -75,10 +79,24 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
                 http.headers, attributes.source.principal or None
             )
             refusal = killed(limits.kill_switch, identity.agent_id, upstream, None)
+            no_ext_proc = attributes.context_extensions.get(FILTERS_KEY) == EXT_AUTHZ_ONLY
+            if no_ext_proc and _has_body(http.headers):
+                raise ChaperoneError(
+                    ErrorCode.ROUTE_READS_NO_BODY, "this route reads no request body", http_status=400
+                )
             if refusal is None:
                 document = await self._input(request, identity, upstream)
+                # What the later phases cannot read again, of what the policy can read (the input
+                # holds nothing else); a request in flight across a reload carries what the
+                # policy of its check could read.
                 carried = carried_attributes(document)
                 outcome = await self._evaluator.decide(document)
+                if no_ext_proc and outcome.decision.allowed and _needs_ext_proc(outcome.decision):
+                    raise ChaperoneError(
+                        ErrorCode.ROUTE_NOT_INSPECTED,
+                        "the decision asks for a later phase on a route without ext_proc",
+                        http_status=500,
+                    )
                 if outcome.decision.allowed:
                     refusal = await rate_limited(limits.rate_limiter, outcome.decision.limits)
                     if refusal is None:
@@ -138,7 +156,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
         return denied_response(deny, outcome.decision, decision_id)
 
     async def _input(self, request: Any, identity: AgentIdentity, upstream: str | None) -> dict[str, Any]:
-        document = check_input(request, parse_body=self._parse_body)
+        document = check_input(request, parse_body=self._parse_body, projection=self._evaluator.projection())
         document["agent"] = identity.as_input()
         headers = request.attributes.request.http.headers
         enforcement = self._enforcement
@@ -171,6 +189,23 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):  # ty
         if identity.error is not None:
             fields["identity_error"] = identity.error.value
         return fields
+
+
+def _has_body(headers: Any) -> bool:
+    length = headers.get("content-length", "")
+    return "transfer-encoding" in headers or (length != "" and length.strip() != "0")
+
+
+def _needs_ext_proc(decision: Decision) -> bool:
+    """What only a later ext_proc phase can apply."""
+    return bool(
+        decision.inspect.any
+        or decision.require_approval is not None
+        or decision.budgets
+        or decision.rewrite is not NO_REWRITE
+        or decision.replace_body is not None
+        or decision.response_headers_to_remove
+    )
 
 
 def _handoff(

@@ -14,6 +14,7 @@ from envoy_data_plane.envoy.config.core.v3 import (
     ApiVersion,
     GrpcService,
     GrpcServiceEnvoyGrpc,
+    HeaderValue,
     TypedExtensionConfig,
 )
 from envoy_data_plane.envoy.extensions.filters.http.credential_injector.v3 import CredentialInjector
@@ -25,6 +26,8 @@ from envoy_data_plane.envoy.extensions.filters.http.ext_authz.v3 import (
 )
 from envoy_data_plane.envoy.extensions.filters.http.ext_proc.v3 import (
     ExternalProcessor,
+    ExtProcOverrides,
+    ExtProcPerRoute,
     MetadataOptions,
     MetadataOptionsMetadataNamespaces,
     ProcessingMode,
@@ -38,7 +41,8 @@ from envoy_data_plane.envoy.extensions.transport_sockets.tls.v3 import SdsSecret
 from envoy_data_plane.envoy.type.v3 import HttpStatus, StatusCode
 from envoy_data_plane.google.protobuf import Any as PackedMessage
 
-from ext_proc.config import CheckBodyConfig, CredentialConfig
+from ext_proc.config import CheckBodyConfig, CredentialConfig, RouteFilters, route_filters
+from ext_proc.processing.protocol import ROUTE_CONTEXT_PREFIX
 
 EXT_AUTHZ = "envoy.filters.http.ext_authz"
 EXT_PROC = "envoy.filters.http.ext_proc"
@@ -56,6 +60,11 @@ REQUEST_ATTRIBUTES = ["request.protocol", "source.address", "destination.address
 # protocol its route declares (ext_proc/protocols/declared.py reads it).
 UPSTREAM_CONTEXT_KEY = "upstream"
 PROTOCOL_CONTEXT_KEY = "protocol"
+# On a route ext_authz decides alone, ``filters: ext_authz`` says so to the check.
+FILTERS_CONTEXT_KEY = "filters"
+# On a route ext_proc decides alone (no ext_authz): the route's context extensions reach it as
+# gRPC metadata (ROUTE_CONTEXT_PREFIX), and it asks for what the check would have had besides.
+DECIDING_ATTRIBUTES = [*REQUEST_ATTRIBUTES, "connection.uri_san_peer_certificate"]
 
 
 def ext_authz(with_request_body: CheckBodyConfig | None = None) -> HttpFilter:
@@ -119,14 +128,40 @@ def router() -> HttpFilter:
     return HttpFilter(name=ROUTER, typed_config=PackedMessage.pack(Router()))
 
 
-def upstream_context(upstream_name: str, protocol: str | None = None) -> dict[str, PackedMessage]:
-    """Per-route ext_authz settings: ``input.attributes.contextExtensions.upstream`` names the
-    upstream, and ``protocol`` what the route declares it speaks (absent: found by content)."""
+def upstream_context(
+    upstream_name: str,
+    protocol: str | None = None,
+    filters: RouteFilters = "auto",
+    check_reads_body: bool = False,
+) -> dict[str, PackedMessage]:
+    """Per-route filter settings. ``input.attributes.contextExtensions``: ``upstream`` names the
+    upstream, ``protocol`` what the route declares it speaks (absent: found by content), and
+    ``filters`` is ``ext_authz`` on a route where ext_proc does not run.
+
+    On a route that ext_proc decides alone, ext_authz is off and the context extensions reach
+    ext_proc as gRPC metadata of its stream (``ROUTE_CONTEXT_PREFIX``); on a route ext_authz
+    decides alone, ext_proc is off. ``check_reads_body`` (``policy.with_request_body``): the
+    check sees the body, which ext_proc's request headers do not: ``auto`` keeps both."""
     extensions = {UPSTREAM_CONTEXT_KEY: upstream_name}
     if protocol is not None:
         extensions[PROTOCOL_CONTEXT_KEY] = protocol
+    chosen = route_filters(protocol, filters)
+    if chosen == "ext_proc" and filters == "auto" and check_reads_body:
+        chosen = "both"
+    if chosen == "ext_proc":
+        metadata = [HeaderValue(key=f"{ROUTE_CONTEXT_PREFIX}{k}", value=v) for k, v in extensions.items()]
+        overrides = ExtProcOverrides(grpc_initial_metadata=metadata, request_attributes=DECIDING_ATTRIBUTES)
+        return {
+            EXT_AUTHZ: PackedMessage.pack(ExtAuthzPerRoute(disabled=True)),
+            EXT_PROC: PackedMessage.pack(ExtProcPerRoute(overrides=overrides)),
+        }
+    if chosen == "ext_authz":
+        extensions[FILTERS_CONTEXT_KEY] = "ext_authz"
     per_route = ExtAuthzPerRoute(check_settings=CheckSettings(context_extensions=extensions))
-    return {EXT_AUTHZ: PackedMessage.pack(per_route)}
+    settings = {EXT_AUTHZ: PackedMessage.pack(per_route)}
+    if chosen == "ext_authz":
+        settings[EXT_PROC] = PackedMessage.pack(ExtProcPerRoute(disabled=True))
+    return settings
 
 
 def credential_secret_name(upstream_name: str) -> str:

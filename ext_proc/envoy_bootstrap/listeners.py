@@ -73,7 +73,7 @@ def upstream_listener(
     if upstream.credential is not None:
         chain.append(filters.credential_injector(upstream.name, upstream.credential))
     chain.append(filters.router())
-    hcm = _hcm(upstream.name, _upstream_routes(upstream), chain)
+    hcm = _hcm(upstream.name, _upstream_routes(upstream, check_body is not None), chain)
     # Normalize paths before the policy sees them, and refuse encoded slashes, so that
     # "/v1/..%2F..%2Fadmin" cannot pass for a path under "/v1/".
     hcm.normalize_path = True
@@ -112,7 +112,7 @@ def readiness_listener(listen: str) -> Listener:
     )
 
 
-def _upstream_routes(upstream: UpstreamConfig) -> RouteConfiguration:
+def _upstream_routes(upstream: UpstreamConfig, check_reads_body: bool) -> RouteConfiguration:
     """One route per declared path prefix (longest first, each at a segment boundary), then the
     rest of the upstream; each tells the policy the upstream and the protocol it declares."""
     _, host, _ = upstream_origin(upstream)
@@ -123,7 +123,9 @@ def _upstream_routes(upstream: UpstreamConfig) -> RouteConfiguration:
         Route(
             match=RouteMatch(path_separated_prefix=route.prefix),
             route=action,
-            typed_per_filter_config=filters.upstream_context(upstream.name, route.protocol),
+            typed_per_filter_config=filters.upstream_context(
+                upstream.name, route.protocol, route.filters, check_reads_body
+            ),
         )
         for route in sorted(upstream.routes, key=lambda route: len(route.prefix), reverse=True)
     ]
@@ -131,7 +133,9 @@ def _upstream_routes(upstream: UpstreamConfig) -> RouteConfiguration:
         Route(
             match=RouteMatch(prefix="/"),
             route=action,
-            typed_per_filter_config=filters.upstream_context(upstream.name, upstream.protocol),
+            typed_per_filter_config=filters.upstream_context(
+                upstream.name, upstream.protocol, upstream.filters, check_reads_body
+            ),
         )
     )
     return RouteConfiguration(

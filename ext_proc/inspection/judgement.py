@@ -15,6 +15,8 @@ class Judgement:
     strip: bool
     message: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    # The policy's outcome, when a refusal replaces the whole response (its status, reasons).
+    outcome: Any = field(default=None, compare=False, repr=False)
 
 
 class Judge(Protocol):
@@ -28,4 +30,9 @@ class Judge(Protocol):
         is_error: bool,
         *,
         phase: str = "response_body",
-    ) -> Judgement: ...
+        in_place: bool = True,
+    ) -> Judgement:
+        """``in_place``: a refusal is answered inside the response (an error message, a dropped
+        message, an ended stream) and written to the audit trail here; otherwise the caller
+        refuses the whole response with ``Judgement.outcome``."""
+        ...

@@ -32,12 +32,15 @@ _KNOWN_CLEAN: dict[tuple[int, bool], set[str]] = {}
 
 class LeafScanner:
     """One per response. ``source`` says who wrote the strings (``request.TOOL_RESULT`` for what
-    a tool or another agent sends: prompt injection in it is indirect)."""
+    a tool or another agent sends: prompt injection in it is indirect). ``echo``: strings the
+    agent itself sent in the request, which an API may repeat (the Responses API echoes the
+    instructions and tools): scanned for sensitive data, not scored as injection coming back."""
 
-    __slots__ = ("_clean", "_scanner", "_scored", "_source")
+    __slots__ = ("_clean", "_echo", "_scanner", "_scored", "_source")
 
-    def __init__(self, source: str, *, scanner: Scanner | None = None) -> None:
+    def __init__(self, source: str, *, scanner: Scanner | None = None, echo: Collection[str] = ()) -> None:
         self._source = source
+        self._echo = echo
         self._scored = source in INJECTION_SOURCES
         self._scanner = scanner
         # Strings in which nothing was found, as this scanner reads them (for sensitive data, and
@@ -97,7 +100,7 @@ class LeafScanner:
         return texts
 
     def _text(self, path: Path, text: str, own: Collection[Path]) -> ScanText:
-        scored = self._scored and path not in own
+        scored = self._scored and path not in own and text not in self._echo
         kind = "key" if path and isinstance(path[-1], Key) else "value"
         return ScanText(path, text, self._source if scored else OTHER, kind)
 

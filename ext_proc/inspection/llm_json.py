@@ -11,11 +11,11 @@ looked for in everything else: an unknown field is content).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
+from ext_proc import strict_json
 from ext_proc.inspection.guard import TextScan, apply, injection_input
 from ext_proc.inspection.leaf_scan import LeafScanner
 from ext_proc.inspection.leaves import Path, leaves, rewrite
@@ -49,11 +49,14 @@ class LlmJson:
         return injection_input(self.scans)
 
 
-def read_llm_json(provider: Provider, body: bytes, *, scanner: Scanner | None = None) -> LlmJson:
+def read_llm_json(
+    provider: Provider, body: bytes, *, scanner: Scanner | None = None, echo: Collection[str] = ()
+) -> LlmJson:
+    """``echo``: the request's strings, which the answer may repeat (not injection coming back)."""
     document = RESPONSE.loads(body)
     response = parse_response(provider, document)
     own = _model_paths(response, document)
-    scans = LeafScanner(TOOL_RESULT, scanner=scanner).scan(document, own=own)
+    scans = LeafScanner(TOOL_RESULT, scanner=scanner, echo=echo).scan(document, own=own)
     return LlmJson(provider, document, response, scans)
 
 
@@ -71,7 +74,7 @@ def apply_llm_json(read: LlmJson, table: ActionTable, *, strip: bool = False) ->
     if applied.replacements:
         rewritten = rewrite(read.document, [(text.path, new) for text, new in applied.replacements])
         # Token log probabilities spell out the original text: they go with any replacement.
-        outcome.body = orjson.dumps(strip_logprobs(read.provider, rewritten))
+        outcome.body = strict_json.dumps(strip_logprobs(read.provider, rewritten))
     return outcome
 
 

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
+from ext_proc import strict_json
 from ext_proc.errors import ChaperoneError
 from ext_proc.inspection.guard import TextScan, apply, findings_input, injection_input
 from ext_proc.inspection.judgement import Judgement
@@ -97,12 +96,14 @@ class LlmStreamRelay:
         *,
         scanner: Scanner | None = None,
         judged: bool = False,
+        echo: Collection[str] = (),
     ) -> None:
+        """``echo``: the request's strings, which events may repeat (``LeafScanner``)."""
         self._parser = SseParser(strict=True)
         self._interpreter: StreamInterpreter = stream_interpreter(provider)
         self._table = table
         self._scanner = scanner or default_scanner()
-        self._leaves = LeafScanner(TOOL_RESULT, scanner=self._scanner)
+        self._leaves = LeafScanner(TOOL_RESULT, scanner=self._scanner, echo=echo)
         self._judged = judged
         self._redactors: dict[str, StreamRedactor] = {}
         self._sent: dict[str, str] = {}
@@ -207,7 +208,7 @@ class LlmStreamRelay:
         """Every string of the event but the channel texts, which are read above."""
         if view.data is None:
             return ()
-        return self._leaves.scan(view.data, skip={piece.path for piece in view.texts})
+        return self._leaves.scan(view.data, skip=tuple(piece.path for piece in view.texts))
 
     def _by_table(self) -> Judgement:
         return Judgement(allowed=True, table=self._table, strip=False)
@@ -296,7 +297,7 @@ class LlmStreamRelay:
         id and model, an item's id), so its strings are scanned like theirs: redacted, or the
         delta is not sent (the stream stops on a stopping finding)."""
         event = self._interpreter.extra_delta(channel, text, like=like)
-        data = orjson.loads(event.data)
+        data = strict_json.loads(event.data.encode())
         scans = self._leaves.scan(data, skip=_DELTA_PATHS)
         if not scans:
             return event.raw

@@ -253,6 +253,15 @@ def _role_source(role: object) -> str:
     return OTHER
 
 
+# The instructions and tool definitions a developer wrote (read, never scored for injection);
+# any other field outside the messages is content the caller sent, like a user turn.
+_INSTRUCTION_FIELDS = frozenset({"system", "instructions", "tools", "functions", "tool_choice"})
+
+
+def _outside_messages(path: Path) -> str:
+    return OTHER if path and path[0] in _INSTRUCTION_FIELDS else USER
+
+
 def _item(document: Any, key: str, path: Path) -> Any:
     """The item of array ``key`` a path starts in (``("messages", 2, ...)``), or None."""
     if len(path) < 2 or path[0] != key or not isinstance(path[1], int) or not isinstance(document, dict):
@@ -265,11 +274,12 @@ def _item(document: Any, key: str, path: Path) -> Any:
 
 
 def _chat_sources(document: Any) -> SourceOf:
-    """Chat Completions: a string in a message has its role's source."""
+    """Chat Completions: a string in a message has its role's source; outside, it is content
+    (``prediction``, ``metadata``, ``user``...) unless it is an instruction or a tool's definition."""
 
     def source_of(path: Path) -> str:
         message = _item(document, "messages", path)
-        return _role_source(message.get("role")) if message is not None else OTHER
+        return _role_source(message.get("role")) if message is not None else _outside_messages(path)
 
     return source_of
 
@@ -280,10 +290,10 @@ def _responses_sources(document: Any) -> SourceOf:
     def source_of(path: Path) -> str:
         item = _item(document, "input", path)
         if item is None:
-            return OTHER
+            return _outside_messages(path)
         if item.get("type") in _TOOL_OUTPUT_ITEMS:
             return TOOL_RESULT
-        return _role_source(item.get("role"))
+        return _role_source(item.get("role", "user"))
 
     return source_of
 
@@ -294,7 +304,7 @@ def _anthropic_sources(document: Any) -> SourceOf:
     def source_of(path: Path) -> str:
         message = _item(document, "messages", path)
         if message is None:
-            return OTHER
+            return _outside_messages(path)
         if len(path) >= 4 and path[2] == "content" and isinstance(path[3], int):
             block = _item(message, "content", path[2:])
             if block is not None and block.get("type") == "tool_result":
@@ -363,8 +373,8 @@ def _a2a(document: Any, host: str, path: str, protocol: str | None) -> Inspected
 
 
 def _a2a_source(path: Path) -> str:
-    """What the calling agent says in its message is direct input; the rest is not."""
-    return USER if path[:2] == ("params", "message") else OTHER
+    """What the calling agent sends is its input (direct), its message and any other field."""
+    return USER
 
 
 def reads_body(declared_as: str | None) -> bool:

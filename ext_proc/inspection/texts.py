@@ -16,10 +16,11 @@ joined, so a key split across two parts is still found (``guard.py``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from ext_proc.inspection.request_model import OTHER, Path, ScanText
+from ext_proc.inspection.request_model import OTHER, USER, Path, ScanText
 
 # Arrays whose items are the parts of one message.
 PART_ARRAYS = frozenset({"content", "parts"})
@@ -28,6 +29,7 @@ KEYS = "keys"  # the kind of a body's object keys
 KEYS_GROUP = "\x00keys"  # the group of a body's keys (not a JSON key: a step no path has)
 
 SourceOf = Callable[[Path], str]
+_SPACE = re.compile(r"\s")
 
 
 def every_text(
@@ -47,7 +49,12 @@ def every_text(
         if is_key:
             keys.append((path, value))
         elif path not in by_path and not _under(path, inside_json):
-            source = source_of(path) if source_of is not None else OTHER
+            # A string no protocol names is content its sender wrote (scored like a user's),
+            # unless it is one token (an id, a name, an enum value, a URL): an instruction is
+            # words, and a token is read for sensitive data only.
+            source = source_of(path) if source_of is not None else USER
+            if source != OTHER and not _has_space(value):
+                source = OTHER
             texts.append(ScanText(path, value, source, FIELD, group=part_group(path)))
     # A JSON-valued text (Anthropic tool_use.input) already holds the keys under it.
     group = (*at, KEYS_GROUP)
@@ -57,6 +64,10 @@ def every_text(
         if not _under(path, inside_json)
     ]
     return tuple(texts)
+
+
+def _has_space(text: str) -> bool:
+    return _SPACE.search(text) is not None
 
 
 def part_group(path: Path) -> Path | None:

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ext_proc.policy.builtin_signatures import DEPRECATED, SIGNATURES, UNSUPPORTED, VOID
+from ext_proc.policy.builtin_signatures import DEPRECATED, RESULTS, SIGNATURES, UNSUPPORTED, VOID
 from ext_proc.policy.builtins import EXTENSIONS
 from ext_proc.policy.negation import hoisted_operands
 from ext_proc.policy.rego_ast import ref_parts, rule_head_ref, span_text
@@ -63,6 +63,16 @@ class _Package:
     names: set[str] = field(default_factory=set)
     functions: dict[str, set[int]] = field(default_factory=dict)
     heads: dict[str, list[tuple[str, str, int]]] = field(default_factory=dict)  # name -> (kind, file, line)
+    value_kinds: dict[str, set[str | None]] = field(default_factory=dict)  # complete rules' value kinds
+
+    def rule_kinds(self, name: str) -> set[str] | None:
+        """The kinds a complete rule's value can have, when every definition is a literal."""
+        kinds = self.value_kinds.get(name)
+        if not kinds or None in kinds:
+            return None
+        if {kind for kind, _, _ in self.heads.get(name, [])} - {"complete", "default"}:
+            return None
+        return {k for k in kinds if k is not None}
 
 
 @dataclass
@@ -119,6 +129,18 @@ def _head_kind(rule: Node) -> tuple[str, str]:
     return name, "complete" if single else "ref"
 
 
+def _value_kinds(rule: Node) -> set[str | None]:
+    """The literal kinds of a rule's values (None for a value that is not a literal)."""
+    if "Default" in rule:
+        return {LITERAL_KINDS.get(next(iter(rule["Default"]["value"])))}
+    spec = rule["Spec"]
+    head = next(iter(spec["head"].values()))
+    values = [head["assign"]["value"]] if head.get("assign") else []
+    values += [body["assign"]["value"] for body in spec["bodies"] if body.get("assign")]
+    kinds = {LITERAL_KINDS.get(next(iter(value))) for value in values}
+    return kinds or {"boolean"}  # `r if { ... }` is true
+
+
 def _collect_packages(modules: list[Node]) -> dict[str, _Package]:
     packages: dict[str, _Package] = {}
     for module in modules:
@@ -131,6 +153,7 @@ def _collect_packages(modules: list[Node]) -> dict[str, _Package]:
             package.heads.setdefault(name, []).append((kind, file, _line(rule)))
             if kind.startswith("function/"):
                 package.functions.setdefault(name, set()).add(int(kind.split("/")[1]))
+            package.value_kinds.setdefault(name, set()).update(_value_kinds(rule))
     return packages
 
 
@@ -217,6 +240,8 @@ class _RuleChecker:
         self.functions = functions
         self.rego_version = rego_version
         self.problems: list[Problem] = []
+        # OPA's type checker does not look inside `every` bodies (comprehensions there it does).
+        self.kinds_checked = [True]
 
     def problem(self, node: Node | None, code: str, message: str) -> None:
         line = _line(node) if node else 0
@@ -334,7 +359,11 @@ class _RuleChecker:
     def every(self, node: Node, bound: set[str]) -> _Analysis:
         analysis = self.term(node["domain"], bound)
         local = {span_text(self.module.source, p) for p in (node.get("key"), node.get("value")) if p}
-        analysis.needs |= self.nested_needs(node["query"]["stmts"], bound | local, [])
+        self.kinds_checked.append(False)
+        try:
+            analysis.needs |= self.nested_needs(node["query"]["stmts"], bound | local, [])
+        finally:
+            self.kinds_checked.pop()
         return analysis
 
     def expression(self, expr: Node, bound: set[str]) -> _Analysis:
@@ -345,8 +374,41 @@ class _RuleChecker:
             if node["op"] == "ColEq":
                 targets = self.pattern_vars(node["lhs"])
                 return _Analysis(rhs.needs | (lhs.needs - targets), targets | rhs.binds)
+            self.check_match(expr, node["lhs"], node["rhs"])
             return self.unify(node["lhs"], node["rhs"], bound, lhs, rhs)
         return self.term(expr, bound)
+
+    def kinds_of(self, node: Node) -> set[str] | None:
+        """The kinds of value OPA's type checker knows a term can have (literals, builtin results,
+        rules whose every value is a literal); None when it could be anything."""
+        kind, inner = next(iter(node.items()))
+        if kind == "Var" and inner["value"] in self.module.package.names:
+            return self.module.package.rule_kinds(inner["value"])
+        if kind == "Call":
+            parts = ref_parts(inner["fcn"])
+            function = self.user_function(parts)
+            if function is not None:
+                name = function.rsplit(".", 1)[1]
+                own = function == f"{self.module.package.path}.{name}"
+                kinds = self.module.package.value_kinds.get(name) if own else None
+                return {k for k in kinds if k} if kinds and None not in kinds else None
+            result = RESULTS.get(".".join(parts))
+            return set(result.split("|")) if result else None
+        if kind == "ArithExpr":
+            return {"number"} if inner["op"] != "Sub" else {"number", "set"}
+        if kind == "BoolExpr":
+            return {"boolean"}
+        literal = LITERAL_KINDS.get(kind)
+        return {literal} if literal else None
+
+    def check_match(self, node: Node, left: Node, right: Node) -> None:
+        """``==`` and ``=`` of terms whose kinds cannot overlap never match: OPA refuses it."""
+        if not self.kinds_checked[-1]:
+            return
+        first, second = self.kinds_of(left), self.kinds_of(right)
+        if first is not None and second is not None and not first & second:
+            have = f"{'|'.join(sorted(first))} and {'|'.join(sorted(second))}"
+            self.problem(node, "rego_type_error", f"match error: {have}")
 
     def unify(self, left: Node, right: Node, bound: set[str], lhs: _Analysis, rhs: _Analysis) -> _Analysis:
         produced = lhs.binds | rhs.binds
@@ -410,6 +472,8 @@ class _RuleChecker:
         elif kind in ("BinExpr", "ArithExpr", "BoolExpr"):
             self._walk(inner["lhs"], bound, out)
             self._walk(inner["rhs"], bound, out)
+            if kind == "BoolExpr" and inner["op"] == "Eq":
+                self.check_match(node, inner["lhs"], inner["rhs"])
             builtin = ARITH_BUILTINS.get(inner["op"]) or SET_BUILTINS.get(inner["op"])
             if builtin:
                 self.check_argument_kinds(node, builtin, [inner["lhs"], inner["rhs"]])
@@ -423,7 +487,11 @@ class _RuleChecker:
 
     def comprehension(self, kind: str, inner: Node, bound: set[str], out: _Analysis) -> None:
         heads = [inner["key"], inner["value"]] if kind == "ObjectCompr" else [inner["term"]]
-        out.needs |= self.nested_needs(inner["query"]["stmts"], bound, heads)
+        self.kinds_checked.append(True)
+        try:
+            out.needs |= self.nested_needs(inner["query"]["stmts"], bound, heads)
+        finally:
+            self.kinds_checked.pop()
 
     def call(self, node: Node, inner: Node, bound: set[str], out: _Analysis) -> None:
         params = inner["params"]
@@ -474,7 +542,7 @@ class _RuleChecker:
         else:
             self.problem(node, "rego_type_error", f"undefined function {name}")
             return None
-        if name in DEPRECATED and self.rego_version == "v1":
+        if name in DEPRECATED and self.rego_version == "v1" and self.kinds_checked[-1]:
             self.problem(node, "rego_type_error", f"deprecated built-in function calls in expression: {name}")
         if given not in (want, want + 1):
             self.problem(
@@ -484,15 +552,16 @@ class _RuleChecker:
         return want
 
     def check_argument_kinds(self, node: Node, name: str, args: list[Node]) -> None:
+        if not self.kinds_checked[-1]:
+            return
         signature = SIGNATURES.get(name, "")
         wanted = signature.split(",") if signature else []
         for arg, kinds in zip(args, wanted, strict=False):
             accepted = set(kinds.split("|"))
-            kind = LITERAL_KINDS.get(next(iter(arg)))
-            if kind is not None and "any" not in accepted and kind not in accepted:
-                self.problem(
-                    node, "rego_type_error", f"{name}: invalid argument(s): have {kind}, want {kinds}"
-                )
+            have = self.kinds_of(arg)
+            if have is not None and "any" not in accepted and not have & accepted:
+                detail = f"have {'|'.join(sorted(have))}, want {kinds}"
+                self.problem(node, "rego_type_error", f"{name}: invalid argument(s): {detail}")
 
     # -- declarations ----------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from ext_proc.errors import ChaperoneError, ErrorCode
+from ext_proc.policy.input_projection import InputProjection
 
 
 class PolicyEngine(Protocol):
@@ -23,6 +24,11 @@ class PolicyEngine(Protocol):
 
     async def evaluate(self, document: dict[str, Any]) -> Any:
         """Evaluate the decision for one input document."""
+        ...
+
+    def input_projection(self) -> InputProjection:
+        """What the current policy can read of an input (input_projection.py): callers need not
+        build the rest. An engine that cannot tell reads it all (``WHOLE_INPUT``)."""
         ...
 
     async def close(self) -> None: ...

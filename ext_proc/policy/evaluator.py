@@ -19,6 +19,7 @@ import orjson
 from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.policy.decision import ALLOW, Decision, parse_decision
 from ext_proc.policy.engine import PolicyEngine
+from ext_proc.policy.input_projection import InputProjection
 
 # Errors of a remote engine that `policy.opa.fail_open` may turn into an allow. A policy that
 # answered badly (undefined, wrong shape) is never failed open: that is the policy's own verdict.
@@ -111,6 +112,10 @@ class Evaluator:
             # wrong shape, engine error) still denies: the plugin fails those checks too.
             return Outcome(dry_run_allow(decision), decision, error, revision, eval_ms, dry_run=True)
         return Outcome(decision, decision, error, revision, eval_ms)
+
+    def projection(self) -> InputProjection:
+        """What the policy that answers now can read of an input."""
+        return self.engine.input_projection()
 
     def error_decision(self, error: ChaperoneError) -> Decision:
         return Decision(allowed=False, http_status=self.deny_status, raw=None)

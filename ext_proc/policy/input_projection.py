@@ -26,6 +26,13 @@ from typing import Any
 Tree = dict[str, "Tree | None"]
 
 _REFS = ("RefDot", "RefBrack")
+
+
+class NotRead:
+    """Nothing at this key is read (``InputProjection.subtree``)."""
+
+
+NOT_READ = NotRead()
 _STRING_LITERALS = ("String", "RawString")
 
 
@@ -52,6 +59,12 @@ class InputProjection:
                 return False
             tree = tree[key]
         return True
+
+    def subtree(self, key: str) -> Tree | NotRead | None:
+        """What is read under ``input.<key>``: a tree, None for all of it, or NOT_READ."""
+        if self._tree is None:
+            return None
+        return self._tree.get(key, NOT_READ)
 
     def apply(self, document: dict[str, Any]) -> dict[str, Any]:
         if self._tree is None:

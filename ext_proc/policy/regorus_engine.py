@@ -296,6 +296,9 @@ class RegorusEngine:
     async def close(self) -> None:
         pass
 
+    def input_projection(self) -> InputProjection:
+        return self._thread_policy().projection
+
     def warm(self) -> None:
         """Build the calling thread's engine for the current bundle ahead of its first request."""
         self._thread_policy()

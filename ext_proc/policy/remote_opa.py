@@ -19,6 +19,7 @@ import orjson
 from ext_proc import strict_json
 from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.policy.engine import decision_rule
+from ext_proc.policy.input_projection import WHOLE_INPUT, InputProjection
 
 _CONFLICT_MARKER = "conflict"
 _JSON = {"Content-Type": "application/json"}
@@ -55,6 +56,9 @@ class RemoteOpaEngine:
                 ErrorCode.OPA_UNAVAILABLE, f"OPA at {self.url} is unreachable", detail=str(exc)
             ) from None
         return _result(status, payload)
+
+    def input_projection(self) -> InputProjection:
+        return WHOLE_INPUT  # OPA's policies are not visible from here
 
     async def close(self) -> None:
         if self._session is not None:

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ext_proc.policy.input_projection import WHOLE_INPUT, InputProjection, NotRead
 from ext_proc.policy_input.check_body import parsed_body
 from ext_proc.policy_input.http import PROTOJSON_VERSION, parse_path_and_query
-from ext_proc.policy_input.protomap import proto_map
+from ext_proc.policy_input.protomap import projected_proto_map, proto_map
 
 PHASE_CHECK = "check"
 # What ext_proc reads again from the request headers it is sent; the rest of the check's
@@ -30,12 +31,25 @@ _REBUILT_HTTP = frozenset(
 _REBUILT = frozenset({"request", "contextExtensions"})
 
 
-def check_input(request: Any, *, parse_body: bool = True) -> dict[str, Any]:
+def check_input(
+    request: Any, *, parse_body: bool = True, projection: InputProjection = WHOLE_INPUT
+) -> dict[str, Any]:
+    """``projection``: what the policy can read of the input (policy/input_projection.py); the
+    attributes it cannot read are not rendered (the walk is most of this function's cost). The
+    path and the body are parsed whatever is read: what opa-envoy-plugin refuses with a 400
+    is refused before any policy."""
     attributes = request.attributes
     http = attributes.request.http
     parsed_path, parsed_query = parse_path_and_query(http.path)
+    read = projection.subtree("attributes")
     document: dict[str, Any] = {
-        "attributes": proto_map(attributes),
+        "attributes": (
+            proto_map(attributes)
+            if read is None
+            else {}
+            if isinstance(read, NotRead)
+            else projected_proto_map(attributes, read)
+        ),
         "parsed_path": parsed_path,
         "parsed_query": parsed_query,
         "version": PROTOJSON_VERSION,

@@ -88,8 +88,15 @@ def _json(data: bytes) -> Any:
 
 
 def _form(data: bytes) -> dict[str, list[str]]:
+    # Go reads the bytes as they are; a form that is not UTF-8 is refused here (400), as the
+    # strict JSON parser refuses one, rather than shown to the policy with replacement characters.
     try:
-        return parse_query(go_string(data))
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        message = f"the form body is not valid UTF-8 (byte {exc.start})"
+        raise ChaperoneError(ErrorCode.BODY_DECODE_ERROR, message, http_status=400) from None
+    try:
+        return parse_query(text)
     except GoUrlError as exc:
         raise _parse_error(str(exc)) from None
 
@@ -107,10 +114,23 @@ def _multipart(content_type: str, data: bytes) -> dict[str, list[Any]] | None:
             if _JSON in part.header("content-type"):
                 values.setdefault(name, []).append(_json(part.body))
             else:
+                _require_utf8(part.body)
                 values.setdefault(name, []).append(go_string(part.body))
     except GoMimeError as exc:
         raise _parse_error(str(exc)) from None
     return values
+
+
+def _require_utf8(data: bytes) -> None:
+    """Text that is not UTF-8 is refused (400), as the JSON parser refuses it: Go would turn each
+    bad byte into U+FFFD, so the policy and the upstream could read different text. Refused here,
+    whether or not the policy reads ``parsed_body``."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ChaperoneError(
+            ErrorCode.BODY_DECODE_ERROR, "the request body is not valid UTF-8", http_status=400
+        ) from None
 
 
 def _parse_error(go_message: str) -> ChaperoneError:

@@ -8,6 +8,7 @@ in streamed body phases ``chunk`` (index, text, end_of_stream).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ext_proc.policy_input.http import parse_path_and_query
@@ -20,6 +21,7 @@ ATTR_SOURCE_ADDRESS = "source.address"
 ATTR_SOURCE_PORT = "source.port"
 ATTR_DESTINATION_ADDRESS = "destination.address"
 ATTR_DESTINATION_PORT = "destination.port"
+ATTR_PEER_URI_SAN = "connection.uri_san_peer_certificate"
 
 
 def request_document(headers: dict[str, str], attributes: dict[str, Any]) -> dict[str, Any]:
@@ -96,6 +98,29 @@ def with_check_attributes(document: dict[str, Any], carried: dict[str, Any]) -> 
     )
     if principal:
         document["source_principal"] = principal
+
+
+def as_route_check(
+    document: dict[str, Any], context: dict[str, str], attributes: dict[str, Any]
+) -> str | None:
+    """On a route without ext_authz, the request headers are decided as the check: the input gets,
+    in place, what the check's would have: the route's context extensions, the request time
+    (Envoy does not hand ext_proc its own: the time the headers reached Chaperone), the client
+    certificate's URI SAN as the source principal, the empty metadata contexts, the check's
+    ``version``. Returns the principal, for the agent's identity."""
+    fields = document["attributes"]
+    fields["contextExtensions"] = dict(context)
+    fields["metadataContext"] = {}
+    fields["routeMetadataContext"] = {}
+    seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
+    fields["request"]["time"] = {"seconds": seconds, "nanos": nanos} if nanos else {"seconds": seconds}
+    principal = attributes.get(ATTR_PEER_URI_SAN)
+    principal = principal if isinstance(principal, str) and principal else None
+    if principal is not None:
+        fields.setdefault("source", {})["principal"] = principal
+        document["source_principal"] = principal
+    document["version"] = {**CHECK_VERSION, **document["version"]}
+    return principal
 
 
 def phase_document(base: dict[str, Any], phase: str, **extra: Any) -> dict[str, Any]:

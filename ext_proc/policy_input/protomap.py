@@ -14,7 +14,7 @@ appear without a change here. The per-type plan is computed once per message typ
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -50,6 +50,35 @@ def proto_map(message: Any) -> dict[str, Any]:
             if not value:
                 continue
         result[json_name] = value if convert is None else convert(value)
+    return result
+
+
+def projected_proto_map(message: Any, tree: Mapping[str, Any]) -> dict[str, Any]:
+    """``proto_map(message)`` reduced to the keys of ``tree`` (a projection tree: JSON name ->
+    subtree, or None for the whole value; policy/input_projection.py), without walking the rest."""
+    descriptor = message.DESCRIPTOR
+    plan = _plans.get(descriptor)
+    if plan is None:
+        if descriptor.full_name == _STRUCT:
+            return {k: v for k, v in struct_to_dict(message).items() if k in tree}
+        plan = _plan(descriptor)
+    result: dict[str, Any] = {}
+    for name, json_name, presence, convert in plan:
+        if json_name not in tree:
+            continue
+        if presence:
+            if not message.HasField(name):
+                continue
+            value = getattr(message, name)
+        else:
+            value = getattr(message, name)
+            if not value:
+                continue
+        subtree = tree[json_name]
+        if subtree is not None and convert is proto_map:
+            result[json_name] = projected_proto_map(value, subtree)
+        else:
+            result[json_name] = value if convert is None else convert(value)
     return result
 
 

@@ -38,6 +38,9 @@ from ext_proc.protoconv import dict_to_struct, struct_to_dict, value_to_python
 # the decision for ext_proc (see authz/response.py).
 AUTHZ_NAMESPACE = "envoy.filters.http.ext_authz"
 DECISION_ID_KEY = "decision_id"
+# On a route ext_proc decides alone, the route's context extensions come as gRPC metadata of the
+# stream, each under this prefix (envoy_bootstrap/filters.py writes them).
+ROUTE_CONTEXT_PREFIX = "x-chaperone-route-"
 CHECK_METADATA_KEY = "chaperone"
 # The route's ext_authz context extensions, beside the decision id (input.attributes.contextExtensions).
 CONTEXT_EXTENSIONS_KEY = "context_extensions"

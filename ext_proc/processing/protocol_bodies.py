@@ -39,6 +39,7 @@ from ext_proc.processing.events import Action, Continue, Reject
 from ext_proc.processing.protocol_responses import ResponseBodies
 from ext_proc.processing.request_body import RequestBody, audit_fields, message_of
 from ext_proc.protocols import mcp
+from ext_proc.protocols.declared import AI_PROTOCOLS
 from ext_proc.scanning.actions import ActionTable
 from ext_proc.sessions import Fact, SessionFacts
 
@@ -115,7 +116,11 @@ class ProtocolBodies:
         if declared_as == MCP or any(
             name in headers for name in (mcp.SESSION_HEADER, mcp.PROTOCOL_VERSION_HEADER)
         ):
-            self.request = InspectedRequest(MCP, None, None, None, ())
+            self.request = InspectedRequest(MCP, None, None, None, (), declared=declared_as)
+        elif declared_as in AI_PROTOCOLS:
+            # Another endpoint of a declared AI upstream (a models list, an agent card): its
+            # answer is read all the same.
+            self.request = InspectedRequest(None, None, None, None, (), declared=declared_as)
 
     async def request_body(
         self,
@@ -150,7 +155,7 @@ class ProtocolBodies:
         """How to read the response body; NONE when it is not agent traffic's to read. ``asked``:
         the policy asked for the body (it then decides on every answer)."""
         request = self.request
-        if request is None or request.protocol is None:
+        if request is None or (request.protocol is None and request.declared not in AI_PROTOCOLS):
             return BodyMode.NONE
         self.responses = ResponseBodies(self, request, self.host.max_body_bytes, asked=asked)
         return self.responses.mode(status, headers)
@@ -222,9 +227,11 @@ class ProtocolBodies:
         is_error: bool,
         *,
         phase: str = PHASE_RESPONSE_BODY,
+        in_place: bool = True,
     ) -> Judgement:
         """The policy on one message (or event) coming back: a result, or a message the server
-        sends on its own (``server_request``, ``server_notification``)."""
+        sends on its own (``server_request``, ``server_notification``). ``in_place``: see
+        ``Judge.judge``."""
         document = phase_document(self._host.request_document, phase, response=self._host.response)
         document.update(action=action, findings=findings, injection=injection)
         if phase == PHASE_RESPONSE_BODY:
@@ -238,7 +245,7 @@ class ProtocolBodies:
             await self._mark(Fact.RECEIVED_INJECTION)
         outcome = await self._host.decide(phase, document, quiet=quiet, audit=audit)
         decision = outcome.decision
-        if not decision.allowed:
+        if not decision.allowed and in_place:
             # The message is answered in place (an error, or dropped): no reject writes it.
             self._host.write_decision(phase, outcome, None)
         layers = [*self._layers, decision.sensitive_data or {}]
@@ -254,6 +261,7 @@ class ProtocolBodies:
             strip=decision.injection == "strip",
             message=message_of(outcome.verdict, "the response was denied by policy"),
             data=data,
+            outcome=outcome,
         )
 
 
@@ -274,5 +282,6 @@ class _Judge:
         is_error: bool,
         *,
         phase: str = PHASE_RESPONSE_BODY,
+        in_place: bool = True,
     ) -> Judgement:
-        return await self._flow.judge(action, findings, injection, is_error, phase=phase)
+        return await self._flow.judge(action, findings, injection, is_error, phase=phase, in_place=in_place)

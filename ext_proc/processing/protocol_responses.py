@@ -29,7 +29,8 @@ from ext_proc.inspection.jsonrpc_responses import JsonRpcResponses
 from ext_proc.inspection.judgement import Judgement
 from ext_proc.inspection.llm_json import JsonOutcome, apply_llm_json, read_llm_json
 from ext_proc.inspection.llm_stream import LlmStreamRelay, PendingEvent
-from ext_proc.inspection.request import LLM, MCP, InspectedRequest
+from ext_proc.inspection.plain_responses import PlainResponses
+from ext_proc.inspection.request import A2A, LLM, MCP, InspectedRequest
 from ext_proc.policy.decision import BodyMode
 from ext_proc.processing.events import Action, Continue, HeaderChanges, Reject
 from ext_proc.protocols.sse import SseParser
@@ -43,6 +44,8 @@ _SHUTTING_DOWN = ChaperoneError(
     ErrorCode.SHUTTING_DOWN, "the gateway is shutting down: retry the request", http_status=503
 )
 BAD_GATEWAY = 502
+# Whitespace before the first byte that tells the format: held, up to this much.
+_MAX_LEADING_WHITESPACE = 64 * 1024
 _A2A_STREAMS = frozenset({"message/stream", "tasks/resubscribe"})  # 0.3 names (1.0's map to them)
 
 
@@ -57,10 +60,12 @@ class ResponseBodies:
         self._host = flow.host
         self._request = request
         self._max_bytes = max_bytes
-        self.relay: LlmStreamRelay | JsonRpcResponses | None = None
+        self.relay: LlmStreamRelay | JsonRpcResponses | PlainResponses | None = None
         self.status = 0
         self._format: Format | None = None
         self._held = bytearray()  # bytes not yet relayed: before the format is known, or JSON
+        # What the agent sent, which an LLM API may repeat in its answer (not injection from it).
+        self._echo = frozenset(text.text for text in request.texts)
 
     @property
     def _llm(self) -> bool:
@@ -68,8 +73,20 @@ class ResponseBodies:
 
     def mode(self, status: int, headers: Mapping[str, str]) -> BodyMode:
         self.status = status
-        if not self._llm:
-            self.relay = JsonRpcResponses(self._request, self._flow.judge_adapter(), table=self._flow.table())
+        request = self._request
+        if request.protocol in (MCP, A2A):
+            self.relay = JsonRpcResponses(request, self._flow.judge_adapter(), table=self._flow.table())
+        elif not self._llm:
+            # A declared AI upstream's other endpoints (models, embeddings, agent cards): every
+            # string read, without a protocol parser.
+            self.relay = PlainResponses(
+                request.declared or "",
+                request.action,
+                self._flow.judge_adapter(),
+                self._flow.table(),
+                is_error=status >= 400,
+                judge_always=self._asked,
+            )
         streamed = labelled_stream(headers.get("content-type")) or (
             200 <= status < 300 and _expects_stream(self._request)
         )
@@ -82,6 +99,10 @@ class ResponseBodies:
             self._held += data
             self._format = sniff(bytes(self._held), end=end)
             if self._format is None:
+                if len(self._held) > _MAX_LEADING_WHITESPACE:  # nothing but whitespace, endlessly
+                    self._held.clear()
+                    self._format = "sse"
+                    return self._error_event(_too_large(_MAX_LEADING_WHITESPACE))
                 return b""
             data = bytes(self._held)
             self._held.clear()
@@ -96,7 +117,7 @@ class ResponseBodies:
         if self._host.enforcement.drain.due():  # shutting down: end in the client's protocol
             self._flow.summary.setdefault("stopped", {"reason": ErrorCode.SHUTTING_DOWN.value, "type": None})
             return self._error_event(_SHUTTING_DOWN)
-        if isinstance(relay, JsonRpcResponses):
+        if isinstance(relay, JsonRpcResponses | PlainResponses):
             return await relay.feed(data) + (relay.finish() if end else b"")
         out = await self._relay_llm(relay, data)
         if end:
@@ -189,16 +210,21 @@ class ResponseBodies:
         data = without_bom(data)
         if isinstance(self.relay, JsonRpcResponses):
             return Continue(body=await self.relay.json_body(data))
+        if isinstance(self.relay, PlainResponses):
+            outcome = await self.relay.json_body(data)
+            if outcome.refused is not None:
+                return self._deny(outcome.refused)
+            return Continue(body=outcome.body)
         return await self._llm_json(data)
 
     async def _llm_json(self, data: bytes) -> Action:
         provider = self._request.provider
         assert provider is not None
-        read = read_llm_json(provider, data)
+        read = read_llm_json(provider, data, echo=self._echo)
         injection = read.injection
         judgement = self._by_table()
         if injection["signals"] or self._asked:
-            judgement = await self._judge_llm(findings_input(read.scans), injection)
+            judgement = await self._judge_llm(findings_input(read.scans), injection, in_place=False)
             if not judgement.allowed:
                 return self._deny(judgement)
         outcome = apply_llm_json(read, judgement.table, strip=judgement.strip)
@@ -223,19 +249,25 @@ class ResponseBodies:
 
     # -- judging and refusing -----------------------------------------------------------------
 
-    async def _judge_llm(self, findings: dict[str, Any], injection: dict[str, Any]) -> Judgement:
+    async def _judge_llm(
+        self, findings: dict[str, Any], injection: dict[str, Any], *, in_place: bool = True
+    ) -> Judgement:
         if injection["signals"]:
             await self._flow.mark(Fact.RECEIVED_INJECTION)
-        return await self._flow.judge(self._request.action, findings, injection, self.status >= 400)
+        return await self._flow.judge(
+            self._request.action, findings, injection, self.status >= 400, in_place=in_place
+        )
 
     def _by_table(self) -> Judgement:
         return Judgement(allowed=True, table=self._flow.table(), strip=False)
 
     def _deny(self, judgement: Judgement) -> Reject:
+        """The policy refused the whole answer: its status and reasons, in the protocol's shape."""
         host = self._host
-        outcome = host.failure(ChaperoneError(ErrorCode.PROTOCOL_ERROR, judgement.message))
-        deny = host.deny_of(outcome)
-        deny = protocol_denial(self._request, deny, judgement.message, judgement.data)
+        outcome = judgement.outcome
+        if outcome is None:  # refused for what it holds, not by a decision
+            return self._flow.block_response(judgement.message)
+        deny = protocol_denial(self._request, host.deny_of(outcome), judgement.message, judgement.data)
         return host.reject(PHASE_RESPONSE_BODY, outcome, deny)
 
     def _refuse(self, error: ChaperoneError) -> Reject:
@@ -249,11 +281,11 @@ class ResponseBodies:
         deny = type(deny)(BAD_GATEWAY, deny.headers, deny.body, deny.policy_body)
         return host.reject(PHASE_RESPONSE_BODY, outcome, deny)
 
-    def _sse_relay(self) -> LlmStreamRelay | JsonRpcResponses:
+    def _sse_relay(self) -> LlmStreamRelay | JsonRpcResponses | PlainResponses:
         if self.relay is None:
             provider = self._request.provider
             assert provider is not None
-            self.relay = LlmStreamRelay(provider, self._flow.table(), judged=True)
+            self.relay = LlmStreamRelay(provider, self._flow.table(), judged=True, echo=self._echo)
         return self.relay
 
     # -- the stream's summary -------------------------------------------------------------------
@@ -269,6 +301,12 @@ class ResponseBodies:
                     "input_tokens": llm.usage.input_tokens,
                     "output_tokens": llm.usage.output_tokens,
                 }
+        elif isinstance(relay, PlainResponses):
+            summary.update(
+                response_denied=relay.stats.denied,
+                response_findings=dict(relay.stats.findings),
+                response_redactions=dict(relay.stats.redacted),
+            )
         elif isinstance(relay, JsonRpcResponses):
             rpc = relay.stats
             summary.update(

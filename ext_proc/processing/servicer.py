@@ -18,7 +18,12 @@ from ext_proc.config import DEFAULT_STREAM_FIRST_MESSAGE_SECONDS, DEFAULT_STREAM
 from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.grpc_services import UndecodableMessage
 from ext_proc.processing.events import Reject
-from ext_proc.processing.protocol import deadline_extension, event_from_request, response_for
+from ext_proc.processing.protocol import (
+    ROUTE_CONTEXT_PREFIX,
+    deadline_extension,
+    event_from_request,
+    response_for,
+)
 from ext_proc.processing.stream import StreamProcessor
 from ext_proc.safe_errors import internal_error
 
@@ -41,6 +46,7 @@ class ExternalProcessorServicer(external_processor_pb2_grpc.ExternalProcessorSer
         # Responses are written with context.write rather than yielded, so that a stream that
         # waits (a call held for approval) can first extend Envoy's deadline for the message.
         stream = self._new_stream()
+        stream.route_context = route_context(context.invocation_metadata())
 
         async def extend_deadline(seconds: float) -> None:
             await context.write(deadline_extension(seconds))
@@ -122,6 +128,17 @@ class _IdleWatch:
         self.fired = True
         if self._task is not None:
             self._task.cancel()
+
+
+def route_context(metadata: Any) -> dict[str, str] | None:
+    """The context extensions of a route that ext_proc decides alone, from the gRPC metadata
+    Envoy's per-route config puts on the stream (envoy_bootstrap/filters.py); None elsewhere."""
+    context = {
+        key[len(ROUTE_CONTEXT_PREFIX) :]: value
+        for key, value in metadata or ()
+        if key.startswith(ROUTE_CONTEXT_PREFIX) and isinstance(value, str)
+    }
+    return context or None
 
 
 def _internal_reject(code: ErrorCode) -> Reject:

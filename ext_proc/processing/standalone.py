@@ -1,4 +1,5 @@
-"""The request headers decided in ext_proc, when no ext_authz filter ran first.
+"""The request headers decided in ext_proc, when no ext_authz filter ran first (none in the chain,
+or none on the route).
 
 The same steps as the check (authz/servicer.py), so that a deployment with ext_proc alone
 enforces the same: who is calling, the kill switch, the session of a request not decided on its
@@ -22,15 +23,20 @@ if TYPE_CHECKING:
 PHASE = "request_headers"
 
 
-async def decide_request_headers(stream: StreamProcessor, event: HeadersEvent) -> Action:
+async def decide_request_headers(
+    stream: StreamProcessor, event: HeadersEvent, phase: str = PHASE, principal: str | None = None
+) -> Action:
+    """``phase``: ``check`` on a route that has no ext_authz (the request headers are then decided
+    as its check would), ``request_headers`` in a chain without ext_authz at all. ``principal``:
+    the client certificate's URI SAN, for SPIFFE identities."""
     enforcement = stream.enforcement
-    identity = await enforcement.identifier.identify(event.headers)
+    identity = await enforcement.identifier.identify(event.headers, principal)
     stream.set_agent(identity.as_input(), ())
     limits = enforcement.limits
     refusal = killed(limits.kill_switch, identity.agent_id, stream.upstream, None)
     if refusal is not None:
-        return stream.reject(PHASE, stream.failure(refusal.error), refusal.deny)
-    document = phase_document(stream.request_document, PHASE)
+        return stream.reject(phase, stream.failure(refusal.error), refusal.deny)
+    document = phase_document(stream.request_document, phase)
     if not decided_on_body(event.headers, enforcement.body_protocols):
         facts = await observe(
             enforcement.sessions,
@@ -43,19 +49,19 @@ async def decide_request_headers(stream: StreamProcessor, event: HeadersEvent) -
         )
         if facts is not None:
             document["session"] = facts.as_input()
-    outcome = await stream.decide(PHASE, document)
+    outcome = await stream.decide(phase, document)
     if not outcome.decision.allowed:
-        return stream.reject(PHASE, outcome)
+        return stream.reject(phase, outcome)
     decision = outcome.decision
     refusal = await rate_limited(limits.rate_limiter, decision.limits)
     if refusal is not None:
-        return stream.reject(PHASE, stream.failure(refusal.error), refusal.deny)
+        return stream.reject(phase, stream.failure(refusal.error), refusal.deny)
     stream.check_budgets = decision.budgets
     credentials = upstream_credentials(decision, identity, enforcement.broker)
     # The later phases see the request as it leaves: without the agent's credential.
     stream.set_agent(stream.agent, (*identity.credential_headers, *credentials.injected))
     if decision.require_approval is not None:
-        held = await stream.hold_for_approval(PHASE, decision.require_approval)
+        held = await stream.hold_for_approval(phase, decision.require_approval)
         if held is not None:
             return held
     stream.pending_response_changes = response_changes(decision)

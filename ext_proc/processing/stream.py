@@ -46,6 +46,7 @@ from ext_proc.policy.evaluator import (
     new_decision_id,
 )
 from ext_proc.policy_input.extproc import (
+    as_route_check,
     phase_document,
     request_document,
     with_check_attributes,
@@ -76,6 +77,7 @@ from ext_proc.processing.standalone import decide_request_headers
 from ext_proc.protocols.declared import AI_PROTOCOLS, check_request_headers, declared_protocol
 from ext_proc.safe_errors import internal_error
 
+PHASE_CHECK = "check"
 PHASE_REQUEST_HEADERS = "request_headers"
 PHASE_REQUEST_BODY = "request_body"
 PHASE_RESPONSE_HEADERS = "response_headers"
@@ -125,6 +127,8 @@ class StreamProcessor:
         self._chunk_evaluations = 0
         self._audit_extra: dict[str, Any] = {}
         self.rejected = False
+        # Set by the servicer: the route's context extensions when ext_proc decides it alone.
+        self.route_context: dict[str, str] | None = None
         # Set by the servicer: moves Envoy's deadline for the current message before a long wait.
         self.extend_deadline: Callable[[float], Awaitable[None]] | None = None
         self.metrics = metrics
@@ -215,6 +219,10 @@ class StreamProcessor:
                 if refusal is not None:
                     return refusal
             return self.continue_request(event, NO_HEADER_CHANGES, check.inspect, check.sensitive_data)
+        if self.route_context is not None:
+            # A route without ext_authz (envoy_bootstrap/filters.py): decided here, as the check.
+            principal = as_route_check(self.request_document, self.route_context, event.attributes)
+            return await decide_request_headers(self, event, PHASE_CHECK, principal)
         return await decide_request_headers(self, event)
 
     def set_agent(self, agent: dict[str, Any], hidden_headers: tuple[str, ...]) -> None:

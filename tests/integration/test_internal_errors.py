@@ -240,7 +240,8 @@ def test_failures_are_refused_with_a_code_audited_and_leak_nothing(stack: Stack)
     # Deep nesting is refused at parse by the strict JSON parser (body_too_deep).
     deep = {"body_too_deep"}
     expected = [
-        {"request_parse_error"},  # //[x
+        {None},  # //[x: a path like any other for opa-envoy-plugin (it is cut at "?" and unescaped, not
+        # parsed as a URL with an authority): no parse error, the policy denies it
         deep,
         deep,
         {"body_parse_error"},

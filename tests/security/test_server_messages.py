@@ -125,3 +125,17 @@ def test_a_session_get_stream_is_inspected(guarded: Stack, hostile: HostileUpstr
     messages = [orjson.loads(line[6:]) for line in received.splitlines() if line.startswith(b"data: ")]
     assert [m.get("id") for m in messages] == [None, 8]
     assert messages[0]["params"]["data"]["note"] == "deploy key [REDACTED:AWS_ACCESS_KEY]"
+
+
+def test_a_get_stream_without_session_headers_on_the_mcp_route_is_inspected(
+    guarded: Stack, hostile: HostileUpstream
+) -> None:
+    # The route declares MCP (ext_proc/demo/chaperone.yaml): no header is needed to be read as it.
+    stream = events(log({"note": f"deploy key {KEY}"}), sampling(7, INJECTION))
+    headers = hostile.script(
+        "server-bare-get", fixed(Answer(200, (("content-type", "text/plain"),), split(stream, 45)))
+    )
+    with guarded.client() as client, client.stream("GET", "/mcp", headers=headers) as response:
+        received = response.read().decode()
+    assert KEY not in received and "evil.example" not in received
+    assert "[REDACTED:AWS_ACCESS_KEY]" in received

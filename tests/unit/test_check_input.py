@@ -236,6 +236,12 @@ def test_a_content_length_go_cannot_read_is_an_error() -> None:
     assert error.value.code is ErrorCode.REQUEST_PARSE_ERROR
 
 
+def test_a_form_body_that_is_not_utf8_is_refused() -> None:
+    with pytest.raises(ChaperoneError) as error:
+        body("application/x-www-form-urlencoded", raw=b"user=ada\xff")
+    assert (error.value.code, error.value.http_status) == (ErrorCode.BODY_DECODE_ERROR, 400)
+
+
 def test_a_form_body_go_refuses_is_an_error() -> None:
     with pytest.raises(ChaperoneError) as error:
         body("application/x-www-form-urlencoded", "a=1;b=2")

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from ext_proc.cli import main
+from ext_proc.config import ConfigError, load_config
 from ext_proc.demo.envoy_config import http_filters
 from tests.harness import ROOT, envoy_binary
 
@@ -225,9 +226,24 @@ def _routes(config: dict[str, Any], listener: str) -> list[dict[str, Any]]:
 
 
 def _extensions(route: dict[str, Any]) -> dict[str, str]:
-    per_route = route["typed_per_filter_config"]["envoy.filters.http.ext_authz"]
-    extensions: dict[str, str] = per_route["check_settings"]["context_extensions"]
-    return extensions
+    """The route's context extensions: in ext_authz's settings, or as the gRPC metadata of
+    ext_proc's stream on a route that ext_proc decides alone."""
+    settings = route["typed_per_filter_config"]
+    authz = settings["envoy.filters.http.ext_authz"]
+    if not authz.get("disabled"):
+        extensions: dict[str, str] = authz["check_settings"]["context_extensions"]
+        return extensions
+    metadata = settings["envoy.filters.http.ext_proc"]["overrides"]["grpc_initial_metadata"]
+    return {item["key"].removeprefix("x-chaperone-route-"): item["value"] for item in metadata}
+
+
+def _deciders(route: dict[str, Any]) -> tuple[str, ...]:
+    settings = route["typed_per_filter_config"]
+    return tuple(
+        name.rsplit(".", 1)[1]
+        for name in ("envoy.filters.http.ext_authz", "envoy.filters.http.ext_proc")
+        if not settings.get(name, {}).get("disabled")
+    )
 
 
 def test_declared_protocols_reach_the_policy_per_route(tmp_path: Path) -> None:
@@ -252,9 +268,56 @@ def test_declared_protocols_reach_the_policy_per_route(tmp_path: Path) -> None:
         {"upstream": "anthropic", "protocol": "anthropic"}
     ]
     assert [_extensions(r) for r in _routes(config, "plain")] == [{"upstream": "plain"}]
+    # AI protocols are read whole by ext_proc, which decides them alone: one call per request.
+    assert [_deciders(r) for r in routes] == [
+        ("ext_proc",),
+        ("ext_authz", "ext_proc"),
+        ("ext_proc",),
+        ("ext_authz", "ext_proc"),
+    ]
     header = (tmp_path / "envoy.yaml").read_text().split("admin:")[0]
     assert "(anthropic, anthropic)" in (tmp_path / "envoy.yaml").read_text()
     assert "#     /mcp: mcp" in header
+
+
+FILTERS = """
+upstreams:
+  - name: api
+    url: http://127.0.0.1:8000
+    listen: 127.0.0.1:10000
+    filters: ext_authz
+    routes:
+      - {prefix: /v1/chat/completions, protocol: openai, filters: both}
+      - {prefix: /upload, protocol: http}
+"""
+
+
+def test_each_route_runs_the_filters_it_is_declared_with(tmp_path: Path) -> None:
+    config = run_envoy_config(tmp_path, FILTERS)
+    validate(tmp_path / "envoy.yaml")
+    routes = _routes(config, "api")
+    assert [_deciders(r) for r in routes] == [
+        ("ext_authz", "ext_proc"),
+        ("ext_authz", "ext_proc"),
+        ("ext_authz",),
+    ]
+    # The check of a route without ext_proc knows it (and refuses what would need ext_proc).
+    assert _extensions(routes[-1]) == {"upstream": "api", "filters": "ext_authz"}
+    # policy.with_request_body: the check reads the body, so it stays on AI routes too.
+    config = run_envoy_config(tmp_path, "policy: {with_request_body: {}}\n" + DECLARED)
+    assert _deciders(_routes(config, "anthropic")[0]) == ("ext_authz", "ext_proc")
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic", "mcp", "a2a"])
+def test_a_route_that_speaks_an_ai_protocol_cannot_skip_ext_proc(tmp_path: Path, protocol: str) -> None:
+    text = (
+        "upstreams: [{name: a, url: 'http://127.0.0.1:8000', listen: '127.0.0.1:10000', "
+        f"protocol: {protocol}, filters: ext_authz}}]\n"
+    )
+    path = tmp_path / "chaperone.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="filters"):
+        load_config(path, environ={})
 
 
 def test_with_request_body_gives_the_check_the_body_as_envoy_buffers_it(tmp_path: Path) -> None:

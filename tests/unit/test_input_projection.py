@@ -8,12 +8,16 @@ from typing import Any
 import orjson
 import pytest
 import regorus
+from envoy.service.auth.v3 import external_auth_pb2
+from google.protobuf import json_format
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.policy.bundle import load_bundle
 from ext_proc.policy.input_projection import WHOLE_INPUT, InputProjection
 from ext_proc.policy.regorus_engine import RegorusEngine, build_engine
+from ext_proc.policy_input.check import check_input
 from tests.harness import POLICY_FIXTURES, ROOT
 
 DECISION = "envoy/authz/allow"
@@ -164,3 +168,36 @@ def test_projected_inputs_decide_as_whole_ones(bundle_dir: Path) -> None:
         same(document)
 
     random_inputs()
+
+
+# -- the check input is built for what is read ------------------------------------------------------
+
+CHECK_REQUESTS = ROOT / "tests" / "fixtures" / "check_requests"
+POLICY_SOURCES = [
+    "default allow := true",
+    'allow if input.attributes.request.http.method == "GET"',
+    "allow if input.attributes.source.address.socketAddress.address",
+    "allow if input.attributes.request.time.seconds > 0\n"
+    "allow if input.attributes.metadataContext.filterMetadata.x.y",
+    "allow if input.attributes.contextExtensions[k]",
+    "allow if count(input.attributes) > 0",
+    "allow if walk(input, [_, _])",
+]
+
+
+@pytest.mark.parametrize("source", POLICY_SOURCES)
+@pytest.mark.parametrize("fixture", sorted(p.name for p in CHECK_REQUESTS.glob("*.json")))
+def test_a_check_input_built_for_a_projection_is_the_projection_of_the_whole(
+    source: str, fixture: str
+) -> None:
+    request = json_format.Parse((CHECK_REQUESTS / fixture).read_text(), external_auth_pb2.CheckRequest())
+    p = projection(source)
+    assert p.apply(check_input(request, projection=p)) == p.apply(check_input(request))
+
+
+def test_a_path_that_cannot_be_parsed_is_refused_whatever_the_policy_reads() -> None:
+    request = external_auth_pb2.CheckRequest()
+    request.attributes.request.http.path = "/a%zz"
+    with pytest.raises(ChaperoneError) as refused:
+        check_input(request, projection=projection("default allow := true"))
+    assert refused.value.code is ErrorCode.REQUEST_PARSE_ERROR

@@ -157,5 +157,17 @@ def load_event(event: SseEvent) -> dict[str, Any]:
     return document
 
 
+def check_event_name(event: SseEvent, event_type: str | None) -> None:
+    """An event named otherwise than its data's ``type`` (Anthropic, Responses) is refused: a
+    client that dispatches on the name would read as a text delta what was read here as another
+    kind of event (``llm_response_invalid``)."""
+    if event.event is not None and event.event != (event_type or ""):
+        raise ChaperoneError(
+            ErrorCode.LLM_RESPONSE_INVALID,
+            "a stream event's name is not the type of its data",
+            http_status=502,
+        )
+
+
 def dumps(document: Any) -> str:
     return strict_json.dumps(document).decode()

@@ -32,14 +32,15 @@ def test_an_openai_chat_call() -> None:
     assert request.protocol == "llm" and request.provider == "openai.chat"
     assert request.action["model"] == "gpt-4o"
     sources = {text.text: text.source for text in request.texts if not text.is_key}
+    # One-token strings (ids, names, roles) are read for sensitive data only (source other).
     assert sources == {
         "gpt-4o": OTHER,
         "system": OTHER,
         "be brief": OTHER,
-        "user": USER,
+        "user": OTHER,
         "hi": USER,
-        "tool": TOOL_RESULT,
-        "c1": TOOL_RESULT,
+        "tool": OTHER,
+        "c1": OTHER,
         "tool says": TOOL_RESULT,
     }
     kinds = {text.text: text.kind for text in request.texts if not text.is_key}
@@ -119,7 +120,7 @@ def test_an_a2a_message_is_user_input() -> None:
     assert request.protocol == "a2a" and request.action["method"] == "message/send"
     values = [(t.text, t.source, t.kind) for t in request.texts if not t.is_key]
     assert ("hello", USER, "message") in values
-    assert ("m", USER, FIELD) in values and ("message/send", OTHER, FIELD) in values
+    assert ("m", OTHER, FIELD) in values and ("message/send", OTHER, FIELD) in values
 
 
 def test_plain_json_is_scanned_string_by_string() -> None:
@@ -215,7 +216,7 @@ def test_every_string_of_a_chat_call_is_a_text_with_its_messages_source() -> Non
         {
             "model": "m",
             "prediction": {"type": "content", "content": "predicted"},
-            "metadata": {"k": "meta"},
+            "metadata": {"k": "meta", "long": "a note in words"},
             "user": "u-1",
             "messages": [
                 {
@@ -242,9 +243,12 @@ def test_every_string_of_a_chat_call_is_a_text_with_its_messages_source() -> Non
     found = {t.text: t for t in request.texts if not t.is_key}
     for text in ("predicted", "meta", "u-1", "param doc", "dflt", "https://x.example/?q=leak"):
         assert text in found
-    assert found["alice"].source == USER
+    assert found["alice"].source == OTHER, "a one-token name is read for sensitive data only"
     assert found["unknown part"].source == USER
-    assert found["predicted"].source == OTHER
+    # An unknown field is content: scored for injection as a user's would be.
+    assert found["predicted"].source == OTHER and found["meta"].source == OTHER  # one token each
+    assert found["a note in words"].source == USER
+    assert found["param doc"].source == OTHER, "tool definitions are the developer's instructions"
     # The parts of one message are a group: read joined too.
     assert found["part one"].group == found["unknown part"].group == ("messages", 0, "content")
 

@@ -70,3 +70,33 @@ def test_the_quoted_fail_open_is_closed() -> None:
     expected = opa_case(modules, {}, "envoy.authz.allow", document)
     assert regorus_case(modules, {}, "envoy.authz.allow", document) == expected
     assert expected.value is False  # type: ignore[union-attr]
+
+
+HEADS = [
+    'r := input.a.a if { startswith("a", input.a) }',
+    "r := input.a.a if { 1 / input.z == 0 }",
+    "r := [input.a.a, 1] if { 1 / input.z == 0 }",
+    "r contains input.a.a if { 1 / input.z == 0 }",
+    "r[input.a.a] := 1 if { 1 / input.z == 0 }",
+    "f(y) := input.a.a if { 1 / input.z == 0 }\n\nr := f(1)",
+    "r := count(input.a) if { 1 / input.z == 0 }",
+    "r := input.a.a if { 1 / input.z == 0 } else := input.b if { 1 / input.z == 0 } else := 3",
+    "r := x if { x := input.a.a; 1 / input.z == 0 }",
+]
+ITERATIONS = [
+    "r := [v | some v in input.n]",
+    "r := [[k, v] | some k, v in input.s]",
+    "r if { some v in input.l; v == 2 }",
+    "r := {k: v | some k, v in input.o}",
+    "r if { some [a, b] in input.l; a == b }",
+]
+
+
+@pytest.mark.parametrize("rules", HEADS + ITERATIONS)
+def test_head_references_and_iterations_answer_as_opa(rules: str) -> None:
+    modules = [("p.rego", f"package p\n\n{rules}\n")]
+    for document in (
+        {"a": None, "z": 0, "n": 5, "s": "str", "l": 4, "o": None},
+        {"l": [1, 2], "o": {"k": 1}},
+    ):
+        assert regorus_case(modules, {}, "p", document) == opa_case(modules, {}, "p", document)

@@ -24,6 +24,7 @@ from ext_proc.protocols.llm.stream_view import (
     StreamError,
     StreamEventView,
     StreamText,
+    check_event_name,
     dumps,
     load_event,
 )
@@ -55,6 +56,7 @@ class MessagesStream(BaseInterpreter):
     def interpret(self, event: SseEvent) -> StreamEventView:
         doc = load_event(event)
         event_type = S.opt_string(doc, "type", ())
+        check_event_name(event, event_type)
         if event_type == "content_block_delta":
             return self._delta(event, doc)
         if event_type == "content_block_start":

@@ -33,6 +33,7 @@ from ext_proc.protocols.llm.stream_view import (
     StreamError,
     StreamEventView,
     StreamText,
+    check_event_name,
     dumps,
     load_event,
 )
@@ -106,6 +107,7 @@ class ResponsesStream(BaseInterpreter):
         if isinstance(sequence, int):
             self._sequence = sequence
         event_type = S.opt_string(doc, "type", ()) or ""
+        check_event_name(event, event_type)
         family = _DELTAS.get(event_type) or self._generic_delta(event_type, doc)
         if family is not None:
             return self._delta(event, doc, family)
