@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import anthropic
-import orjson
 import openai
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
