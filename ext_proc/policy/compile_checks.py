@@ -66,7 +66,13 @@ class _Package:
     value_kinds: dict[str, set[str | None]] = field(default_factory=dict)  # complete rules' value kinds
 
     def rule_kinds(self, name: str) -> set[str] | None:
-        """The kinds a complete rule's value can have, when every definition is a literal."""
+        """The kinds a complete rule's value can have, when every definition is a literal; a
+        partial set is a set, a rule whose head is a reference (``r[k] := v``) an object."""
+        heads = {kind for kind, _, _ in self.heads.get(name, [])}
+        if heads == {"set"}:
+            return {"set"}
+        if heads == {"ref"}:
+            return {"object"}
         kinds = self.value_kinds.get(name)
         if not kinds or None in kinds:
             return None

@@ -31,11 +31,16 @@ REFUSED = {
     "two defaults": "default r := 1\ndefault r := 2",
     "recursion": "r if s\ns if r",
     "assigned twice": "r if { x := 1; x := 2 }",
+    "partial object compared with a number": "o[input.a] := 1 if { input.b }\nr if { o == -2 }",
+    "partial set as a builtin's string": 's contains 1 if { input.b }\nr if { startswith(s, "a") }',
+    "object under a ref head in arithmetic": "o.x := 1 if { input.b }\nr := o + 1",
     "builtin the engine lacks": 'r := net.lookup_ip_addr("localhost")',
 }
 ACCEPTED = {
     "output variable of a call": "r if { count([1], n); n == 1 }",
     "iteration index": "r contains i if { input.l[i] }",
+    "partial set compared with a set": "s contains 1 if { input.b }\nr if { s == set() }",
+    "partial object counted": "o[input.a] := 1 if { input.b }\nr if { count(o) == 0 }",
     "reordered unification": "r if { x == 1; x = input.a }",
     "comprehension over an outer var": "r := [y | some y in input.l; y != z] if { z := input.z }",
     "every over outer var": "r if { z := 1; every v in input.l { v != z } }",
