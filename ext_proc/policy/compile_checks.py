@@ -404,6 +404,8 @@ class _RuleChecker:
             return {"number"} if inner["op"] != "Sub" else {"number", "set"}
         if kind == "BoolExpr":
             return {"boolean"}
+        if kind == "BinExpr":  # `|` and `&`: set union and intersection
+            return {"set"}
         literal = LITERAL_KINDS.get(kind)
         return {literal} if literal else None
 

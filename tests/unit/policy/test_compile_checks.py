@@ -34,6 +34,8 @@ REFUSED = {
     "partial object compared with a number": "o[input.a] := 1 if { input.b }\nr if { o == -2 }",
     "partial set as a builtin's string": 's contains 1 if { input.b }\nr if { startswith(s, "a") }',
     "object under a ref head in arithmetic": "o.x := 1 if { input.b }\nr := o + 1",
+    "set union compared with null": "r if { (input.a | input.b) == null }",
+    "set intersection compared with an array": "r if { not (input.a & set()) == [] }",
     "builtin the engine lacks": 'r := net.lookup_ip_addr("localhost")',
 }
 ACCEPTED = {
