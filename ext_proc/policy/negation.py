@@ -43,7 +43,14 @@ def hoisted_operands(expr: Node, is_local: Any) -> list[Node]:
     if kind == "AssignExpr":
         return []
     if kind == "BoolExpr" and node["op"] == "Eq":
-        return [side for side in (node["lhs"], node["rhs"]) if next(iter(side)) in _CALL_KINDS]
+        # References stay inside (OPA unifies them); calls and composites holding references
+        # are evaluated first.
+        return [
+            side
+            for side in (node["lhs"], node["rhs"])
+            if next(iter(side)) in _CALL_KINDS
+            or (next(iter(side)) in _COMPOSITE_KINDS and _contains_ref(side))
+        ]
     if kind == "Call":
         operands = node["params"]
     elif kind in ("BoolExpr", "ArithExpr", "BinExpr"):

@@ -116,8 +116,13 @@ class _Conditions:
         if "Every" in literal:  # its domain is assigned before the iteration
             yield from self.operand(literal["Every"]["domain"])
             return
+        if "SomeIn" in literal:  # the collection is not a condition, its dynamic indexes are
+            collection = literal["SomeIn"]["collection"]
+            if next(iter(collection)) in _REF_KINDS:
+                yield from self.nested(collection)
+            return
         if "Expr" not in literal:
-            return  # some-in and some declarations are not conditions
+            return
         yield from self.expression(literal["Expr"]["expr"])
 
     def expression(self, expr: Node) -> Iterator[str]:
