@@ -143,8 +143,19 @@ def _value_kinds(rule: Node) -> set[str | None]:
     head = next(iter(spec["head"].values()))
     values = [head["assign"]["value"]] if head.get("assign") else []
     values += [body["assign"]["value"] for body in spec["bodies"] if body.get("assign")]
-    kinds = {LITERAL_KINDS.get(next(iter(value))) for value in values}
+    kinds = {_operator_kind(value) or LITERAL_KINDS.get(next(iter(value))) for value in values}
     return kinds or {"boolean"}  # `r if { ... }` is true
+
+
+def _operator_kind(value: Node) -> str | None:
+    """The kind an operator's result always has: sets for ``|`` and ``&``, numbers for the
+    arithmetic operators other than ``-`` (which is also set difference)."""
+    kind, node = next(iter(value.items()))
+    if kind == "BinExpr":
+        return "set"
+    if kind == "ArithExpr" and node["op"] != "Sub":
+        return "number"
+    return None
 
 
 def _collect_packages(modules: list[Node]) -> dict[str, _Package]:

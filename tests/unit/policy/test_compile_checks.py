@@ -36,11 +36,14 @@ REFUSED = {
     "object under a ref head in arithmetic": "o.x := 1 if { input.b }\nr := o + 1",
     "set union compared with null": "r if { (input.a | input.b) == null }",
     "set intersection compared with an array": "r if { not (input.a & set()) == [] }",
+    "rule of a set union compared with a string": 'u := input.a | set()\nr if { u == "a" }',
+    "rule of a product compared with a string": 'p := input.a * 2\nr if { p == "a" }',
     "builtin the engine lacks": 'r := net.lookup_ip_addr("localhost")',
 }
 ACCEPTED = {
     "output variable of a call": "r if { count([1], n); n == 1 }",
     "iteration index": "r contains i if { input.l[i] }",
+    "rule of a difference compared with a set": "d := input.a - input.b\nr if { d == set() }",
     "partial set compared with a set": "s contains 1 if { input.b }\nr if { s == set() }",
     "partial object counted": "o[input.a] := 1 if { input.b }\nr if { count(o) == 0 }",
     "reordered unification": "r if { x == 1; x = input.a }",
