@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ext_proc import strict_json
-from ext_proc.errors import ChaperoneError
+from ext_proc.errors import ChaperoneError, ErrorCode
 from ext_proc.inspection.guard import TextScan, apply, findings_input, injection_input
 from ext_proc.inspection.judgement import Judgement
 from ext_proc.inspection.leaf_scan import LeafScanner
@@ -153,6 +153,8 @@ class LlmStreamRelay:
         self._parser.close()  # an incomplete last event is not dispatched by clients (WHATWG)
         out = bytearray()
         for channel in self._interpreter.open_channels:
+            if self._ended(channel):
+                continue
             step = self._redactor(channel).finish()
             out += self._after_step(channel, step, like=None)
         return bytes(out)
@@ -333,7 +335,18 @@ class LlmStreamRelay:
         redactor = self._redactors.get(channel)
         if redactor is None:
             redactor = self._redactors[channel] = StreamRedactor(self._table, scanner=self._scanner)
+        elif redactor.finished:
+            # A text that goes on after its end (a block restarted at an index already closed,
+            # a second stop for it): no provider sends that, and what was already released of
+            # the text could join the new part into a value no scan saw whole.
+            raise ChaperoneError(
+                ErrorCode.LLM_RESPONSE_INVALID, "the stream continues a text it had ended", http_status=502
+            )
         return redactor
+
+    def _ended(self, channel: str) -> bool:
+        redactor = self._redactors.get(channel)
+        return redactor is not None and redactor.finished
 
     def _count(self, findings: tuple[object, ...] | list[object], table: ActionTable | None = None) -> None:
         table = table or self._table

@@ -18,6 +18,11 @@ from ext_proc.limits.lua import LuaScript
 from ext_proc.state.redis_client import call
 
 SWEEP_EVERY = 1024
+# In memory, at most this many call fingerprints and as many sessions are remembered: expiry alone
+# bounds them by rate x window, which an agent sending distinct calls (or a new session id per
+# call) could grow without limit. Past the cap the least recently seen go first (some 60 MB
+# at most for both).
+MAX_KEYS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,25 +52,30 @@ class _Log:
 
 
 class MemoryLoopStore:
-    def __init__(self) -> None:
+    def __init__(self, max_keys: int = MAX_KEYS) -> None:
+        # Both in order of last use (an entry is moved to the end when seen), oldest first.
         self._logs: dict[str, _Log] = {}
         self._sessions: dict[str, _Session] = {}
+        self._max_keys = max_keys
         self._operations = 0
 
     async def observe(
         self, repeats_key: str, session_key: str | None, now: float, member: str, window: LoopWindow
     ) -> tuple[int, int]:
-        log = self._logs.setdefault(repeats_key, _Log(now))
+        log = self._logs.pop(repeats_key, None) or _Log(now)
+        self._logs[repeats_key] = log
         del log.times[: bisect.bisect_right(log.times, now - window.window_seconds)]
         bisect.insort(log.times, now)
         del log.times[: max(0, len(log.times) - window.max_tracked)]
         log.expiry = now + window.window_seconds
         calls = 0
         if session_key is not None:
-            session = self._sessions.get(session_key)
+            session = self._sessions.pop(session_key, None)
             calls = 1 if session is None or session.expiry <= now else session.calls + 1
             self._sessions[session_key] = _Session(calls, now + window.session_ttl_seconds)
         self._sweep(now)
+        _cap(self._logs, self._max_keys)
+        _cap(self._sessions, self._max_keys)
         return len(log.times), calls
 
     def _sweep(self, now: float) -> None:
@@ -76,6 +86,11 @@ class MemoryLoopStore:
             del self._logs[key]
         for key in [k for k, session in self._sessions.items() if session.expiry <= now]:
             del self._sessions[key]
+
+
+def _cap(entries: dict[str, _Log] | dict[str, _Session], size: int) -> None:
+    while len(entries) > size:
+        del entries[next(iter(entries))]  # the least recently seen
 
 
 OBSERVE = LuaScript("""

@@ -1,8 +1,10 @@
 """Where regorus's evaluation order differs from OPA's: rewrite the module source at load.
 
-Three places, each measured against OPA 1.20 (tests/unit/policy/test_negation.py): the operands
-of a negated call (below); ``some x in <scalar>``, undefined in OPA and an error in regorus; the
-references in a rule's head, which OPA evaluates before the body.
+OPA's rule index (which skips a whole body before it runs) is made explicit by
+ext_proc/policy/rule_index.py. Three more places, each measured against OPA 1.20
+(tests/unit/policy/test_negation.py): the operands of a negated call (below);
+``some x in <scalar>``, undefined in OPA and an error in regorus; the references in a rule's
+head, which OPA evaluates before the body.
 
 OPA's compiler moves the operands of a call inside ``not`` out of the negation: in
 ``not startswith(input.auth, "Basic ")`` the reference ``input.auth`` is evaluated before the
@@ -24,6 +26,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+
+from ext_proc.policy.rule_index import index_guard_edits
 
 Node = dict[str, Any]
 
@@ -76,13 +80,23 @@ def _moves_out(operand: Node, is_local: Any) -> bool:
 Edit = tuple[int, int, bytes]
 
 
-def rewrite_module(source: str, module: Node, is_local_in: Any) -> str:
+def rewrite_module(source: str, module: Node, is_local_in: Any, is_virtual: Any = lambda _path: False) -> str:
     """The module as OPA evaluates it (negations and iterations), or the source unchanged.
 
-    ``is_local_in(statement_node)`` returns a predicate telling local variables from rules.
+    ``is_local_in(statement_node)`` returns a predicate telling local variables from rules;
+    ``is_virtual("data.a.b")`` tells a path that rules define from base data.
     """
     data = source.encode()
-    edits = negation_edits(data, module, is_local_in) + iteration_edits(data, module)
+    edits = index_guard_edits(
+        data,
+        module,
+        is_local_in,
+        is_virtual=is_virtual,
+        hoisted_from_not=hoisted_operands,
+        bounds=_bounds,
+        after_if=_after_if,
+    )
+    edits += negation_edits(data, module, is_local_in) + iteration_edits(data, module)
     edits += head_edits(data, module, is_local_in) + lookup_first_edits(data, module, is_local_in)
     edits += with_edits(data, module)
     if not edits:

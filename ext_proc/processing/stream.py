@@ -388,7 +388,10 @@ class StreamProcessor:
         # request's runs in BUFFERED mode (its length was checked at the headers), where the
         # body phase can set the new content-length of a body it changes.
         if len(event.data) > self._settings.max_body_bytes or not event.end_of_stream:
-            raise _too_large(self._settings.max_body_bytes)
+            # An answer too large to inspect is the upstream's fault: 502, as other answers
+            # that cannot be inspected (413 would tell the client its request was too large).
+            status = 413 if event.direction is Direction.REQUEST else 502
+            raise _too_large(self._settings.max_body_bytes, status)
         data = body.decode(event.data, end=True)
         request_flow = event.direction is Direction.REQUEST and self._protocol is not None
         text = _text_or_none(data) if request_flow else decode_utf8(data)
@@ -566,9 +569,11 @@ def _text_or_none(data: bytes) -> str | None:
         return None  # the protocol flow says what a body that is not UTF-8 is
 
 
-def _too_large(limit: int) -> ChaperoneError:
+def _too_large(limit: int, status: int = 413) -> ChaperoneError:
     return ChaperoneError(
-        ErrorCode.BODY_TOO_LARGE, f"the body exceeds the inspection limit of {limit} bytes", http_status=413
+        ErrorCode.BODY_TOO_LARGE,
+        f"the body exceeds the inspection limit of {limit} bytes",
+        http_status=status,
     )
 
 

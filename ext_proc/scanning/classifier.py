@@ -47,18 +47,44 @@ _PRIOR_NGRAMS = 24.0
 _POSITION = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x165667B1], dtype=np.uint32)
 _LENGTH = {n: np.uint32(0x9E3779B9 * n & 0xFFFFFFFF) for n in NGRAMS}
 _SHIFT = np.uint32(32 - BITS)
-_DIGITS = str.maketrans("123456789", "000000000")
 
 Ints = npt.NDArray[np.int64]
 
 
 def prepared(text: str) -> npt.NDArray[np.uint8]:
     """The bytes the n-grams are read from."""
-    # str.split and join collapse white space at C speed (a regex substitution per run costs more
-    # than the whole n-gram scoring).
-    lines = (" ".join(line.split()) for line in fold(text).splitlines())
-    folded = "\n".join(line for line in lines if line).translate(_DIGITS)
-    return np.frombuffer(folded.encode("utf-8", "replace"), dtype=np.uint8)
+    return prepared_folded(fold(text))
+
+
+# Byte classes for collapsing white space: 1 a space or tab (and the like), 2 a line break.
+_WHITE = np.zeros(256, dtype=np.uint8)
+_WHITE[list(b" \t\r\x0b\x0c")] = 1
+_WHITE[ord("\n")] = 2
+_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+
+
+def prepared_folded(folded: str) -> npt.NDArray[np.uint8]:
+    """``prepared`` of a text already folded: each run of white space becomes one line break if
+    it holds one, else one space; runs at both ends go; digits become ``0``. Done on the UTF-8
+    bytes with numpy (per-line ``str.split`` and ``join`` cost three times as much)."""
+    data = np.frombuffer(folded.encode("utf-8", "replace").translate(_DIGITS), dtype=np.uint8)
+    kind = _WHITE[data]
+    white = kind > 0
+    if not white.any():
+        return data
+    run_start = white.copy()
+    run_start[1:] &= ~white[:-1]
+    starts = np.flatnonzero(run_start)
+    has_break = np.maximum.reduceat(kind[white], np.flatnonzero(run_start[white])) == 2
+    keep = ~white
+    keep[starts] = True
+    out = data.copy()
+    out[starts] = np.where(has_break, ord("\n"), ord(" "))
+    if white[0]:
+        keep[0] = False
+    if white[-1]:
+        keep[starts[-1]] = False
+    return out[keep]
 
 
 def ngram_buckets(data: npt.NDArray[np.uint8]) -> list[npt.NDArray[np.uint32]]:
@@ -123,10 +149,9 @@ class Model:
     slope: float
     version: str
 
-    def window_logits(self, text: str) -> tuple[npt.NDArray[np.float64], Ints]:
-        """The logit of every window and every sentence, and the byte offset where each starts
-        (in ``prepared``)."""
-        data = prepared(text)
+    def window_logits(self, data: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.float64], Ints]:
+        """The logit of every window and every sentence of ``prepared`` bytes, and the byte offset
+        where each starts."""
         length = len(data)
         sums = np.zeros(length + 1, dtype=np.float64)
         counts = np.zeros(length + 1, dtype=np.float64)
@@ -149,34 +174,35 @@ class Model:
     def probability(self, logit: float) -> float:
         return float(1.0 / (1.0 + np.exp(-self.slope * (logit - self.threshold))))
 
-    def score(self, text: str) -> tuple[float, tuple[int, int] | None]:
+    def score(self, text: str, folded: str | None = None) -> tuple[float, tuple[int, int] | None]:
         """The probability that ``text`` carries an injection, and the character span of its
-        highest window (None for an empty text)."""
+        highest window (None for an empty text). ``folded``: ``fold(text)``, when the caller has it."""
         if not text.strip():
             return 0.0, None
-        logits, starts = self.window_logits(text)
+        data = prepared_folded(fold(text) if folded is None else folded)
+        logits, starts = self.window_logits(data)
         best = int(np.argmax(logits))
-        return self.probability(float(logits[best])), _char_span(text, int(starts[best]))
+        return self.probability(float(logits[best])), _char_span(len(text), len(data), int(starts[best]))
 
     def flagged_windows(self, text: str, at_least: float = 0.5) -> list[tuple[int, int]]:
         """Character spans (approximate: windows are read on the prepared bytes) of the windows
         whose probability is at least ``at_least``."""
         if not text.strip():
             return []
-        logits, starts = self.window_logits(text)
+        data = prepared(text)
+        logits, starts = self.window_logits(data)
         return [
-            _char_span(text, int(s))
+            _char_span(len(text), len(data), int(s))
             for s, lg in zip(starts, logits, strict=True)
             if self.probability(float(lg)) >= at_least
         ]
 
 
-def _char_span(text: str, start: int) -> tuple[int, int]:
+def _char_span(text_length: int, data_length: int, start: int) -> tuple[int, int]:
     """A prepared-byte window mapped back to the text, proportionally (folding and collapsing
     white space change lengths a little; strip widens spans to whole sentences anyway)."""
-    length = max(1, len(prepared(text)))
-    scale = len(text) / length
-    return int(start * scale), min(len(text), int((start + WINDOW) * scale) + 1)
+    scale = text_length / max(1, data_length)
+    return int(start * scale), min(text_length, int((start + WINDOW) * scale) + 1)
 
 
 @cache

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import hyperscan
+import numpy as np
 
 from ext_proc.scanning.db_cache import DatabaseCache, database_key, default_cache
 
@@ -48,8 +49,19 @@ codecs.register_error(_ONE_BYTE_ERRORS, _one_byte_per_char)
 
 
 def scan_bytes(text: str) -> bytes:
-    """``text`` as one byte per character, so that byte offsets are character offsets."""
-    return text.encode("latin-1", _ONE_BYTE_ERRORS)
+    """``text`` as one byte per character, so that byte offsets are character offsets: Latin-1,
+    and 0x80 for any character beyond it."""
+    if text.isascii():
+        return text.encode("ascii")
+    if len(text) < _VECTOR_FROM:
+        return text.encode("latin-1", _ONE_BYTE_ERRORS)
+    # The codec's error handler runs once per run of characters beyond Latin-1 (once per word
+    # of a Cyrillic or Greek text); numpy does the whole text at once.
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return np.where(codes > 0xFF, 0x80, codes).astype(np.uint8).tobytes()
+
+
+_VECTOR_FROM = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +74,8 @@ class HsPattern:
     dotall: bool = False
     # Report the leftmost start of each match (costlier; some long patterns cannot have it).
     start: bool = True
+    # Report only the first match (the one ending first): each report is a Python callback.
+    single: bool = False
 
 
 Match = tuple[int, int, int]  # (pattern id, start or 0, end), character offsets
@@ -132,4 +146,6 @@ def _flags(pattern: HsPattern) -> int:
         flags |= hyperscan.HS_FLAG_CASELESS
     if pattern.dotall:
         flags |= hyperscan.HS_FLAG_DOTALL
+    if pattern.single:
+        flags |= hyperscan.HS_FLAG_SINGLEMATCH
     return flags

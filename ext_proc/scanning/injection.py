@@ -40,14 +40,18 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from urllib.parse import parse_qsl, urlsplit
 
+import numpy as np
+import numpy.typing as npt
+
 from ext_proc.scanning import encoded, views
 from ext_proc.scanning.classifier import default_model
-from ext_proc.scanning.confusables import fold, mixed_script_words
+from ext_proc.scanning.confusables import fold, fold_decomposed, mixed_script_words
 from ext_proc.scanning.hidden import hidden_parts, invisible_counts, strip_hidden
 from ext_proc.scanning.hyperscan_db import BlockDatabase, HsPattern, scan_bytes
 from ext_proc.scanning.injection_phrases import PHRASES as _PHRASES
@@ -95,7 +99,8 @@ _INTERLEAVED_START = r"(?:^|\s)(?:\S[ ._|*/,;:~+-]){6}\S"
 _HEX_ID = len(_PHRASES) + 4
 _HEX_START = r"(?:^|[^0-9a-z])[0-9a-f]{24}"
 _LEET_ID = len(_PHRASES) + 5
-_LEET_START = r"[a-z][0134578@$][a-z0134578@$]|\b[0134578][a-z]"
+_LEET_WORD = r"(?:[a-z][0134578@$][a-z0134578@$]|\b[0134578][a-z])"
+_LEET_START = f"{_LEET_WORD}.*{_LEET_WORD}.*{_LEET_WORD}"  # three of them: one "utf8" is no leetspeak
 # and the 24th character of a run of base64 (or base64url) characters, which may carry a payload.
 _BASE64_ID = len(_PHRASES) + 1
 _BASE64_START = r"(?:^|[^a-z0-9+/_-])[a-z0-9+/_-]{24}"
@@ -106,28 +111,30 @@ _PLACEHOLDER = re.compile(r"[{}<>$\[\]]|%7b|%7d|%3c|%3e", re.IGNORECASE)
 _ENCODED_VALUE = re.compile(r"^[A-Za-z0-9+/_=%-]{40,}$")
 
 
-def detect_injection(text: str, *, classify: bool = True) -> InjectionResult:
+def detect_injection(text: str, *, classify: bool = True, part: bool = False) -> InjectionResult:
+    """``part``: ``text`` is a sentence of a text already flagged (``strip`` looking for the
+    injection in it), where the classifier may flag a few words alone."""
     signals: list[Signal] = []
     visible = strip_hidden(text)
     folded = fold(visible)
     scan = _scan(folded)
-    plain = scan if folded == visible.lower() else _scan(visible.lower())
-    probability = _classifier_probability(visible) if classify else 0.0
+    probability = _classifier_probability(visible, folded) if classify else 0.0
     discount = _discounted(folded, scan)
+    plain_names = _plain_phrase_names(visible, folded, scan)
     for name, end in scan.phrases:
         phrase = _phrase(name)
         weight = phrase.weight * (
             _context_discount(folded, end, scan.discussion or scan.citing) if discount else 1.0
         )
         signals.append(Signal(phrase.kind, name, round(weight, 3)))
-        if name not in dict(plain.phrases):
+        if name not in plain_names:
             signals.append(Signal("homoglyph_obfuscation", name, 0.7))
     signals += _hidden_signals(text)
     signals += (Signal("encoded_instruction", name, 0.7) for name in _encoded_instructions(visible, scan))
-    signals += _decoded_view_signals(visible, scan)
+    signals += _decoded_view_signals(visible, folded, scan)
     signals += _character_signals(text)
     signals += _markdown_signals(visible)
-    alone_ok = len(visible) >= _CLASSIFIER_ALONE_CHARS and probability >= _CLASSIFIER_ALONE
+    alone_ok = (part or len(visible) >= _CLASSIFIER_ALONE_CHARS) and probability >= _CLASSIFIER_ALONE
     if probability >= _CLASSIFIER_FLOOR and (signals or alone_ok):
         weight = probability * (_DISCUSSION_WEIGHT if discount and scan.discussion else 1.0)
         weight *= _STRUCTURED_WEIGHT if _structured(visible) else 1.0
@@ -161,9 +168,18 @@ def _structured(visible: str) -> bool:
     return len(lines) >= 3 and len(_KEY_VALUE_LINE.findall(visible[:4096])) >= 0.6 * len(lines)
 
 
-def _classifier_probability(visible: str) -> float:
+def _classifier_probability(visible: str, folded: str) -> float:
     model = default_model()
-    return model.score(visible)[0] if model is not None else 0.0
+    return model.score(visible, folded)[0] if model is not None else 0.0
+
+
+def _plain_phrase_names(visible: str, folded: str, scan: _Scan) -> set[str]:
+    """The phrases found without folding look-alikes (only scanned again when folding changed
+    the text and found a phrase)."""
+    lowered = visible.lower()
+    if not scan.phrases or folded == lowered:
+        return {name for name, _ in scan.phrases}
+    return {name for name, _ in _scan(lowered).phrases}
 
 
 def _discounted(folded: str, scan: _Scan) -> bool:
@@ -178,12 +194,16 @@ def _discounted(folded: str, scan: _Scan) -> bool:
     return True
 
 
-def _decoded_view_signals(visible: str, scan: _Scan) -> Iterable[Signal]:
+def _decoded_view_signals(visible: str, folded: str, scan: _Scan) -> Iterable[Signal]:
     """Instructions only readable once escapes, URL encoding or HTML references are decoded,
-    characters interleaved with separators joined, or hex decoded."""
+    combining marks removed, characters interleaved with separators joined, or hex decoded."""
     found = {name for name, _ in scan.phrases}
-    for view_name, decoded in _decoded_views(visible, scan):
-        for name in _phrase_names(decoded):
+    for view_name, decoded in _decoded_views(visible, folded, scan):
+        if view_name == "marks":
+            names = [name for name, _ in _scan(fold_decomposed(decoded)).phrases]
+        else:
+            names = _phrase_names(decoded)
+        for name in names:
             if name not in found and _phrase(name).weight >= 0.45:
                 found.add(name)
                 yield Signal("encoded_instruction", f"{view_name}:{name}", 0.7)
@@ -193,16 +213,25 @@ _INTERLEAVED = re.compile(r"(?<!\S)\S([ ._|*/,;:~+-])(?:[^\r\n]\1){6,2000}\S(?!\
 _HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{2}){12,16384}(?![0-9A-Za-z])")
 
 
-_LEET = str.maketrans("0134578@$", "oieastbas")
+_LEET = bytes.maketrans(b"0134578@$", b"oieastbas")
 
 
-def _decoded_views(visible: str, scan: _Scan) -> Iterable[tuple[str, str]]:
-    if views.may_change(visible):
+def _decoded_views(visible: str, folded: str, scan: _Scan) -> Iterable[tuple[str, str]]:
+    if "\\" in visible or "%" in visible or "&" in visible:
         view = views.build(visible)
         if view.changed:
             yield "escapes", view.text
-    if scan.leet_words >= 3:
-        yield "leetspeak", visible[:_MAX_ENCODED_CHARS].lower().translate(_LEET)
+    elif not folded.isascii():
+        # No escape to decode: what the view adds to the folded text is the removal of format
+        # characters and combining marks (accents too: "ìgnore" reads "ignore"), done on the
+        # whole text (building the view decodes each character apart, five times the cost).
+        stripped = _without_marks(unicodedata.normalize("NFKD", folded))
+        if stripped is not None:
+            yield "marks", stripped
+    if scan.leetspeak:
+        # (ASCII to ASCII on the UTF-8 bytes: no multi-byte sequence holds an ASCII byte)
+        lowered = visible[:_MAX_ENCODED_CHARS].lower().encode("utf-8", "surrogatepass")
+        yield "leetspeak", lowered.translate(_LEET).decode("utf-8", "surrogatepass")
     if _INTERLEAVED_ID in scan.triggers:
         for count, match in enumerate(_INTERLEAVED.finditer(visible)):
             if count >= _MAX_ENCODED_PAYLOADS:
@@ -215,6 +244,28 @@ def _decoded_views(visible: str, scan: _Scan) -> Iterable[tuple[str, str]]:
             decoded = encoded.hex_text(match.group()[:_MAX_ENCODED_CHARS])
             if decoded is not None:
                 yield "hex", decoded
+
+
+def _without_marks(decomposed: str) -> str | None:
+    """``decomposed`` without format characters and combining marks, or None when it has none."""
+    codes = np.frombuffer(decomposed.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    marks = _mark_table()[np.minimum(codes, _MARK_TABLE_END - 1)]
+    if not marks.any():
+        return None
+    return codes[~marks].tobytes().decode("utf-32-le", "surrogatepass")
+
+
+# Every format character (Cf) and combining mark (Mn, Me) lies below U+20000 or in the tag and
+# variation-selector block U+E0000-U+E0FFF.
+_MARK_TABLE_END = 0xE1000
+
+
+@cache
+def _mark_table() -> npt.NDArray[np.bool_]:
+    table = np.zeros(_MARK_TABLE_END, dtype=np.bool_)
+    for code in (*range(0x20000), *range(0xE0000, _MARK_TABLE_END - 1)):
+        table[code] = unicodedata.category(chr(code)) in ("Cf", "Mn", "Me")
+    return table
 
 
 def _result(signals: list[Signal]) -> InjectionResult:
@@ -235,14 +286,14 @@ class _Scan:
     citing: bool  # it cites something ("for example", "such as")
     base64_starts: list[int]
     triggers: frozenset[int] = frozenset()  # which of the decoding triggers matched (ids)
-    leet_words: int = 0
+    leetspeak: bool = False  # three words or more mix letters with digits
 
 
 def _scan(folded: str) -> _Scan:
     phrases: dict[str, int] = {}
     discussion = citing = False
     triggers: set[int] = set()
-    leet_words = 0
+    leetspeak = False
     base64_starts: list[int] = []
     for index, _, end in _phrase_database().scan(scan_bytes(folded)):
         if index == _DISCUSSION_ID:
@@ -252,14 +303,14 @@ def _scan(folded: str) -> _Scan:
         elif index in (_INTERLEAVED_ID, _HEX_ID):
             triggers.add(index)
         elif index == _LEET_ID:
-            leet_words += 1
+            leetspeak = True
         elif index == _BASE64_ID:
             base64_starts.append(end - _BASE64_LENGTH)
         else:
             name = _PHRASES[index].name
             phrases[name] = min(phrases.get(name, end), end)
     ordered = sorted(phrases.items(), key=lambda item: item[1])
-    return _Scan(ordered, discussion, citing, sorted(base64_starts), frozenset(triggers), leet_words)
+    return _Scan(ordered, discussion, citing, sorted(base64_starts), frozenset(triggers), leetspeak)
 
 
 def _phrase_names(text: str) -> list[str]:
@@ -300,7 +351,11 @@ def _instructions_in(text: str) -> list[str]:
 
 def _encoded_instructions(text: str, scan: _Scan) -> Iterable[str]:
     """Phrase names in the base64 runs of ``text``. ``scan`` is that of the folded text, whose
-    offsets are those of ``text`` when it is ASCII (folding is then only lower-casing)."""
+    offsets are those of ``text`` when it is ASCII (folding is then only lower-casing). Folding
+    only ever turns characters into ASCII letters: a text whose folded form has no base64 run
+    has none either."""
+    if not scan.base64_starts:
+        return
     if not text.isascii():
         scan = _scan(text)
     for start in scan.base64_starts[:_MAX_ENCODED_PAYLOADS]:
@@ -363,13 +418,15 @@ def _exfiltration_reason(url: str) -> str | None:
 
 @cache
 def _phrase_database() -> BlockDatabase:
-    patterns = [HsPattern(index, p.expression, start=False) for index, p in enumerate(_PHRASES)]
-    patterns.append(HsPattern(_DISCUSSION_ID, _DISCUSSION, start=False))
+    # Each report is a Python callback: every pattern but the base64 one reports its first match
+    # only (the phrases' first occurrence is all that is used).
+    patterns = [HsPattern(index, p.expression, start=False, single=True) for index, p in enumerate(_PHRASES)]
+    patterns.append(HsPattern(_DISCUSSION_ID, _DISCUSSION, start=False, single=True))
     patterns.append(HsPattern(_BASE64_ID, _BASE64_START, caseless=True, start=False))
-    patterns.append(HsPattern(_CITING_ID, _CITING, start=False))
-    patterns.append(HsPattern(_INTERLEAVED_ID, _INTERLEAVED_START, start=False))
-    patterns.append(HsPattern(_HEX_ID, _HEX_START, start=False))
-    patterns.append(HsPattern(_LEET_ID, _LEET_START, start=False))
+    patterns.append(HsPattern(_CITING_ID, _CITING, start=False, single=True))
+    patterns.append(HsPattern(_INTERLEAVED_ID, _INTERLEAVED_START, start=False, single=True))
+    patterns.append(HsPattern(_HEX_ID, _HEX_START, start=False, single=True))
+    patterns.append(HsPattern(_LEET_ID, _LEET_START, start=False, dotall=True, single=True))
     return BlockDatabase(patterns)
 
 

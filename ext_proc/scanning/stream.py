@@ -82,6 +82,11 @@ class StreamRedactor:
         return self._base + len(self._buffer) - self._emitted
 
     @property
+    def finished(self) -> bool:
+        """``finish()`` was called: the text has ended."""
+        return self._finished
+
+    @property
     def counts_by_type(self) -> dict[str, int]:
         return count_types(self._findings)
 

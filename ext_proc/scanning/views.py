@@ -36,6 +36,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ext_proc.scanning.confusables import LOOKALIKE_LETTERS
 
@@ -207,6 +208,7 @@ def _char(code: int, token: str) -> str:
     return fold_char(chr(code)) if code > 0x7F else chr(code)
 
 
+@lru_cache(maxsize=8192)
 def fold_char(char: str) -> str:
     """One non-ASCII character as the view shows it: removed if invisible, else NFKC and the
     look-alike folded to ASCII where there is one."""

@@ -480,3 +480,22 @@ async def test_context_extensions_of_the_check_reach_the_body_phases(
     await processor.handle(request_headers("/context", check=check))
     action = await processor.handle(body(b"anything", True))
     assert isinstance(action, Continue) and action.body == b"openai"
+
+
+async def test_an_answer_too_large_to_inspect_is_a_bad_gateway_not_a_413(audit: RecordingAudit) -> None:
+    shipped = Evaluator(
+        RegorusEngine(load_bundle(Path(__file__).resolve().parents[2] / "policies"), "envoy/authz/allow")
+    )
+    processor = stream(shipped, audit, max_body_bytes=1000)
+    processor.route_context = {"protocol": "openai", "upstream": "openai"}
+    chat = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    first = await processor.handle(
+        request_headers("/v1/chat/completions", **{"content-type": "application/json"})
+    )
+    assert isinstance(first, Continue)
+    assert isinstance(await processor.handle(body(orjson.dumps(chat), True)), Continue)
+    answer = HeadersEvent(Direction.RESPONSE, {":status": "200", "content-type": "application/json"}, False)
+    assert isinstance(await processor.handle(answer), Continue)
+    action = await processor.handle(body(b'{"a": "' + b"x" * 3000 + b'"}', True, Direction.RESPONSE))
+    assert isinstance(action, Reject) and action.status == 502
+    assert orjson.loads(action.body)["error"]["code"] == "body_too_large"

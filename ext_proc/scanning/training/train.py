@@ -100,7 +100,7 @@ def fit(samples: Sequence[Sample], c: float) -> tuple[npt.NDArray[np.float32], f
 
 
 def document_logits(model: classifier.Model, samples: Sequence[Sample]) -> npt.NDArray[np.float64]:
-    return np.array([float(np.max(model.window_logits(s.text)[0])) for s in samples])
+    return np.array([float(np.max(model.window_logits(classifier.prepared(s.text))[0])) for s in samples])
 
 
 def operating_point(logits: npt.NDArray[np.float64], labels: npt.NDArray[np.int8]) -> tuple[float, float]:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import anthropic
 import openai
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -117,3 +118,53 @@ def test_an_unreadable_event_ends_the_stream_rather_than_passing_it() -> None:
     out = used.feed(b'data: {"choices": [{"index": 0, "delta": {"content": 5}}]}\n\n')
     assert used.stopped is not None
     assert b"error" in out and b'"content": 5' not in out
+
+
+def anthropic_events(*events: tuple[str, dict[str, object]]) -> bytes:
+    return b"".join(
+        f"event: {name}\ndata: {orjson.dumps(data).decode()}\n\n".encode() for name, data in events
+    )
+
+
+START = (
+    "message_start",
+    {"type": "message_start", "message": {"id": "m", "type": "message", "role": "assistant", "content": []}},
+)
+BLOCK = (
+    "content_block_start",
+    {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+)
+STOP = ("content_block_stop", {"type": "content_block_stop", "index": 0})
+
+
+def text_delta(text: str) -> tuple[str, dict[str, object]]:
+    return (
+        "content_block_delta",
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
+    )
+
+
+@pytest.mark.parametrize(
+    "after_stop",
+    [
+        [text_delta("ODNN7EXAMPLE")],  # the closed block goes on
+        [BLOCK, text_delta("ODNN7EXAMPLE")],  # a block restarted at the closed index
+        [START, BLOCK, text_delta("ODNN7EXAMPLE")],  # a second message in the same stream
+    ],
+    ids=["delta", "restarted", "second-message"],
+)
+def test_a_text_that_goes_on_after_its_end_ends_the_stream_with_an_error(
+    after_stop: list[tuple[str, dict[str, object]]],
+) -> None:
+    # Found by make fuzz: the relay raised ValueError (an internal error) on such a stream.
+    data = anthropic_events(START, BLOCK, text_delta("key AKIAIOSF"), STOP, *after_stop)
+    used = LlmStreamRelay("anthropic.messages", ActionTable())
+    out = used.feed(data) + used.finish()
+    assert used.stopped is not None and used.stopped.reason == "llm_response_invalid"
+    assert b"event: error" in out and b"ODNN7EXAMPLE" not in out
+
+
+def test_a_block_restarted_at_a_closed_index_and_left_open_ends_quietly() -> None:
+    used = LlmStreamRelay("anthropic.messages", ActionTable())
+    out = used.feed(anthropic_events(START, BLOCK, text_delta("hello"), STOP, BLOCK)) + used.finish()
+    assert b"hello" in out

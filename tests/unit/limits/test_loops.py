@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ext_proc.limits.loop_store import LoopWindow, MemoryLoopStore
 from ext_proc.limits.loops import call_fingerprint, canonical
 from ext_proc.limits.settings import LoopsConfig
 from tests.unit.limits.conftest import START, State
@@ -120,3 +121,20 @@ def test_key_order_never_changes_the_fingerprint(value: object) -> None:
         return item
 
     assert call_fingerprint("a", "t", value) == call_fingerprint("a", "t", reversed_keys(value))
+
+
+async def test_the_memory_store_forgets_the_least_recently_seen_past_its_cap() -> None:
+    # An agent sending distinct calls, each with a new session id, never grows it past the cap.
+    store = MemoryLoopStore(max_keys=50)
+    window = LoopWindow(window_seconds=300, max_tracked=10, session_ttl_seconds=3600)
+    assert await store.observe("kept", "kept-session", START, "m0", window) == (1, 1)
+    for n in range(500):
+        await store.observe(f"call-{n}", f"session-{n}", START + n / 1000, f"m{n}", window)
+        if n % 40 == 0:  # the call and the session in use are seen again: they stay
+            await store.observe("kept", "kept-session", START + n / 1000, f"k{n}", window)
+    assert len(store._logs) <= 50 and len(store._sessions) <= 50
+    assert await store.observe("kept", "kept-session", START + 1, "last", window) == (
+        10,
+        15,
+    )  # max_tracked: 10
+    assert await store.observe("call-0", "session-0", START + 1, "again", window) == (1, 1)

@@ -86,6 +86,13 @@ def test_scan_bytes_keeps_one_byte_per_character() -> None:
     assert data[0:1] == b"a" and data[1:2] == b"\xe9" and data[-1:] == b"z"
 
 
+def test_scan_bytes_of_a_long_text_is_the_same_as_of_its_pieces() -> None:
+    pieces = ["Отчёт über €5 \udc80 日本 ", "plain ascii ", "é" * 300]
+    text = "".join(pieces) * 20
+    assert scan_bytes(text) == b"".join(scan_bytes(piece) for piece in pieces) * 20
+    assert len(scan_bytes(text)) == len(text)
+
+
 def test_lone_surrogates_are_scanned_not_crashed_on() -> None:
     text = "\ud800 john.doe@example.com \udfff"
     assert [(f.type, f.start) for f in SCANNER.scan(text)] == [("EMAIL", 2)]
