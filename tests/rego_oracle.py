@@ -137,12 +137,24 @@ def _plain(value: Any) -> Any:
 
 def _rounded(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
+        return {_rounded_key(k): _rounded(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_rounded(v) for v in value]
     if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) > 2**53:
         return float(value)
     return value
+
+
+def _rounded_key(key: str) -> str:
+    """An object key that is not a string is written as its JSON text: a number beyond 2**53 in
+    it is rounded the same way (``{"1.2345678901234568e+29": ...}`` for a key of 30 digits)."""
+    try:
+        parsed = json.loads(key)
+    except ValueError:
+        return key
+    if isinstance(parsed, str):
+        return key
+    return json.dumps(_rounded(parsed), separators=(",", ":"), sort_keys=True)
 
 
 def _default(value: Any) -> Any:

@@ -1,8 +1,10 @@
 """Where regorus's evaluation order differs from OPA's: rewrite the module source at load.
 
-Three places, each measured against OPA 1.20 (tests/unit/policy/test_negation.py): the operands
-of a negated call (below); ``some x in <scalar>``, undefined in OPA and an error in regorus; the
-references in a rule's head, which OPA evaluates before the body.
+OPA's rule index (which skips a whole body before it runs) is made explicit by
+ext_proc/policy/rule_index.py. Three more places, each measured against OPA 1.20
+(tests/unit/policy/test_negation.py): the operands of a negated call (below);
+``some x in <scalar>``, undefined in OPA and an error in regorus; the references in a rule's
+head, which OPA evaluates before the body.
 
 OPA's compiler moves the operands of a call inside ``not`` out of the negation: in
 ``not startswith(input.auth, "Basic ")`` the reference ``input.auth`` is evaluated before the
@@ -25,6 +27,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ext_proc.policy.rule_index import index_guard_edits
+
 Node = dict[str, Any]
 
 HOISTED_PREFIX = "__chaperone_not_"
@@ -39,7 +43,14 @@ def hoisted_operands(expr: Node, is_local: Any) -> list[Node]:
     if kind == "AssignExpr":
         return []
     if kind == "BoolExpr" and node["op"] == "Eq":
-        return [side for side in (node["lhs"], node["rhs"]) if next(iter(side)) in _CALL_KINDS]
+        # References stay inside (OPA unifies them); calls and composites holding references
+        # are evaluated first.
+        return [
+            side
+            for side in (node["lhs"], node["rhs"])
+            if next(iter(side)) in _CALL_KINDS
+            or (next(iter(side)) in _COMPOSITE_KINDS and _contains_ref(side))
+        ]
     if kind == "Call":
         operands = node["params"]
     elif kind in ("BoolExpr", "ArithExpr", "BinExpr"):
@@ -76,13 +87,24 @@ def _moves_out(operand: Node, is_local: Any) -> bool:
 Edit = tuple[int, int, bytes]
 
 
-def rewrite_module(source: str, module: Node, is_local_in: Any) -> str:
+def rewrite_module(source: str, module: Node, is_local_in: Any, is_virtual: Any = lambda _path: False) -> str:
     """The module as OPA evaluates it (negations and iterations), or the source unchanged.
 
-    ``is_local_in(statement_node)`` returns a predicate telling local variables from rules.
+    ``is_local_in(statement_node)`` returns a predicate telling local variables from rules;
+    ``is_virtual("data.a.b")`` tells a path that rules define from base data.
     """
     data = source.encode()
-    edits = negation_edits(data, module, is_local_in) + iteration_edits(data, module)
+    edits = index_guard_edits(
+        data,
+        module,
+        is_local_in,
+        is_virtual=is_virtual,
+        hoisted_from_not=hoisted_operands,
+        bounds=_bounds,
+        after_if=_after_if,
+        head_terms=_head_terms,
+    )
+    edits += negation_edits(data, module, is_local_in) + iteration_edits(data, module)
     edits += head_edits(data, module, is_local_in) + lookup_first_edits(data, module, is_local_in)
     edits += with_edits(data, module)
     if not edits:
@@ -98,13 +120,9 @@ def rewrite_module(source: str, module: Node, is_local_in: Any) -> str:
     return data.decode()
 
 
-HEAD_PREFIX = "__chaperone_head_"
-
-
 def head_edits(data: bytes, module: Node, is_local_in: Any) -> list[Edit]:
-    """OPA evaluates the references in a rule's head (its value, key or element) before the
-    body: an undefined one makes the body not run at all, so an error the body would raise does
-    not happen. Each such reference is assigned at the start of its body."""
+    """Head values that index with a body variable are computed at the body's end (below);
+    the head's other references are conditions of OPA's rule index (rule_index.py)."""
     edits: list[Edit] = []
     counter = 0
     for rule in module["ast"]["rules"]:
@@ -117,27 +135,11 @@ def head_edits(data: bytes, module: Node, is_local_in: Any) -> list[Edit]:
             terms = [body["assign"]["value"]] if body.get("assign") else []
             if index == 0:
                 terms += _head_terms(head)
-            refs = [ref for term in terms for ref in _global_refs(term, is_local)]
             statements = body["query"]["stmts"]
             if not statements:
                 continue
             edits += _local_value_edits(data, terms, statements, is_local, counter)
             counter += len(terms)
-            if not refs:
-                continue
-            assignments = []
-            for ref in refs:
-                span = next(iter(ref.values()))["span"]
-                name = f"{HEAD_PREFIX}{counter}__"
-                counter += 1
-                assignments.append(f"{name} := {data[span['start'] : span['end']].decode()}; ")
-                edits.append((span["start"], span["end"], name.encode()))
-            start = _bounds(data, statements[0])[0]
-            end = _bounds(data, statements[-1])[1]
-            braces = _after_if(data, start)
-            edits.append((start, start, (("{ " if braces else "") + "".join(assignments)).encode()))
-            if braces:
-                edits.append((end, end, b" }"))
     return edits
 
 
@@ -282,30 +284,6 @@ def _head_terms(head: Node) -> list[Node]:
         terms.append(refr["RefBrack"]["index"])
         refr = refr["RefBrack"]["refr"]
     return terms
-
-
-def _global_refs(term: Node, is_local: Any) -> Iterator[Node]:
-    """The outermost references in a head term that use no local variable (rules, input, data),
-    looking inside collections, calls and operators, not comprehensions."""
-    kind, node = next(iter(term.items()))
-    if kind in _REF_KINDS:
-        if not any(is_local(name) for name in _ref_vars(term)):
-            yield term
-    elif kind == "Call":
-        for param in node["params"]:
-            yield from _global_refs(param, is_local)
-    elif kind in ("ArithExpr", "BinExpr", "BoolExpr"):
-        yield from _global_refs(node["lhs"], is_local)
-        yield from _global_refs(node["rhs"], is_local)
-    elif kind == "UnaryExpr":
-        yield from _global_refs(node["expr"], is_local)
-    elif kind in ("Array", "Set"):
-        for item in node["items"]:
-            yield from _global_refs(item, is_local)
-    elif kind == "Object":
-        for _, key, value in node["fields"]:
-            yield from _global_refs(key, is_local)
-            yield from _global_refs(value, is_local)
 
 
 def _ref_vars(node: Any) -> Iterator[str]:

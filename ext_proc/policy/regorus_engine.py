@@ -97,7 +97,12 @@ def _rewritten(source: str, tree: dict[str, Any] | None, trees: dict[str, Any]) 
     if tree is None:
         return source
     names = global_names(tree, list(trees.values()))
-    return rewrite_module(source, tree, lambda _statement: lambda name: name not in names)
+    packages, _rules = defined_paths(list(trees.values()))
+
+    def is_virtual(path: str) -> bool:
+        return any(path.startswith(p + ".") or p.startswith(path + ".") or p == path for p in packages)
+
+    return rewrite_module(source, tree, lambda _statement: lambda name: name not in names, is_virtual)
 
 
 def compile_engine(

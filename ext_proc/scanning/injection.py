@@ -111,7 +111,9 @@ _PLACEHOLDER = re.compile(r"[{}<>$\[\]]|%7b|%7d|%3c|%3e", re.IGNORECASE)
 _ENCODED_VALUE = re.compile(r"^[A-Za-z0-9+/_=%-]{40,}$")
 
 
-def detect_injection(text: str, *, classify: bool = True) -> InjectionResult:
+def detect_injection(text: str, *, classify: bool = True, part: bool = False) -> InjectionResult:
+    """``part``: ``text`` is a sentence of a text already flagged (``strip`` looking for the
+    injection in it), where the classifier may flag a few words alone."""
     signals: list[Signal] = []
     visible = strip_hidden(text)
     folded = fold(visible)
@@ -132,7 +134,7 @@ def detect_injection(text: str, *, classify: bool = True) -> InjectionResult:
     signals += _decoded_view_signals(visible, folded, scan)
     signals += _character_signals(text)
     signals += _markdown_signals(visible)
-    alone_ok = len(visible) >= _CLASSIFIER_ALONE_CHARS and probability >= _CLASSIFIER_ALONE
+    alone_ok = (part or len(visible) >= _CLASSIFIER_ALONE_CHARS) and probability >= _CLASSIFIER_ALONE
     if probability >= _CLASSIFIER_FLOOR and (signals or alone_ok):
         weight = probability * (_DISCUSSION_WEIGHT if discount and scan.discussion else 1.0)
         weight *= _STRUCTURED_WEIGHT if _structured(visible) else 1.0

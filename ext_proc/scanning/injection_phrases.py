@@ -31,7 +31,13 @@ PHRASES: tuple[Phrase, ...] = (
         0.7,
         r"\b(?:ignore|disregard|forget|skip|override|bypass|drop)\s+(?:(?:all|any|the|your|my|of|these|those|every)\s+)*"
         r"(?:previous|prior|above|earlier|preceding|former|original|initial|existing|system)\s+"
-        r"(?:instructions?|prompts?|directions?|directives?|rules|guidelines|messages?|context|commands?|guidance)",
+        r"(?:instructions?|prompts?|directions?|directives?|rules|guidelines|messages?|context|commands?|guidance"
+        r"|constraints|programming)"
+        # (an API may well "ignore previous requests"; "all" of them is said to a model)
+        r"|\b(?:ignore|disregard|forget)\s+all\s+(?:(?:the|your|my|of)\s+)*(?:previous|prior|above|earlier|preceding)\s+"
+        r"(?:requests|tasks|orders|inputs|queries)"
+        r"|\bregardless\s+of\s+(?:all\s+|any\s+)?(?:your|the|my)\s+(?:previous|prior|original|system|earlier)\s+"
+        r"(?:instructions|rules|guidelines|programming|directives)",
     ),
     Phrase(
         "disregard_system_prompt",
@@ -44,7 +50,11 @@ PHRASES: tuple[Phrase, ...] = (
         "new_instructions",
         "instruction_override",
         0.6,
-        r"\b(?:new|updated|real|actual|revised|true|override)\s+(?:system\s+)?instructions?\s*:",
+        r"\b(?:new|updated|real|actual|revised|true|override)\s+(?:system\s+)?instructions?\s*:"
+        # (a starred banner, as typed to a model; "## New tasks" is an ordinary heading)
+        r"|\*{2,}\s*(?:(?:important|urgent|critical|priority)\s+)?new\s+(?:instructions?|tasks?|directives?)\s*\*{2,}"
+        r"|\b(?:important|urgent|critical)\s+new\s+(?:instructions|directives?)\b"
+        r"|\byour\s+new\s+(?:directive|instructions?|orders|task)\s+(?:is|are|starts?)\b",
     ),
     Phrase(
         "from_now_on",
@@ -71,7 +81,12 @@ PHRASES: tuple[Phrase, ...] = (
         "do_anything_now",
         "jailbreak",
         0.6,
-        r"\bdo\s+anything\s+now\b|\bdan\s+mode\b|\bdeveloper\s+mode\s+(?:enabled|output|on)\b|\bjailbreak(?:ed)?\s+mode\b",
+        r"\bdo\s+anything\s+now\b|\bdan\s+mode\b|\bjailbreak(?:ed)?\s+mode\b"
+        # ("debug mode is on" and "enable developer mode" are ordinary in documentation and logs)
+        r"|\bdeveloper\s+mode\s+(?:has\s+been\s+(?:enabled|activated|unlocked)|is\s+now\s+(?:enabled|activated|on)|output)\b"
+        r"|\bwith\s+developer\s+mode\s+enabled\b|\bdeveloper\s+mode\s+(?:enabled|activated|on)\s*[:!*\]]"
+        r"|\b(?:god|unrestricted)\s+mode\s+(?:has\s+been\s+|is\s+(?:now\s+)?)?(?:enabled|activated|on|unlocked)\b"
+        r"|\b(?:enable|activate|unlock|enter)\s+(?:the\s+)?(?:god|jailbreak|unrestricted)\s+mode\b",
     ),
     Phrase(
         "no_restrictions",
@@ -80,6 +95,8 @@ PHRASES: tuple[Phrase, ...] = (
         r"\b(?:pretend|imagine|act\s+as\s+if)\s+(?:that\s+)?you\s+(?:are|have|were)\s+(?:an?\s+)?(?:ai\s+)?"
         r"(?:with(?:out)?\s+)?no\s+(?:restrictions|rules|limits|limitations|guidelines|filters|ethics)"
         r"|\bact\s+as\s+(?:an?\s+)?(?:unrestricted|unfiltered|uncensored|evil|amoral)\b"
+        r"|\bunlock\s+(?:your\s+|all\s+|the\s+)?(?:hidden|secret|restricted)\s+(?:functionalit(?:y|ies)|features|capabilities|abilities)\b"
+        r"|\bno[\s-]+limits?\s+(?:ai|model|assistant|mode|chatbot)\b|\bdisregard\s+(?:all\s+)?(?:boundaries|limits|safety)\b"
         r"|\bno\s+(?:ethical|moral)\s+(?:guidelines|restrictions|constraints|boundaries)\b",
     ),
     Phrase(
@@ -143,6 +160,14 @@ PHRASES: tuple[Phrase, ...] = (
         r"|\b(?:ai|llm)\s+(?:assistants?|agents?|models?)\s+(?:reading|processing|summari[sz]ing)\s+this"
         r"|(?:^|[\n.!?]\s*)(?:dear\s+)?(?:ai\s+)?(?:assistant|ai|llm|agent|chatbot)\s*,\s+(?:when|before|after|while"
         r"|please|you\s+must|you\s+should|ignore|do\s+not)\b",
+    ),
+    Phrase(
+        # "Sorry, I made a mistake when I gave you your instructions and forgot to ask you to ..."
+        "amended_instructions",
+        "instruction_override",
+        0.45,
+        r"\b(?:when|as)\s+i\s+gave\s+you\s+(?:your|the|these|my)\s+instructions\b"
+        r"|\bforgot\s+to\s+(?:ask|tell|instruct)\s+you\s+to\b",
     ),
     Phrase(
         "hide_from_user",
@@ -230,6 +255,7 @@ PHRASES: tuple[Phrase, ...] = (
         r"|\b(?:disregard|ignore)\s+all\s+info(?:rmation)?\s+except\b"
         r"|\bfocus\s+(?:only|exclusively)\s+on\s+the\s+(?:following|information\s+(?:in|between|below))"
         r"|\b(?:your\s+entire\s+(?:answer|reply|response)\s+(?:must|should)\s+be|output\s+exactly\s+the\s+following)"
+        r"|\bif\s+you\s+are\s+(?:asked|told)\s+to\s+(?:summari[sz]e|translate|answer|analy[sz]e)\b[^\n]{0,100}\binstead\b"
         r"|\b(?:instead\s+of\s+(?:translating|summari[sz]ing|answering)|do\s+not\s+(?:summari[sz]e|translate))\b[^.\n]{0,40}"
         r"\b(?:print|reply|respond|say|output|write)",
     ),
@@ -306,7 +332,8 @@ PHRASES: tuple[Phrase, ...] = (
         0.6,
         r"\bbefore\s+(?:you\s+)?(?:can\s+)?(?:solve|answer|complete|do|start|continue\s+with)\s+(?:the|your|this|any)\s+task\b"
         r"|\b(?:forward|send|email)\s+(?:every|all|each)\s+(?:emails?|messages?|files?|documents?)\b[^.\n]{0,60}\bto\b"
-        r"|\bgrant\s+\S+\s+(?:admin|administrator|root|owner)\s+(?:access|rights|privileges)"
+        r"|\bgrant\s+(?:\S+\s+)?(?:temporary\s+|full\s+)?(?:admin|administrator|administrative|root|owner|elevated)\s+"
+        r"(?:access|rights|privileges|permissions)"
         r"|\b(?:call|use|invoke|run)\s+(?:the\s+)?[`'\"]?(?:send_email|transfer_funds|send_money|delete_file|delete_files|execute|shell|exec)[`'\"]?\b"
         r"|\b(?:email|send|forward|upload|post|leak)\s+(?:the\s+|all\s+)?(?:full|entire|complete|whole|all)\s+(?:the\s+)?"
         r"(?:customer|user|contact|client|employee|patient)s?\s+(?:list|database|records|data|emails)",

@@ -33,14 +33,14 @@ def strip_injection(text: str) -> str:
         if not keep[index]:
             continue
         piece = visible[start:end]
-        if detect_injection(piece).flagged:
+        if detect_injection(piece, part=True).flagged:
             keep[index] = False
             if _INTRODUCES.search(piece.rstrip()) and index + 1 < len(pieces):
                 keep[index + 1] = False
     if all(keep):
         # No piece alone carries it (an instruction spread over several): drop the pieces with
         # any signal at all.
-        keep = [not detect_injection(visible[s:e]).signals for s, e in pieces]
+        keep = [not detect_injection(visible[s:e], part=True).signals for s, e in pieces]
     out = []
     cursor = 0
     for (start, end), kept in zip(pieces, keep, strict=True):
