@@ -5,7 +5,10 @@ A streamed response repeats the same strings in every event (ids, the model, the
 the keys), and every response of an API repeats its keys: a short string found clean is
 remembered (per scanner, in a bounded set the process shares: the scanners are pure functions of
 the string), so reading every leaf of every event costs a walk and a set lookup for what was
-seen before. The walk builds a string's location only when the string is not known clean. The
+seen before. The request's strings that an answer repeats (the model, the keys: the ``echo``)
+are read without injection scoring, so they are remembered in the memory of unscored reading,
+and skipped there too. The walk builds a string's location only when the string is not known
+clean. The
 scans themselves are ``guard.scan``'s, so what the policy sees (``findings_input``,
 ``injection_input``) and what is applied (``guard.apply``) are the same as for any other body.
 """
@@ -36,7 +39,7 @@ class LeafScanner:
     agent itself sent in the request, which an API may repeat (the Responses API echoes the
     instructions and tools): scanned for sensitive data, not scored as injection coming back."""
 
-    __slots__ = ("_clean", "_echo", "_scanner", "_scored", "_source")
+    __slots__ = ("_clean", "_echo", "_echo_clean", "_scanner", "_scored", "_source")
 
     def __init__(self, source: str, *, scanner: Scanner | None = None, echo: Collection[str] = ()) -> None:
         self._source = source
@@ -45,8 +48,10 @@ class LeafScanner:
         self._scanner = scanner
         # Strings in which nothing was found, as this scanner reads them (for sensitive data, and
         # for injection when the source is scored).
-        key = (id(scanner or default_scanner()), self._scored)
-        self._clean = _KNOWN_CLEAN.setdefault(key, set())
+        scanner_id = id(scanner or default_scanner())
+        self._clean = _KNOWN_CLEAN.setdefault((scanner_id, self._scored), set())
+        # Strings found clean without injection scoring: an echoed string in it is known clean.
+        self._echo_clean = _KNOWN_CLEAN.setdefault((scanner_id, False), set())
 
     def scan(
         self, document: Any, *, skip: Collection[Path] = (), own: Collection[Path] = ()
@@ -69,10 +74,10 @@ class LeafScanner:
     def _unknown(self, document: Any, skip: Collection[Path], own: Collection[Path]) -> list[ScanText]:
         """The strings not known clean, with their locations. The walk has no recursion (the
         parsers bound the depth), and its order does not matter: each string is judged alone."""
-        clean = self._clean
+        clean, echo, echo_clean = self._clean, self._echo, self._echo_clean
         texts: list[ScanText] = []
         if type(document) is str:
-            if document not in clean and () not in skip:
+            if document not in clean and () not in skip and not (document in echo_clean and document in echo):
                 texts.append(self._text((), document, own))
             return texts
         stack: list[tuple[Any, Path]] = [(document, ())]
@@ -81,11 +86,15 @@ class LeafScanner:
             container, where = stack.pop()
             if type(container) is dict:
                 for key, value in container.items():
-                    if key not in clean:
+                    if key not in clean and not (key in echo_clean and key in echo):
                         texts.append(self._text((*where, Key(key)), key, own))
                     kind = type(value)
                     if kind is str:
-                        if value not in clean and (path := (*where, key)) not in skip:
+                        if (
+                            value not in clean
+                            and (path := (*where, key)) not in skip
+                            and not (value in echo_clean and value in echo)
+                        ):
                             texts.append(self._text(path, value, own))
                     elif kind is dict or kind is list:
                         push((value, (*where, key)))
@@ -93,7 +102,11 @@ class LeafScanner:
                 for index, value in enumerate(container):
                     kind = type(value)
                     if kind is str:
-                        if value not in clean and (path := (*where, index)) not in skip:
+                        if (
+                            value not in clean
+                            and (path := (*where, index)) not in skip
+                            and not (value in echo_clean and value in echo)
+                        ):
                             texts.append(self._text(path, value, own))
                     elif kind is dict or kind is list:
                         push((value, (*where, index)))
@@ -105,10 +118,12 @@ class LeafScanner:
         return ScanText(path, text, self._source if scored else OTHER, kind)
 
     def _remember(self, text: ScanText) -> None:
-        # Clean as this scanner reads it: a string of the model's own, read without injection
-        # scoring, is not known clean for a scored location.
-        if len(text.text) > _REMEMBER_CHARS or (self._scored and text.source not in INJECTION_SOURCES):
+        # Clean as this scanner reads it: a string read without injection scoring (the model's
+        # own, an echo of the request) is not known clean for a scored location, only for an
+        # unscored reading.
+        if len(text.text) > _REMEMBER_CHARS:
             return
-        if len(self._clean) >= _REMEMBER_COUNT:
-            self._clean.clear()
-        self._clean.add(text.text)
+        known = self._clean if not self._scored or text.source in INJECTION_SOURCES else self._echo_clean
+        if len(known) >= _REMEMBER_COUNT:
+            known.clear()
+        known.add(text.text)

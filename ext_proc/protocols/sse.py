@@ -318,8 +318,12 @@ def make_event(data: str, *, event: str | None = None, id: str | None = None) ->
 
 def with_data(event: SseEvent, data: str) -> SseEvent:
     """``event`` with other data, keeping its name, id and retry, re-encoded."""
-    fields = SseEvent(data, event.event, event.id, event.retry)
-    return SseEvent(data, event.event, event.id, event.retry, encode_event(fields))
+    name, id, retry = event.event, event.id, event.retry
+    if name is None and id is None and retry is None and "\n" not in data and "\r" not in data:
+        # The common case (a rewritten stream chunk): one data line, what encode_event writes.
+        return _new_event(data, None, None, None, f"data: {data}\n\n".encode(), ())
+    fields = SseEvent(data, name, id, retry)
+    return _new_event(data, name, id, retry, encode_event(fields), ())
 
 
 def _single_line(value: str, name: str) -> str:

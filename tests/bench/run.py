@@ -99,6 +99,8 @@ class Scenario:
     redis: bool = False  # shared state in a real redis-server (state.redis_url)
     # The front Envoy forwards to the origin (True) or answers itself (a direct response).
     proxied: bool = False
+    # The routes keep no per-route config: no declared protocol (whose bodies are always read).
+    undeclared: bool = False
     # Replace the shipped Envoy config's edits (filters kept) with this one.
     envoy_edit: Callable[[dict[str, Any]], None] | None = None
 
@@ -127,11 +129,12 @@ SCENARIOS = [
     ),
     Scenario("ext_authz + ext_proc (make run chain)", ("ext_authz", "ext_proc"), proxied=True),
     # A streamed chat completion through the full chain, with Chaperone's protocol inspection
-    # off (the request is only checked) and on (the request read, the SSE answer redacted).
+    # off (the route not declared an LLM API: the request is only checked) and on (the shipped
+    # route, declared OpenAI: the request read, the SSE answer redacted).
     Scenario(
         "LLM SSE stream (~110 events), inspection off", ("ext_authz", "ext_proc"),
         method="POST", path="/v1/chat/completions", body=CHAT_BODY,
-        sections={"inspection": {"protocols": False}}, proxied=True,
+        sections={"inspection": {"protocols": False}}, proxied=True, undeclared=True,
     ),
     Scenario(
         "LLM SSE stream (~110 events), inspection on", ("ext_authz", "ext_proc"),
@@ -212,15 +215,25 @@ def front_edit(scenario: Scenario) -> Callable[[dict[str, Any]], None]:
     def edit(config: dict[str, Any]) -> None:
         filters = http_filters(config)
         filters[:] = [f for f in filters if f["name"].rsplit(".", 1)[-1] in (*scenario.filters, "router")]
+        if scenario.undeclared:
+            for host in _virtual_hosts(config):
+                for route in host["routes"]:
+                    route.pop("typed_per_filter_config", None)
         if not scenario.proxied:
-            listener = config["static_resources"]["listeners"][0]
-            hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
-            for host in hcm["route_config"]["virtual_hosts"]:
+            for host in _virtual_hosts(config):
                 for route in host["routes"]:
                     route.pop("route", None)
                     route["direct_response"] = {"status": 200, "body": {"inline_string": DIRECT_BODY}}
 
     return edit
+
+
+def _virtual_hosts(config: dict[str, Any]) -> list[dict[str, Any]]:
+    listener = config["static_resources"]["listeners"][0]
+    hosts: list[dict[str, Any]] = listener["filter_chains"][0]["filters"][0]["typed_config"]["route_config"][
+        "virtual_hosts"
+    ]
+    return hosts
 
 
 # -- load ----------------------------------------------------------------------------------------
@@ -392,17 +405,20 @@ def agents_setup(scenario: Scenario, workdir: Path, count: int = 1000) -> Setup:
 
 
 @contextmanager
-def service_for(scenario: Scenario, port: int, workdir: Path, cores: Cores) -> Iterator[Callable[[], float]]:
-    """Start what answers Envoy's calls; yields a function giving its CPU seconds so far."""
+def service_for(
+    scenario: Scenario, port: int, workdir: Path, cores: Cores
+) -> Iterator[tuple[Callable[[], float], int | None]]:
+    """Start what answers Envoy's calls; yields a function giving its CPU seconds so far, and
+    its process id."""
     if scenario.service == "none":
-        yield lambda: 0.0
+        yield (lambda: 0.0), None
         return
     if scenario.service.startswith("null-"):
         null = NullServer(scenario.service.removeprefix("null-"), port, workdir, cores.service).start()
         try:
             assert null.process is not None
             pid = null.process.pid
-            yield lambda: tree_cpu_seconds(pid)
+            yield (lambda: tree_cpu_seconds(pid)), pid
         finally:
             null.stop()
         return
@@ -420,7 +436,7 @@ def service_for(scenario: Scenario, port: int, workdir: Path, cores: Cores) -> I
         service.start()
         assert service.process is not None
         pid = service.process.pid
-        yield lambda: tree_cpu_seconds(pid)
+        yield (lambda: tree_cpu_seconds(pid)), pid
     finally:
         service.stop()
         if setup.redis is not None:
@@ -445,7 +461,7 @@ def run_scenario(
         admin,
         cpus=cores.rest,
     )
-    with service_for(scenario, service_port, workdir, cores) as cpu_seconds:
+    with service_for(scenario, service_port, workdir, cores) as (cpu_seconds, pid):
         front.start()
         try:
             url = f"{front.url}{scenario.path}"
@@ -453,12 +469,34 @@ def run_scenario(
             # warm-up: engines, caches, connections
             wrk(url, scenario, args.connections, 1, workdir, cores.rest, tokens)
             before = cpu_seconds()
-            loaded = wrk(url, scenario, args.connections, args.seconds, workdir, cores.rest, tokens)
+            with profiled(pid, scenario, args):
+                loaded = wrk(url, scenario, args.connections, args.seconds, workdir, cores.rest, tokens)
             loaded.service_cpu_s = cpu_seconds() - before
             single = wrk(url, scenario, 1, args.latency_seconds, workdir, cores.rest, tokens)
             return loaded, single
         finally:
             front.stop()
+
+
+@contextmanager
+def profiled(pid: int | None, scenario: Scenario, args: argparse.Namespace) -> Iterator[None]:
+    """With ``--profile DIR``: py-spy samples the service while the load runs (collapsed stacks,
+    one file per scenario, for flamegraph.pl or speedscope)."""
+    if args.profile is None or pid is None:
+        yield
+        return
+    out = Path(args.profile) / (re.sub(r"\W+", "_", scenario.name).strip("_") + ".txt")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spy = subprocess.Popen(
+        [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--subprocesses",
+         "--format", "raw", "--rate", "200", "--nonblocking", "--output", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        spy.send_signal(2)  # SIGINT: py-spy writes what it sampled and exits
+        spy.wait(timeout=30)
 
 
 def _tokens(workdir: Path) -> list[str] | None:
@@ -528,6 +566,7 @@ def main() -> int:
     parser.add_argument("--latency-seconds", type=int, default=4)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--only", help="run only scenarios whose name matches this regex (and the baselines)")
+    parser.add_argument("--profile", metavar="DIR", help="sample the service with py-spy during each load")
     parser.add_argument("--no-pin", action="store_true", help="do not pin the service to a core of its own")
     args = parser.parse_args()
     if not shutil.which("wrk"):

@@ -54,7 +54,7 @@ class ChatStream(BaseInterpreter):
 
     def __init__(self) -> None:
         super().__init__()
-        self._header: dict[str, Any] = {"object": "chat.completion.chunk"}
+        self._last_chunk: dict[str, Any] = {"object": "chat.completion.chunk"}
 
     def interpret(self, event: SseEvent) -> StreamEventView:
         if event.data.strip() == DONE:
@@ -65,7 +65,7 @@ class ChatStream(BaseInterpreter):
         error = doc.get("error")
         if error:
             return StreamEventView(event, error=_error(error), data=doc)
-        self._header = {key: value for key, value in doc.items() if key not in _PER_CHUNK}
+        self._last_chunk = doc  # its header fields, for a synthetic chunk (read only then)
         texts: list[StreamText] = []
         closed: list[str] = []
         for pos, choice in S.objects(doc, "choices", ()):
@@ -87,12 +87,14 @@ class ChatStream(BaseInterpreter):
         scrub = ((*path, "logprobs"), None) if choice.get("logprobs") else None
         where = (*path, "delta")
         for key, kind, name in _TEXT_KEYS:
-            text = S.opt_string(delta, key, where)
+            text = delta.get(key)
+            if text is not None and type(text) is not str:
+                S.fail((*where, key), "string", text)
             if text:
                 channel = name(index)
                 self._opened(channel, (index, key, None))
                 texts.append(StreamText(channel, kind, text, False, (*where, key), scrub))
-        audio = S.opt_object(delta, "audio", where)
+        audio = S.opt_object(delta, "audio", where) if "audio" in delta else None
         transcript = S.opt_string(audio, "transcript", (*where, "audio")) if audio else None
         if transcript:
             # Audio output streams its transcript beside the audio data (gpt-4o-audio).
@@ -102,11 +104,11 @@ class ChatStream(BaseInterpreter):
                 StreamText(channel, "message", transcript, False, (*where, "audio", "transcript"), scrub)
             )
         pieces: list[StreamText | None] = []
-        for tpos, call in S.objects(delta, "tool_calls", where):
+        for tpos, call in S.objects(delta, "tool_calls", where) if "tool_calls" in delta else ():
             ended, piece = self._tool_call(call, index, (*where, "tool_calls", tpos), scrub)
             closed.extend(ended)
             pieces.append(piece)
-        function_call = S.opt_object(delta, "function_call", where)
+        function_call = S.opt_object(delta, "function_call", where) if "function_call" in delta else None
         if function_call is not None:
             channel = channels.chat_function_arguments(index)
             self._opened(channel, (index, "function_call", None))
@@ -151,7 +153,7 @@ class ChatStream(BaseInterpreter):
         else:
             key = "input" if kind == "custom" else "arguments"
             delta = {"tool_calls": [{"index": call_index, kind: {key: text}}]}
-        chunk = dict(self._header)
+        chunk = {key: value for key, value in self._last_chunk.items() if key not in _PER_CHUNK}
         chunk["choices"] = [{"index": index, "delta": delta, "logprobs": None, "finish_reason": None}]
         return make_event(dumps(chunk), event=like.event)
 
