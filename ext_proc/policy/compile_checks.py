@@ -66,7 +66,13 @@ class _Package:
     value_kinds: dict[str, set[str | None]] = field(default_factory=dict)  # complete rules' value kinds
 
     def rule_kinds(self, name: str) -> set[str] | None:
-        """The kinds a complete rule's value can have, when every definition is a literal."""
+        """The kinds a complete rule's value can have, when every definition is a literal; a
+        partial set is a set, a rule whose head is a reference (``r[k] := v``) an object."""
+        heads = {kind for kind, _, _ in self.heads.get(name, [])}
+        if heads == {"set"}:
+            return {"set"}
+        if heads == {"ref"}:
+            return {"object"}
         kinds = self.value_kinds.get(name)
         if not kinds or None in kinds:
             return None
@@ -137,8 +143,19 @@ def _value_kinds(rule: Node) -> set[str | None]:
     head = next(iter(spec["head"].values()))
     values = [head["assign"]["value"]] if head.get("assign") else []
     values += [body["assign"]["value"] for body in spec["bodies"] if body.get("assign")]
-    kinds = {LITERAL_KINDS.get(next(iter(value))) for value in values}
+    kinds = {_operator_kind(value) or LITERAL_KINDS.get(next(iter(value))) for value in values}
     return kinds or {"boolean"}  # `r if { ... }` is true
+
+
+def _operator_kind(value: Node) -> str | None:
+    """The kind an operator's result always has: sets for ``|`` and ``&``, numbers for the
+    arithmetic operators other than ``-`` (which is also set difference)."""
+    kind, node = next(iter(value.items()))
+    if kind == "BinExpr":
+        return "set"
+    if kind == "ArithExpr" and node["op"] != "Sub":
+        return "number"
+    return None
 
 
 def _collect_packages(modules: list[Node]) -> dict[str, _Package]:
@@ -398,6 +415,8 @@ class _RuleChecker:
             return {"number"} if inner["op"] != "Sub" else {"number", "set"}
         if kind == "BoolExpr":
             return {"boolean"}
+        if kind == "BinExpr":  # `|` and `&`: set union and intersection
+            return {"set"}
         literal = LITERAL_KINDS.get(kind)
         return {literal} if literal else None
 

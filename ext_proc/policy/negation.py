@@ -43,7 +43,14 @@ def hoisted_operands(expr: Node, is_local: Any) -> list[Node]:
     if kind == "AssignExpr":
         return []
     if kind == "BoolExpr" and node["op"] == "Eq":
-        return [side for side in (node["lhs"], node["rhs"]) if next(iter(side)) in _CALL_KINDS]
+        # References stay inside (OPA unifies them); calls and composites holding references
+        # are evaluated first.
+        return [
+            side
+            for side in (node["lhs"], node["rhs"])
+            if next(iter(side)) in _CALL_KINDS
+            or (next(iter(side)) in _COMPOSITE_KINDS and _contains_ref(side))
+        ]
     if kind == "Call":
         operands = node["params"]
     elif kind in ("BoolExpr", "ArithExpr", "BinExpr"):
@@ -95,6 +102,7 @@ def rewrite_module(source: str, module: Node, is_local_in: Any, is_virtual: Any 
         hoisted_from_not=hoisted_operands,
         bounds=_bounds,
         after_if=_after_if,
+        head_terms=_head_terms,
     )
     edits += negation_edits(data, module, is_local_in) + iteration_edits(data, module)
     edits += head_edits(data, module, is_local_in) + lookup_first_edits(data, module, is_local_in)
@@ -112,13 +120,9 @@ def rewrite_module(source: str, module: Node, is_local_in: Any, is_virtual: Any 
     return data.decode()
 
 
-HEAD_PREFIX = "__chaperone_head_"
-
-
 def head_edits(data: bytes, module: Node, is_local_in: Any) -> list[Edit]:
-    """OPA evaluates the references in a rule's head (its value, key or element) before the
-    body: an undefined one makes the body not run at all, so an error the body would raise does
-    not happen. Each such reference is assigned at the start of its body."""
+    """Head values that index with a body variable are computed at the body's end (below);
+    the head's other references are conditions of OPA's rule index (rule_index.py)."""
     edits: list[Edit] = []
     counter = 0
     for rule in module["ast"]["rules"]:
@@ -131,27 +135,11 @@ def head_edits(data: bytes, module: Node, is_local_in: Any) -> list[Edit]:
             terms = [body["assign"]["value"]] if body.get("assign") else []
             if index == 0:
                 terms += _head_terms(head)
-            refs = [ref for term in terms for ref in _global_refs(term, is_local)]
             statements = body["query"]["stmts"]
             if not statements:
                 continue
             edits += _local_value_edits(data, terms, statements, is_local, counter)
             counter += len(terms)
-            if not refs:
-                continue
-            assignments = []
-            for ref in refs:
-                span = next(iter(ref.values()))["span"]
-                name = f"{HEAD_PREFIX}{counter}__"
-                counter += 1
-                assignments.append(f"{name} := {data[span['start'] : span['end']].decode()}; ")
-                edits.append((span["start"], span["end"], name.encode()))
-            start = _bounds(data, statements[0])[0]
-            end = _bounds(data, statements[-1])[1]
-            braces = _after_if(data, start)
-            edits.append((start, start, (("{ " if braces else "") + "".join(assignments)).encode()))
-            if braces:
-                edits.append((end, end, b" }"))
     return edits
 
 
@@ -296,30 +284,6 @@ def _head_terms(head: Node) -> list[Node]:
         terms.append(refr["RefBrack"]["index"])
         refr = refr["RefBrack"]["refr"]
     return terms
-
-
-def _global_refs(term: Node, is_local: Any) -> Iterator[Node]:
-    """The outermost references in a head term that use no local variable (rules, input, data),
-    looking inside collections, calls and operators, not comprehensions."""
-    kind, node = next(iter(term.items()))
-    if kind in _REF_KINDS:
-        if not any(is_local(name) for name in _ref_vars(term)):
-            yield term
-    elif kind == "Call":
-        for param in node["params"]:
-            yield from _global_refs(param, is_local)
-    elif kind in ("ArithExpr", "BinExpr", "BoolExpr"):
-        yield from _global_refs(node["lhs"], is_local)
-        yield from _global_refs(node["rhs"], is_local)
-    elif kind == "UnaryExpr":
-        yield from _global_refs(node["expr"], is_local)
-    elif kind in ("Array", "Set"):
-        for item in node["items"]:
-            yield from _global_refs(item, is_local)
-    elif kind == "Object":
-        for _, key, value in node["fields"]:
-            yield from _global_refs(key, is_local)
-            yield from _global_refs(value, is_local)
 
 
 def _ref_vars(node: Any) -> Iterator[str]:

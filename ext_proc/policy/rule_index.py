@@ -42,8 +42,12 @@ def index_guard_edits(
     hoisted_from_not: Callable[[Node, Callable[[str], bool]], list[Node]],
     bounds: Callable[[bytes, Node], tuple[int, int]],
     after_if: Callable[[bytes, int], bool],
+    head_terms: Callable[[Node], list[Node]],
 ) -> list[Edit]:
-    """Guards inserted at the start of every rule body (else branches included)."""
+    """Guards inserted at the start of every rule body (else branches included).
+
+    The references in a rule's head (its value, key, the indexes of its name) are moved into
+    its body by OPA's compiler, so they are conditions too."""
     edits: list[Edit] = []
     counter = 0
     for rule in module["ast"]["rules"]:
@@ -51,7 +55,8 @@ def index_guard_edits(
         if not spec:
             continue
         conditions = _Conditions(data, is_local_in(rule), is_virtual, hoisted_from_not)
-        for body in spec["bodies"]:
+        head = next(iter(spec["head"].values()))
+        for index, body in enumerate(spec["bodies"]):
             statements = body["query"]["stmts"]
             if not statements:
                 continue
@@ -59,6 +64,12 @@ def index_guard_edits(
             if after_if(data, start):
                 continue
             guards: list[str] = []
+            terms = [body["assign"]["value"]] if body.get("assign") else []
+            terms += head_terms(head) if index == 0 else []
+            for term in terms:
+                for guard in conditions.operand(term):
+                    if guard not in guards:
+                        guards.append(guard)
             for statement in statements:
                 for guard in conditions.of(statement):
                     if guard not in guards:
@@ -105,8 +116,13 @@ class _Conditions:
         if "Every" in literal:  # its domain is assigned before the iteration
             yield from self.operand(literal["Every"]["domain"])
             return
+        if "SomeIn" in literal:  # the collection is not a condition, its dynamic indexes are
+            collection = literal["SomeIn"]["collection"]
+            if next(iter(collection)) in _REF_KINDS:
+                yield from self.nested(collection)
+            return
         if "Expr" not in literal:
-            return  # some-in and some declarations are not conditions
+            return
         yield from self.expression(literal["Expr"]["expr"])
 
     def expression(self, expr: Node) -> Iterator[str]:

@@ -14,8 +14,18 @@ from typing import TYPE_CHECKING
 from ext_proc.enforcement.credentials import upstream_credentials
 from ext_proc.enforcement.limits import killed, rate_limited
 from ext_proc.enforcement.sessions import decided_on_body, observe
+from ext_proc.inspection.denial import provider_shaped
+from ext_proc.policy.evaluator import DenyResponse, Outcome
 from ext_proc.policy_input.extproc import phase_document
-from ext_proc.processing.events import Action, HeaderChanges, HeadersEvent, request_changes, response_changes
+from ext_proc.processing.events import (
+    Action,
+    HeaderChanges,
+    HeadersEvent,
+    Reject,
+    request_changes,
+    response_changes,
+)
+from ext_proc.protocols.llm import detect_provider
 
 if TYPE_CHECKING:
     from ext_proc.processing.stream import StreamProcessor
@@ -35,7 +45,7 @@ async def decide_request_headers(
     limits = enforcement.limits
     refusal = killed(limits.kill_switch, identity.agent_id, stream.upstream, None)
     if refusal is not None:
-        return stream.reject(phase, stream.failure(refusal.error), refusal.deny)
+        return _refuse(stream, event, phase, stream.failure(refusal.error), refusal.deny)
     document = phase_document(stream.request_document, phase)
     if not decided_on_body(event.headers, enforcement.body_protocols):
         facts = await observe(
@@ -51,11 +61,11 @@ async def decide_request_headers(
             document["session"] = facts.as_input()
     outcome = await stream.decide(phase, document)
     if not outcome.decision.allowed:
-        return stream.reject(phase, outcome)
+        return _refuse(stream, event, phase, outcome)
     decision = outcome.decision
     refusal = await rate_limited(limits.rate_limiter, decision.limits)
     if refusal is not None:
-        return stream.reject(phase, stream.failure(refusal.error), refusal.deny)
+        return _refuse(stream, event, phase, stream.failure(refusal.error), refusal.deny)
     stream.check_budgets = decision.budgets
     credentials = upstream_credentials(decision, identity, enforcement.broker)
     # The later phases see the request as it leaves: without the agent's credential.
@@ -67,3 +77,19 @@ async def decide_request_headers(
     stream.pending_response_changes = response_changes(decision)
     changes = request_changes(decision).merged(HeaderChanges(credentials.set, credentials.remove))
     return stream.continue_request(event, changes, decision.inspect, decision.sensitive_data)
+
+
+def _refuse(
+    stream: StreamProcessor,
+    event: HeadersEvent,
+    phase: str,
+    outcome: Outcome,
+    deny: DenyResponse | None = None,
+) -> Reject:
+    """A refusal before the body is read, as the check gives it: an LLM call's in its provider's
+    error format, so that the SDK shows the message and not only the status."""
+    deny = deny or stream.deny_of(outcome)
+    provider = detect_provider(event.headers.get(":method", ""), event.headers.get(":path", ""))
+    if provider is not None:
+        deny = provider_shaped(provider, deny)
+    return stream.reject(phase, outcome, deny)

@@ -39,6 +39,7 @@ FORMS = [
     "x := input.b",
     "input.b == input.c",
     "some v in data.d.x; v != {}",
+    "some v in data.d[input.s]; v != {}",
     "r0",
     "input.b with input.c as 1",
     "[x | x := input.b]",
