@@ -54,8 +54,16 @@ SERVICE_TIMEOUT = timedelta(seconds=1)
 # A call held for a person's approval: Chaperone extends one ext_proc message's deadline up to
 # this (ProcessingResponse.override_message_timeout); beyond it the call fails closed.
 MAX_HOLD = timedelta(minutes=10)
-# The ext_proc request attributes the policy input reads (ext_proc/policy_input/extproc.py).
-REQUEST_ATTRIBUTES = ["request.protocol", "source.address", "destination.address"]
+# The ext_proc request attributes the policy input reads (ext_proc/policy_input/extproc.py). The
+# client certificate's URI SAN is for routes ext_proc decides alone (the SPIFFE identity); it is
+# asked for on the filter because Envoy 1.40 ignores ``request_attributes`` in a route's
+# ExtProcPerRoute overrides (measured: only the filter's list reached the service).
+REQUEST_ATTRIBUTES = [
+    "request.protocol",
+    "source.address",
+    "destination.address",
+    "connection.uri_san_peer_certificate",
+]
 # The context extensions that tell the policy which upstream a request goes to, and the
 # protocol its route declares (ext_proc/protocols/declared.py reads it).
 UPSTREAM_CONTEXT_KEY = "upstream"
@@ -63,8 +71,7 @@ PROTOCOL_CONTEXT_KEY = "protocol"
 # On a route ext_authz decides alone, ``filters: ext_authz`` says so to the check.
 FILTERS_CONTEXT_KEY = "filters"
 # On a route ext_proc decides alone (no ext_authz): the route's context extensions reach it as
-# gRPC metadata (ROUTE_CONTEXT_PREFIX), and it asks for what the check would have had besides.
-DECIDING_ATTRIBUTES = [*REQUEST_ATTRIBUTES, "connection.uri_san_peer_certificate"]
+# gRPC metadata (ROUTE_CONTEXT_PREFIX).
 
 
 def ext_authz(with_request_body: CheckBodyConfig | None = None) -> HttpFilter:
@@ -150,7 +157,7 @@ def upstream_context(
         chosen = "both"
     if chosen == "ext_proc":
         metadata = [HeaderValue(key=f"{ROUTE_CONTEXT_PREFIX}{k}", value=v) for k, v in extensions.items()]
-        overrides = ExtProcOverrides(grpc_initial_metadata=metadata, request_attributes=DECIDING_ATTRIBUTES)
+        overrides = ExtProcOverrides(grpc_initial_metadata=metadata)
         return {
             EXT_AUTHZ: PackedMessage.pack(ExtAuthzPerRoute(disabled=True)),
             EXT_PROC: PackedMessage.pack(ExtProcPerRoute(overrides=overrides)),

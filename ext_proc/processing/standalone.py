@@ -86,11 +86,10 @@ def _refuse(
     outcome: Outcome,
     deny: DenyResponse | None = None,
 ) -> Reject:
-    """A refusal at the request headers; for an LLM call in its provider's error format, as the
-    check gives it (authz/servicer.py), so that the SDK shows the message, not only the status."""
+    """A refusal before the body is read, as the check gives it: an LLM call's in its provider's
+    error format, so that the SDK shows the message and not only the status."""
     deny = deny or stream.deny_of(outcome)
-    headers = event.headers
-    provider = detect_provider(headers.get(":method", ""), headers.get(":path", "").split("?", 1)[0])
+    provider = detect_provider(event.headers.get(":method", ""), event.headers.get(":path", ""))
     if provider is not None:
         deny = provider_shaped(provider, deny)
     return stream.reject(phase, outcome, deny)

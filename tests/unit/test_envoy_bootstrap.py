@@ -102,7 +102,14 @@ def test_local_config_keeps_the_shape_the_demo_and_tests_rely_on() -> None:
     assert proc["metadata_options"] == {
         "forwarding_namespaces": {"untyped": ["envoy.filters.http.ext_authz"]}
     }
-    assert proc["request_attributes"] == ["request.protocol", "source.address", "destination.address"]
+    # The client certificate's URI SAN on the filter itself: a route's override of the list is
+    # ignored by Envoy, and a route ext_proc decides alone needs it for a SPIFFE identity.
+    assert proc["request_attributes"] == [
+        "request.protocol",
+        "source.address",
+        "destination.address",
+        "connection.uri_san_peer_certificate",
+    ]
     service = config["static_resources"]["clusters"][0]
     assert "http2_protocol_options" in str(service["typed_extension_protocol_options"])
 
