@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -22,30 +21,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ext_proc.audit import AuditLog
-from ext_proc.policy.bundle import load_bundle
 from ext_proc.policy.decision import BodyMode
 from ext_proc.policy.evaluator import Evaluator
-from ext_proc.policy.regorus_engine import RegorusEngine
 from ext_proc.processing.events import BodyEvent, Continue, Direction, HeadersEvent, Reject
 from ext_proc.processing.stream import StreamProcessor, StreamSettings
 from ext_proc.protocols.sse import SseParser
+from tests.in_process import QuietAudit, default_policy_evaluator
 
-POLICIES = Path(__file__).resolve().parents[2] / "policies"
 SECRETS = ("AKIAIOSFODNN7EXAMPLE", "ada.lovelace@example.com", "sk-proj-7f3kQ9vX2mN8pL4rT6yW1zB5cD0eF9gH")
-
-
-class _Quiet(AuditLog):
-    def decision(self, **fields: Any) -> None:
-        pass
-
-    def event(self, name: str, **fields: Any) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
 def evaluator() -> Evaluator:
-    return Evaluator(RegorusEngine(load_bundle(POLICIES), "envoy/authz/allow"))
+    return default_policy_evaluator()
 
 
 # -- random documents --------------------------------------------------------------------------
@@ -251,7 +239,7 @@ def run(
     cuts: list[int],
 ) -> bytes:
     async def play() -> bytes:
-        processor = StreamProcessor(evaluator, _Quiet(), StreamSettings())
+        processor = StreamProcessor(evaluator, QuietAudit(), StreamSettings())
         path, document = request
         headers = {
             ":method": "POST",

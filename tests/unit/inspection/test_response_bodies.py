@@ -11,7 +11,6 @@ from typing import Any
 import orjson
 import pytest
 
-from ext_proc.audit import AuditLog
 from ext_proc.inspection.body_format import labelled_stream, sniff
 from ext_proc.policy.bundle import load_bundle
 from ext_proc.policy.decision import NO_INSPECTION, BodyMode
@@ -19,23 +18,15 @@ from ext_proc.policy.evaluator import Evaluator
 from ext_proc.policy.regorus_engine import RegorusEngine
 from ext_proc.processing.events import BodyEvent, CheckSummary, Continue, Direction, HeadersEvent, Reject
 from ext_proc.processing.stream import StreamProcessor, StreamSettings
+from tests.in_process import QuietAudit, default_policy_evaluator
 
-POLICIES = Path(__file__).resolve().parents[3] / "policies"
 CHAT = ("/v1/chat/completions", {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
 EMAIL = "ada.lovelace@example.com"
 
 
-class _Quiet(AuditLog):
-    def decision(self, **fields: Any) -> None:
-        pass
-
-    def event(self, name: str, **fields: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def default_policy() -> Evaluator:
-    return Evaluator(RegorusEngine(load_bundle(POLICIES), "envoy/authz/allow"))
+    return default_policy_evaluator()
 
 
 def completion(text: str) -> bytes:
@@ -52,7 +43,7 @@ async def answer(
     request: tuple[str, dict[str, Any]] = CHAT,
 ) -> tuple[HeadersEvent | Continue | Reject, list[Continue | Reject], bytes]:
     """The response headers' answer, each body piece's answer, and the bytes the client gets."""
-    processor = StreamProcessor(evaluator, _Quiet(), StreamSettings())
+    processor = StreamProcessor(evaluator, QuietAudit(), StreamSettings())
     path, document = request
     line = {":method": "POST", ":path": path, ":authority": "api", "content-type": "application/json"}
     await processor.handle(HeadersEvent(Direction.REQUEST, line, False))
@@ -268,7 +259,7 @@ async def declared_answer(
     headers: dict[str, str],
     pieces: list[bytes],
 ) -> bytes:
-    processor = StreamProcessor(evaluator, _Quiet(), StreamSettings())
+    processor = StreamProcessor(evaluator, QuietAudit(), StreamSettings())
     check = CheckSummary("d-1", NO_INSPECTION, {"upstream": "u", "protocol": declared})
     line = {":method": method, ":path": path, ":authority": "api", "content-type": "application/json"}
     first = await processor.handle(HeadersEvent(Direction.REQUEST, line, body is None, check=check))
