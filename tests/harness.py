@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -37,10 +38,40 @@ BIN = Path(sys.executable).parent
 STARTUP_SECONDS = 30
 
 
+# Ports handed out by free_port in this process. A test stack takes several ports before any of
+# its programs binds one; asking the kernel for "any free port" each time can return the same port
+# twice (it was free both times), and once Envoy failed to start with "Address already in use".
+_HANDED_OUT: set[int] = set()
+_PORT_LOCK = threading.Lock()
+_PORT_CHOICE = random.Random(os.getpid() ^ time.monotonic_ns())
+# Test ports come from below the kernel's ephemeral range, where neither bind(("", 0)) nor the
+# source port of an outgoing connection (to Redis, to an upstream) can take one in the meantime.
+_PORT_FLOOR = 20000
+
+
+def _ephemeral_floor() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing holds now and this process has not handed out before."""
+    ceiling = _ephemeral_floor()
+    with _PORT_LOCK:
+        for _ in range(1000):
+            port = _PORT_CHOICE.randrange(_PORT_FLOOR, ceiling) if ceiling > _PORT_FLOOR + 1000 else 0
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                port = int(sock.getsockname()[1])
+            if port not in _HANDED_OUT:
+                _HANDED_OUT.add(port)
+                return port
+    raise RuntimeError("no free TCP port on 127.0.0.1")
 
 
 def envoy_binary() -> str:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
+import secrets
+import string
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -178,8 +179,13 @@ def _handler(
     return handle
 
 
+# Letters and digits, as the providers' ids are. A clock reading would be a long run of digits,
+# which passes a card number's check one time in ten and is then redacted in the answer.
+_ID_ALPHABET = string.ascii_letters + string.digits
+
+
 def _id(prefix: str) -> str:
-    return f"{prefix}{time.monotonic_ns()}"
+    return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(24))
 
 
 _chat_completions = _handler(

@@ -202,7 +202,10 @@ class LlmStreamRelay:
         if not scans:
             return bytes(before) + self._encoded(view, texts)
         finish = _Finish(self, view, texts, bytes(before), scans)
-        if self._judged and any(scanned.injection is not None for scanned in scans):
+        # The policy is asked about an event only when one of its strings carries prompt
+        # injection signals, as for a JSON answer; sensitive data alone is the table's to redact
+        # (an upstream's ids are digits often enough to look like a card number).
+        if self._judged and any(s.injection is not None and s.injection.signals for s in scans):
             return PendingEvent(findings_input(scans), injection_input(scans), finish)
         return finish(self._by_table())
 

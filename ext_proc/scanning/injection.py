@@ -118,7 +118,7 @@ def detect_injection(text: str, *, classify: bool = True, part: bool = False) ->
     visible = strip_hidden(text)
     folded = fold(visible)
     scan = _scan(folded)
-    probability = _classifier_probability(visible, folded) if classify else 0.0
+    probability, top = _classifier_score(visible, folded) if classify else (0.0, None)
     discount = _discounted(folded, scan)
     plain_names = _plain_phrase_names(visible, folded, scan)
     for name, end in scan.phrases:
@@ -136,7 +136,8 @@ def detect_injection(text: str, *, classify: bool = True, part: bool = False) ->
     signals += _markdown_signals(visible)
     alone_ok = (part or len(visible) >= _CLASSIFIER_ALONE_CHARS) and probability >= _CLASSIFIER_ALONE
     if probability >= _CLASSIFIER_FLOOR and (signals or alone_ok):
-        weight = probability * (_DISCUSSION_WEIGHT if discount and scan.discussion else 1.0)
+        discussed = discount and scan.discussion and _discussed_near(folded, len(visible), top)
+        weight = probability * (_DISCUSSION_WEIGHT if discussed else 1.0)
         weight *= _STRUCTURED_WEIGHT if _structured(visible) else 1.0
         signals.append(Signal("classifier", f"p={probability:.2f}", round(weight, 3)))
     return _result(signals)
@@ -168,9 +169,26 @@ def _structured(visible: str) -> bool:
     return len(lines) >= 3 and len(_KEY_VALUE_LINE.findall(visible[:4096])) >= 0.6 * len(lines)
 
 
-def _classifier_probability(visible: str, folded: str) -> float:
+def _classifier_score(visible: str, folded: str) -> tuple[float, tuple[int, int] | None]:
+    """The classifier's probability and the span of ``visible`` its evidence comes from."""
     model = default_model()
-    return model.score(visible, folded)[0] if model is not None else 0.0
+    return model.score(visible, folded) if model is not None else (0.0, None)
+
+
+# How far around the classifier's strongest window a word of the discussion still discounts it.
+_DISCUSSION_REACH = 400
+_DISCUSSION_WORDS = re.compile(_DISCUSSION)
+
+
+def _discussed_near(folded: str, length: int, top: tuple[int, int] | None) -> bool:
+    """Whether the text discusses prompt injection near where the classifier found it: a
+    document that cites an attack names it beside the citation, while a long jailbreak that says
+    "security" once, pages away, is not discussing anything."""
+    if top is None:
+        return True
+    scale = len(folded) / max(1, length)
+    start = max(0, int(top[0] * scale) - _DISCUSSION_REACH)
+    return _DISCUSSION_WORDS.search(folded, start, int(top[1] * scale) + _DISCUSSION_REACH) is not None
 
 
 def _plain_phrase_names(visible: str, folded: str, scan: _Scan) -> set[str]:

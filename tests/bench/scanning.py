@@ -25,6 +25,7 @@ from functools import partial
 import orjson
 
 from ext_proc.scanning import StreamRedactor, default_scanner, detect_injection, redact_text
+from ext_proc.scanning.classifier import default_model
 
 PROSE = (
     "The deployment finished without errors and the team reviewed the changes before the release. "
@@ -219,6 +220,13 @@ def cpu_times(texts: list[str], runs: dict[str, Callable[[str], object]]) -> dic
     return times
 
 
+def _classifier_only() -> Callable[[str], object]:
+    """The classifier's own cost (folding the text included), the part the issue budgets."""
+    model = default_model()
+    assert model is not None, "no classifier in the package: run make train-injection"
+    return model.score
+
+
 def bench_injection(count: int) -> None:
     """The classifier and heuristics on 4 KB texts (the issue's budget: 1 ms of CPU per 4 KB at
     p99), against the sensitive-data scan of the same texts (``redact_text``: every text gets it
@@ -227,6 +235,7 @@ def bench_injection(count: int) -> None:
     runs: dict[str, Callable[[str], object]] = {
         "detect_injection": detect_injection,
         "  heuristics only": partial(detect_injection, classify=False),
+        "  classifier only": _classifier_only(),
         "redact_text (baseline)": redact_text,
     }
     cpu_times(texts[:20], runs)  # warm: databases, the model, caches

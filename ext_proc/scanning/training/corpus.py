@@ -5,7 +5,9 @@ with the same splits.
 
 Splits are decided by a hash of each sample's group (``sha256(group)``): about 70% ``train``, 10%
 ``calibration`` (the score's calibration and nothing else) and 20% ``test`` (only reported on).
-Texts that occur twice are kept once (the first, in source order).
+Texts that occur twice are kept once (the first, in source order). A ``train_only`` sample (a part
+of another, such as a jailbreak wrapper without its request) is kept only in ``train``, so the
+other splits are the same with or without it.
 """
 
 from __future__ import annotations
@@ -53,11 +55,12 @@ def build(cache: Path = CACHE) -> list[tuple[Sample, Split]]:
     for stream in streams:
         for sample in stream:
             text = sample.text.strip()
-            if not text or text in seen:
+            split = split_of(sample.group)
+            if not text or text in seen or (sample.train_only and split != "train"):
                 continue
             seen.add(text)
             kept = sample if text == sample.text else _stripped(sample, text)
-            corpus.append((kept, split_of(kept.group)))
+            corpus.append((kept, split))
     return corpus
 
 

@@ -20,3 +20,7 @@ class Sample:
     direction: Direction = "direct"
     # For an injection planted in a benign document: where it is (the rest is benign text).
     span: tuple[int, int] | None = None
+    # A derived text (a part of another sample) to learn from, never to evaluate on: it is kept
+    # only when its group falls in the training split, so that the calibration and test splits
+    # hold the same texts with or without it.
+    train_only: bool = False

@@ -282,6 +282,9 @@ def pyrit_samples(wheel: Wheel, requests: list[str]) -> Iterator[Sample]:
 # -- spikee ---------------------------------------------------------------------------------------
 
 SPIKEE = "spikee/data/workspace/datasets/"
+_INSTRUCTIONS_PER_WRAPPER = 3
+# A wrapper shorter than this without its instruction ("<INSTRUCTION>.") says nothing alone.
+_MIN_WRAPPER = 20
 
 
 def spikee_samples(wheel: Wheel) -> Iterator[Sample]:
@@ -294,13 +297,19 @@ def spikee_samples(wheel: Wheel) -> Iterator[Sample]:
     ordered = [instructions[key] for key in sorted(instructions)]
     for i, key in enumerate(sorted(wrappers)):
         wrapper = wrappers[key]
-        for j in range(3):  # each wrapper with three instructions, in turn
-            instruction = ordered[(3 * i + j) % len(ordered)]
+        group = f"spikee-{wrapper.get('jailbreak_type', key)}"
+        # The wrapper alone: what makes these texts attacks is the wrapper, not the request inside
+        # (often an ordinary one, such as investment advice, that the benign set also holds).
+        alone = " ".join(wrapper["text"].replace("<INSTRUCTION>", " ").split())
+        if len(alone) >= _MIN_WRAPPER:
+            yield Sample(alone, 1, "spikee_jailbreak", "spikee", group, train_only=True)
+        for j in range(_INSTRUCTIONS_PER_WRAPPER):  # each wrapper with several instructions, in turn
+            instruction = ordered[(_INSTRUCTIONS_PER_WRAPPER * i + j) % len(ordered)]
             text = wrapper["text"].replace("<INSTRUCTION>", instruction["instruction"])
             family = (
                 "prompt_leak" if "system" in str(instruction.get("instruction_type")) else "spikee_jailbreak"
             )
-            yield Sample(text, 1, family, "spikee", f"spikee-{wrapper.get('jailbreak_type', key)}")
+            yield Sample(text, 1, family, "spikee", group)
     for name in wheel.names(SPIKEE, "standalone_user_inputs.jsonl"):
         if name.split("/")[-2].endswith("-fp"):
             for i, row in enumerate(wheel.jsonl(name)):

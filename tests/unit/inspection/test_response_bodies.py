@@ -353,3 +353,51 @@ def test_endless_whitespace_before_the_first_byte_is_not_held_without_bound(
         answer(default_policy, {":status": "200", "content-type": "text/event-stream"}, pieces)
     )
     assert b"error" in out and b"{}" not in out
+
+
+# -- what the policy is asked about an answer ---------------------------------------------------------
+
+CARD = "4111111111111111"
+
+
+def _stream_of(*texts: str, id_: str) -> bytes:
+    events = [
+        {"id": id_, "object": "chat.completion.chunk", "model": "gpt-4o-mini",
+         "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
+        for text in texts
+    ]  # fmt: skip
+    return b"".join(b"data: " + orjson.dumps(e) + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["json", "stream"])
+def test_sensitive_data_without_injection_is_redacted_by_the_table_not_put_to_the_policy(
+    tmp_path: Path, streamed: bool
+) -> None:
+    """A policy that says nothing of answers (no response_body rule) still gets every answer
+    whose strings carry no prompt injection: a card number in an id (an upstream's identifiers are
+    digits often enough to pass the Luhn check) is redacted per the table, in a JSON answer and in
+    a stream alike, and the answer is not refused as 'no rule allows'."""
+    (tmp_path / "p.rego").write_text(
+        """package envoy.authz
+import rego.v1
+default allow := false
+allow if input.phase in {"request_headers", "request_body"}
+"""
+    )
+    evaluator = Evaluator(RegorusEngine(load_bundle(tmp_path), "envoy/authz/allow"))
+    if streamed:
+        headers = {":status": "200", "content-type": "text/event-stream"}
+        body = _stream_of("Hel", "lo", id_=CARD)
+    else:
+        headers = {":status": "200", "content-type": "application/json"}
+        body = orjson.dumps({**orjson.loads(completion("Hello")), "id": CARD})
+    _, actions, out = asyncio.run(answer(evaluator, headers, [body]))
+    assert all(isinstance(action, Continue) for action in actions), out
+    assert CARD not in out.decode() and _text_of(out, streamed) == "Hello"
+
+
+def _text_of(out: bytes, streamed: bool) -> str:
+    if not streamed:
+        return str(orjson.loads(out)["choices"][0]["message"]["content"])
+    events = [orjson.loads(line[6:]) for line in out.splitlines() if line.startswith(b"data: {")]
+    return "".join(e["choices"][0]["delta"]["content"] for e in events)

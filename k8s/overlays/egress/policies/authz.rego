@@ -37,6 +37,21 @@ allow := {"allowed": false, "json_error": true, "http_status": 403, "reasons": s
 	count(violations) > 0
 }
 
+# What comes back: the policy is asked about an answer only when a string outside the model's
+# own text (a tool call's arguments, an annotation, an error message) carries prompt-injection
+# signals; sensitive data in it is redacted per the table either way.
+allow := {"allowed": true} if {
+	input.phase == "response_body"
+	not injected
+}
+
+allow := {"allowed": false, "json_error": true, "reasons": ["prompt injection in the answer"]} if {
+	input.phase == "response_body"
+	injected
+}
+
+injected if input.injection.score >= data.chaperone.injection_threshold
+
 upstream := data.chaperone.upstreams[input.attributes.contextExtensions.upstream]
 
 routes contains route if {
@@ -59,6 +74,4 @@ violations contains sprintf("model %q is not allowed", [model]) if {
 	not model in object.get(upstream, "models", [model])
 }
 
-violations contains "prompt injection" if {
-	input.injection.score >= data.chaperone.injection_threshold
-}
+violations contains "prompt injection" if injected

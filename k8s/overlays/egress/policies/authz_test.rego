@@ -77,3 +77,16 @@ test_prompt_injection_is_denied if {
 	d := authz.allow with input as attempt
 	d.reasons == ["prompt injection"]
 }
+
+answer(score) := object.union(body("openai", "/v1/chat/completions", llm("gpt-4o-mini")), {
+	"phase": "response_body",
+	"injection": {"score": score, "signals": []},
+})
+
+test_an_answer_passes_unless_it_carries_prompt_injection if {
+	d := authz.allow with input as answer(0.1)
+	d.allowed
+	e := authz.allow with input as answer(0.9)
+	e.allowed == false
+	e.reasons == ["prompt injection in the answer"]
+}
