@@ -144,8 +144,22 @@ def _value_kinds(rule: Node) -> set[str | None]:
     head = next(iter(spec["head"].values()))
     values = [head["assign"]["value"]] if head.get("assign") else []
     values += [body["assign"]["value"] for body in spec["bodies"] if body.get("assign")]
-    kinds = {_operator_kind(value) or LITERAL_KINDS.get(next(iter(value))) for value in values}
+    kinds: set[str | None] = set()
+    for value in values:
+        kinds |= _builtin_result_kinds(value) or {
+            _operator_kind(value) or LITERAL_KINDS.get(next(iter(value)))
+        }
     return kinds or {"boolean"}  # `r if { ... }` is true
+
+
+def _builtin_result_kinds(value: Node) -> set[str | None]:
+    """The kinds a builtin's result can have, for a value that is a call of one (else empty).
+    A package function of the same name would shadow it; OPA refuses that, so it is not one."""
+    kind, inner = next(iter(value.items()))
+    if kind != "Call":
+        return set()
+    result = RESULTS.get(".".join(ref_parts(inner["fcn"])))
+    return set(result.split("|")) if result and result != "any" else set()
 
 
 def _operator_kind(value: Node) -> str | None:
