@@ -178,18 +178,27 @@ def stream_answer(stack: Stack, provider: str, headers: dict[str, str], each: Ca
                 each(event.delta.text)
 
 
-def test_a_removed_policy_directory_keeps_the_last_policy_but_is_not_ready(stack: Stack) -> None:
+@pytest.mark.parametrize("fault", ["directory removed", "policy does not compile"])
+def test_a_policy_fault_keeps_the_last_policy_but_is_not_ready_and_says_why(stack: Stack, fault: str) -> None:
     admin = stack.service.admin_url
     backup = stack.policy_dir.with_name("policies.saved")
     shutil.copytree(stack.policy_dir, backup)
-    shutil.rmtree(stack.policy_dir)
+    if fault == "directory removed":
+        shutil.rmtree(stack.policy_dir)
+    else:
+        (stack.policy_dir / "authz.rego").write_text("package envoy.authz\n\nallow if {\n")
     try:
         eventually(lambda: ready(admin) == 503, timeout=5)
         status = httpx.get(f"{admin}/api/policy", headers=AUTH, timeout=5).json()
-        assert status["last_error"] and status["loaded"]
+        assert status["last_error"] and status["loaded"] and status["reload_errors"] >= 1
+        if fault != "directory removed":
+            assert "authz.rego" in status["last_error"]
+        assert metric(admin, "chaperone_policy_reload_errors_total") >= 1
         assert get(stack) == 200 and get(stack, "/nowhere") == 403, "the last good policy answers"
     finally:
+        shutil.rmtree(stack.policy_dir, ignore_errors=True)
         shutil.copytree(backup, stack.policy_dir)
+        shutil.rmtree(backup)
     eventually(lambda: ready(admin) == 200, timeout=5)
     assert httpx.get(f"{admin}/api/policy", headers=AUTH, timeout=5).json()["last_error"] is None
 
