@@ -3,6 +3,7 @@ stream stays valid for the official SDKs, and a blocked value ends it with an er
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 
 import anthropic
@@ -16,10 +17,12 @@ from ext_proc.demo import providers
 from ext_proc.demo.providers import Reply
 from ext_proc.inspection.judgement import Judgement
 from ext_proc.inspection.llm_stream import LlmStreamRelay, PendingEvent
-from ext_proc.protocols.llm import Provider
+from ext_proc.protocols.llm import Provider, stream_interpreter
+from ext_proc.protocols.sse import SseParser
 from ext_proc.scanning.actions import ActionTable
 from ext_proc.scanning.redaction import redact_text
-from tests.unit.protocols.support import anthropic_client, openai_client
+from tests.unit.protocols.support import anthropic_client, fixture, openai_client
+from tests.unit.protocols.test_llm_streams import STREAMS
 
 TEXT = (
     "Sure. Write to ada.lovelace@example.com or call +1 415 555 0100. "
@@ -259,3 +262,31 @@ def test_a_chunk_refused_by_the_policy_mid_way_sends_nothing_of_the_events_after
     assert sent == "First part. "  # the deltas up to the refused event's own, none after
     assert b"chaperone_policy_denied" in out
     assert list(used.feed_events(b"data: {}\n\n")) == []
+
+
+def channel_texts(provider: Provider, body: bytes) -> dict[str, str]:
+    """Every channel's deltas in a relayed stream, joined, and its complete texts where they repeat it."""
+    interpreter, texts = stream_interpreter(provider), defaultdict(str)
+    complete = {}
+    for event in SseParser().feed(body):
+        for piece in interpreter.interpret(event).texts:
+            if piece.complete:
+                complete[piece.channel] = piece.text
+            else:
+                texts[piece.channel] += piece.text
+    return {**texts, **{f"{channel} (complete)": text for channel, text in complete.items()}}
+
+
+@pytest.mark.parametrize(("name", "provider"), STREAMS)
+def test_tool_calls_choices_and_blocks_relayed_in_one_chunk_read_as_event_by_event(
+    name: str, provider: Provider
+) -> None:
+    data = fixture(name)
+    whole, _ = relay(provider, data, cuts=[])
+    ends = [i + 2 for i in range(len(data)) if data[i : i + 2] == b"\n\n"]
+    one_by_one, _ = relay(provider, data, cuts=ends)
+    assert channel_texts(provider, whole) == channel_texts(provider, one_by_one)
+    original = channel_texts(provider, data)
+    assert channel_texts(provider, whole) == {
+        channel: redact_text(text).text for channel, text in original.items()
+    }
