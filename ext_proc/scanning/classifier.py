@@ -90,6 +90,8 @@ def prepared_folded(folded: str) -> npt.NDArray[np.uint8]:
 def ngram_buckets(data: npt.NDArray[np.uint8]) -> list[npt.NDArray[np.uint32]]:
     """For each n in ``NGRAMS``, the bucket of the n-gram starting at each byte."""
     values = data.astype(np.uint32)
+    # Each byte times each position's multiplier once, shared by the three sizes.
+    products = [values * _POSITION[k] for k in range(min(max(NGRAMS), len(values)))]
     out = []
     for n in NGRAMS:
         count = len(values) - n + 1
@@ -98,7 +100,7 @@ def ngram_buckets(data: npt.NDArray[np.uint8]) -> list[npt.NDArray[np.uint32]]:
             continue
         hashed = np.full(count, _LENGTH[n], dtype=np.uint32)
         for k in range(n):
-            hashed ^= values[k : k + count] * _POSITION[k]
+            hashed ^= products[k][k : k + count]
             hashed *= np.uint32(0x01000193)
         out.append(hashed >> _SHIFT)
     return out
@@ -132,6 +134,16 @@ def segments(data: npt.NDArray[np.uint8]) -> tuple[Ints, Ints]:
     return bounds[:-1], bounds[1:]
 
 
+def _ngram_count(starts: Ints, ends: Ints, length: int) -> npt.NDArray[np.float64]:
+    """How many n-grams start in each ``[start, end)`` of ``length`` bytes: every position up to
+    the last one an n-gram of each size fits in (counted, not accumulated per byte)."""
+    count = np.zeros(len(starts), dtype=np.float64)
+    for n in NGRAMS:
+        last = max(0, length - n + 1)
+        count += np.minimum(ends, last) - np.minimum(starts, last)
+    return count
+
+
 def window_starts(length: int) -> Ints:
     if length <= WINDOW:
         return np.zeros(1, dtype=np.int64)
@@ -154,13 +166,10 @@ class Model:
         where each starts."""
         length = len(data)
         sums = np.zeros(length + 1, dtype=np.float64)
-        counts = np.zeros(length + 1, dtype=np.float64)
         for buckets in ngram_buckets(data):
             if len(buckets):
                 sums[1 : len(buckets) + 1] += self.weights[buckets]
-                counts[1 : len(buckets) + 1] += 1.0
         np.cumsum(sums, out=sums)
-        np.cumsum(counts, out=counts)
         starts = window_starts(length)
         ends = np.minimum(starts + WINDOW, length)
         if length > MIN_SEGMENT:
@@ -168,7 +177,7 @@ class Model:
             if len(segment_starts) > 1:
                 starts = np.concatenate([starts, segment_starts])
                 ends = np.concatenate([ends, np.minimum(segment_ends, segment_starts + WINDOW)])
-        total = counts[ends] - counts[starts] + _PRIOR_NGRAMS
+        total = _ngram_count(starts, ends, length) + _PRIOR_NGRAMS
         return self.bias + (sums[ends] - sums[starts]) / total, starts
 
     def probability(self, logit: float) -> float:
