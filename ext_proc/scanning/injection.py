@@ -232,10 +232,16 @@ _HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{2}){12,16384}(?![0-9A-Za-
 
 
 _LEET = bytes.maketrans(b"0134578@$", b"oieastbas")
+# An escape the view decodes (``views._TOKEN`` without its non-ASCII characters): without one, the
+# view of a text is its folding, format characters and marks removed, which the cheaper "marks"
+# view reads (a "%" or "&" in prose, common, no longer costs a view and a second folding).
+_ESCAPE = re.compile(
+    r"\\(?:u[0-9A-Fa-f{]|U[0-9A-Fa-f]{8}|x[0-9A-Fa-f]{2})|%(?:25)?[0-9A-Fa-f]{2}|&(?:amp;)?#|&[A-Za-z]{2,10};"
+)
 
 
 def _decoded_views(visible: str, folded: str, scan: _Scan) -> Iterable[tuple[str, str]]:
-    if "\\" in visible or "%" in visible or "&" in visible:
+    if _ESCAPE.search(visible):
         view = views.build(visible)
         if view.changed:
             yield "escapes", view.text
