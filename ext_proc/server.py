@@ -154,6 +154,9 @@ class Service:
         # The audit trail: not ready while it refuses decisions (on_failure deny).
         self.readiness_checks: list[Callable[[], bool]] = [lambda: not self.audit.status().refusing]
         self._maintenance: asyncio.Task[None] | None = None
+        # Set by start(); kept for in-process drivers (tests.soak.replay).
+        self.authz_servicer: AuthorizationServicer | None = None
+        self.ext_proc_servicer: ExternalProcessorServicer | None = None
 
     async def start(self) -> str:
         """Bind and start serving; returns the bound address (the real port if 0 was asked)."""
@@ -174,26 +177,22 @@ class Service:
             protocols=inspection.protocols,
             sensitive_data=dict(inspection.sensitive_data),
         )
-        add_authorization_service(
-            AuthorizationServicer(
-                self.evaluator,
-                audit,
-                inspection.deny_status,
-                metrics,
-                self.enforcement,
-                parse_body=not self.config.policy.skip_request_body_parse,
-            ),
-            server,
+        self.authz_servicer = AuthorizationServicer(
+            self.evaluator,
+            audit,
+            inspection.deny_status,
+            metrics,
+            self.enforcement,
+            parse_body=not self.config.policy.skip_request_body_parse,
         )
+        add_authorization_service(self.authz_servicer, server)
         enforcement = self.enforcement
-        add_external_processor_service(
-            ExternalProcessorServicer(
-                lambda: StreamProcessor(self.evaluator, audit, settings, metrics, enforcement),
-                first_message_seconds=server_config.stream_first_message_seconds,
-                idle_seconds=server_config.stream_idle_seconds,
-            ),
-            server,
+        self.ext_proc_servicer = ExternalProcessorServicer(
+            lambda: StreamProcessor(self.evaluator, audit, settings, metrics, enforcement),
+            first_message_seconds=server_config.stream_first_message_seconds,
+            idle_seconds=server_config.stream_idle_seconds,
         )
+        add_external_processor_service(self.ext_proc_servicer, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         add_admin_services(
             server,

@@ -35,6 +35,21 @@ EXPLICIT_DEFAULTS: dict[type[betterproto2.Message], tuple[str, ...]] = {
 }
 # Envoy's node, which SDS subscriptions (listen_tls) require to be named.
 NODE_NAME = "chaperone"
+# Envoy's runtime: when an HTTP request is over, Envoy ends its ext_proc stream with a reset
+# (RST_STREAM) unless told to half-close it and wait for the service's status (one second at most,
+# then it resets). grpc.aio leaks the native memory of every batch that fails on a reset stream:
+# the read the service is waiting in, the status it then sends (grpc/grpc#43360, unfixed in grpcio
+# 1.85). Measured: ~14 MB more resident per 100,000 requests of the soak's mix, without end
+# (README, "make soak"). With the graceful close the service's read ends cleanly and its status
+# is the stream's last word.
+RUNTIME = {
+    "layers": [
+        {
+            "name": "chaperone",
+            "static_layer": {"envoy.reloadable_features.ext_proc_graceful_grpc_close": True},
+        }
+    ]
+}
 
 
 class EnvoyConfigError(ValueError):
@@ -100,7 +115,7 @@ def render_yaml(config: Config, options: EnvoyOptions, command: str) -> str:
     )
     # Admin (and the node) first, as people read it; the rest in the protobuf's field order.
     first = {key: document.pop(key) for key in ("admin", "node") if key in document}
-    ordered = {**first, **document}
+    ordered = {**first, **document, "layered_runtime": RUNTIME}
     return _header(config, command) + yaml.safe_dump(ordered, sort_keys=False, default_flow_style=False)
 
 

@@ -29,6 +29,7 @@ from tests.harness import ROOT, EnvoyProcess, ServiceProcess, free_port, render_
 
 SCRIPT = Path(__file__).with_name("mixed.lua")
 WARM_UP_SHARE = 0.1
+RESETS = "cluster.chaperone.upstream_rq_tx_reset"
 MB = 1024 * 1024
 
 
@@ -39,6 +40,7 @@ class Sample:
     rss: int
     fds: int
     streams: int
+    resets: int  # ext_proc and Check streams Envoy ended with a reset (grpc.aio leaks on each)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,8 +101,8 @@ def soak(wrk: str, args: argparse.Namespace, envoy: EnvoyProcess, service: Servi
     process = psutil.Process(service.process.pid)
     started = time.monotonic()
     total = 0
-    samples = [sample(process, service, started, total)]
-    print(f"{'elapsed s':>9} {'requests':>10} {'RSS MB':>8} {'fds':>5} {'streams':>7}")
+    samples = [sample(process, service, envoy, started, total)]
+    print(f"{'elapsed s':>9} {'requests':>10} {'RSS MB':>8} {'fds':>5} {'streams':>7} {'resets':>7}")
     print_sample(samples[0])
     while total < args.requests:
         command = [
@@ -112,22 +114,27 @@ def soak(wrk: str, args: argparse.Namespace, envoy: EnvoyProcess, service: Servi
             print(f"soak: wrk sent nothing:\n{output}", file=sys.stderr)
             break
         total += int(done[1])
-        samples.append(sample(process, service, started, total))
+        samples.append(sample(process, service, envoy, started, total))
         print_sample(samples[-1])
     return samples
 
 
-def sample(process: psutil.Process, service: ServiceProcess, started: float, total: int) -> Sample:
+def sample(
+    process: psutil.Process, service: ServiceProcess, envoy: EnvoyProcess, started: float, total: int
+) -> Sample:
     streams = 0
     metrics = httpx.get(f"{service.admin_url}/metrics", timeout=10).text
     for line in metrics.splitlines():
         if line.startswith("chaperone_ext_proc_streams_open "):
             streams = int(float(line.split()[1]))
-    return Sample(time.monotonic() - started, total, process.memory_info().rss, process.num_fds(), streams)
+    resets = envoy.stats(RESETS).get(RESETS, 0)
+    rss, fds = process.memory_info().rss, process.num_fds()
+    return Sample(time.monotonic() - started, total, rss, fds, streams, resets)
 
 
 def print_sample(s: Sample) -> None:
-    print(f"{s.elapsed:9.0f} {s.requests:10d} {s.rss / MB:8.1f} {s.fds:5d} {s.streams:7d}", flush=True)
+    line = f"{s.elapsed:9.0f} {s.requests:10d} {s.rss / MB:8.1f} {s.fds:5d} {s.streams:7d} {s.resets:7d}"
+    print(line, flush=True)
 
 
 def report(samples: list[Sample]) -> int:
@@ -143,7 +150,7 @@ def report(samples: list[Sample]) -> int:
     print(
         f"\nafter warm-up ({warm.requests} requests, {warm.rss / MB:.1f} MB): {after} requests, "
         f"RSS {grown:+.1f} MB ({per_100k:+.2f} MB per 100k), fds {last.fds - warm.fds:+d}, "
-        f"streams open at the end {last.streams}"
+        f"streams open at the end {last.streams}, gRPC streams reset by Envoy {last.resets}"
     )
     return 0
 
