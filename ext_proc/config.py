@@ -96,8 +96,9 @@ class ServerConfig(_Section, frozen=True):
     # host:port for TCP, or unix:/path/to.sock for a unix socket.
     address: str = DEFAULT_GRPC_ADDRESS
     # Concurrent RPCs (Checks plus open ext_proc streams) beyond which new ones are refused,
-    # which Envoy turns into a fail-closed answer. An open stream holds ~25 KB, so the default
-    # bounds what idle or slow streams can hold to a few tens of MB.
+    # which Envoy turns into a fail-closed answer. An idle stream holds about 66 KB with its
+    # HTTP/2 connection from Envoy (tests/reliability), so the default bounds what idle or slow
+    # streams can hold to about 70 MB.
     max_concurrent_rpcs: PositiveInt = DEFAULT_MAX_CONCURRENT_RPCS
     # An ext_proc stream that receives no message for this long is ended (Envoy fails the
     # request): its first message (the request headers, which Envoy sends at once) within

@@ -34,7 +34,13 @@ from ext_proc.inspection.leaf_scan import LeafScanner
 from ext_proc.inspection.leaves import rewrite
 from ext_proc.inspection.request import TOOL_RESULT
 from ext_proc.inspection.sse_sides import Sides
-from ext_proc.protocols.llm import Provider, StreamEventView, StreamInterpreter, stream_interpreter
+from ext_proc.protocols.llm import (
+    Provider,
+    StreamEventView,
+    StreamInterpreter,
+    StreamText,
+    stream_interpreter,
+)
 from ext_proc.protocols.llm.model import Usage
 from ext_proc.protocols.llm.stream_view import dumps
 from ext_proc.protocols.sse import SseEvent, SseParser, with_data
@@ -129,10 +135,18 @@ class LlmStreamRelay:
         if self.stopped is not None:
             return
         try:
-            for event in self._parser.feed(data):
-                yield self._event(self._sides.event(event))
-                if self.stopped is not None:
-                    return
+            events = self._parser.feed(data)
+            at = 0
+            while at < len(events) and self._sides.stopped_by is None:
+                views, error = self._window(events, at)
+                at += len(views)
+                steps = self._split_feeds(views)
+                for view in views:
+                    yield self._event(view, steps)
+                    if self.stopped is not None:
+                        return
+                if error is not None:
+                    raise error
             idle = self._sides.idle(self._parser.take_idle())  # keep-alive comments pass at once
         except ChaperoneError as exc:
             # An event we cannot read is not passed on unread: the stream ends with an error.
@@ -145,6 +159,42 @@ class LlmStreamRelay:
             return
         if idle:
             yield idle
+
+    def _window(self, events: list[SseEvent], at: int) -> tuple[list[StreamEventView], ChaperoneError | None]:
+        """The events from ``at`` read, up to the first that does more than add deltas (closes a
+        channel, repeats a complete text, ends the stream, reports an error), which ends the
+        window; the error that stopped the reading, to raise once the events before are sent."""
+        views: list[StreamEventView] = []
+        for index in range(at, len(events)):
+            side_checked = self._sides.event(events[index])
+            if self._sides.stopped_by is not None:
+                break
+            try:
+                view = self._interpreter.interpret(side_checked)
+            except ChaperoneError as exc:
+                return views, exc
+            views.append(view)
+            if view.closed or view.done or view.error is not None or any(p.complete for p in view.texts):
+                break
+        return views, None
+
+    def _split_feeds(self, views: list[StreamEventView]) -> dict[int, Step]:
+        """One scan of each channel's deltas in these events (``StreamRedactor.feed_split``),
+        by ``id`` of the piece: the events of a chunk go out together, so the text held back is
+        only held at the end of the chunk, and a delta whose text is unchanged is forwarded as
+        its bytes. A channel closed in these events is left to its event (``feed`` and
+        ``finish``), and so is one already ended (its event refuses it)."""
+        by_channel: dict[str, list[StreamText]] = {}
+        for view in views:
+            for piece in view.texts:
+                if not piece.complete and piece.channel not in view.closed:
+                    by_channel.setdefault(piece.channel, []).append(piece)
+        steps: dict[int, Step] = {}
+        for channel, pieces in by_channel.items():
+            if len(pieces) > 1 and not self._ended(channel):
+                split = self._redactor(channel).feed_split([piece.text for piece in pieces])
+                steps.update(zip(map(id, pieces), split, strict=True))
+        return steps
 
     def finish(self) -> bytes:
         """The end of the upstream's stream: what is still held goes out; a cut-off event does not."""
@@ -171,11 +221,9 @@ class LlmStreamRelay:
 
     # -- one event ------------------------------------------------------------------------------
 
-    def _event(self, event: SseEvent) -> bytes | PendingEvent:
-        if self._sides.stopped_by is not None:
-            return self._stop_for(self._sides.stopped_by)
-        view = self._interpreter.interpret(event)
-        self._last_event = event
+    def _event(self, view: StreamEventView, steps: dict[int, Step]) -> bytes | PendingEvent:
+        """One event, read (``_window``), its deltas scanned (``_split_feeds``, or here)."""
+        self._last_event = view.event
         self.stats.events += 1
         if view.usage is not None:
             self.stats.usage = view.usage
@@ -187,7 +235,9 @@ class LlmStreamRelay:
             if piece.complete:
                 texts.append(self._complete(piece.channel, piece.text))
             else:
-                step = self._redactor(piece.channel).feed(piece.text)
+                step = steps.get(id(piece))
+                if step is None:
+                    step = self._redactor(piece.channel).feed(piece.text)
                 if piece.channel in view.closed:
                     step = _join(step, self._redactor(piece.channel).finish())
                 texts.append(self._record(piece.channel, step))

@@ -39,7 +39,9 @@ prefix only, which is sound because no match crosses the cut.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 from ext_proc.scanning import views
 from ext_proc.scanning.actions import REDACT_ALL, ActionTable
@@ -109,6 +111,50 @@ class StreamRedactor:
             spans += [(start, end) for start, end, _ in mapped]
             hits += [hit for _, _, hit in mapped if hit is not None]
         return self._settle(_cut_outside(live, spans), hits)
+
+    def feed_split(self, deltas: Sequence[str]) -> list[Step]:
+        """``feed`` of the deltas joined (one scan for them all), its step split among them: the
+        texts of the steps joined are that step's text, and each delta's step emits the text of
+        its own span of the input. The text held before goes out with the first delta; a value
+        that a delta's end cuts goes out whole with the delta where it ends (its findings with
+        it); the stopping finding's delta carries the verdict, and every later one the stop.
+
+        For the deltas of one chunk of a stream, which go out together anyway: one scan of the
+        chunk's text instead of one per delta, and each delta's own text unchanged wherever
+        nothing was found and nothing is held."""
+        if len(deltas) < 2 or self._stop is not None:
+            return [self.feed(delta) for delta in deltas]
+        base, emitted = self._base, self._emitted
+        text = self._buffer + "".join(deltas)  # the input from offset ``base``
+        ends = list(accumulate((len(delta) for delta in deltas), initial=base + len(self._buffer)))[1:]
+        whole = self.feed(text[len(self._buffer) :])
+        cut = self._emitted if whole.stopped_by is None else whole.stopped_by.end
+        findings = sorted(whole.findings, key=lambda finding: finding.start)
+        steps: list[Step] = []
+        start, index = emitted, 0
+        for end in ends[:-1]:
+            stop = min(max(end, start), cut)
+            # A finding that this cut would split goes out with the delta where it ends.
+            stop = min([stop, *(f.start for f in findings[index:] if f.start < stop < f.end)])
+            own = []
+            while index < len(findings) and findings[index].start < stop:
+                own.append(findings[index])
+                index += 1
+            steps.append(self._part(text[start - base : stop - base], start, own))
+            start = stop
+            if steps[-1].verdict is not None:
+                return steps + [self._stop or whole] * (len(deltas) - len(steps))
+        steps.append(self._part(text[start - base : cut - base], start, findings[index:]))
+        return steps
+
+    def _part(self, segment: str, start: int, own: list[Finding]) -> Step:
+        """The step of one delta of ``feed_split``: its span of the input (from ``start``) rewritten."""
+        if not own:
+            return Step(segment)
+        rewritten, stopped_by = rewrite(segment, start, own, self._table, stop=True)
+        if stopped_by is None or self._stop is None:
+            return Step(rewritten, tuple(own))
+        return Step(rewritten, tuple(own), self._stop.verdict, stopped_by)
 
     def finish(self) -> Step:
         """Emit what is held: the text has ended, so every match is final."""

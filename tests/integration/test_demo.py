@@ -11,8 +11,10 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import orjson
 import psutil
 import pytest
 
@@ -87,10 +89,11 @@ def test_make_run_answers_the_readme_examples_and_stops_on_ctrl_c(
     assert allowed.status_code == 200
     assert allowed.json()["headers"]["x-chaperone-policy"] == "default"
     assert denied.status_code == 403 and denied.json()["error"]["code"] == "denied"
+    assert denied.json()["error"]["reasons"] == _readme_denial()["error"]["reasons"]
     assert chat.status_code == 200 and chat.json()["choices"][0]["message"]["content"].endswith(
         "You said: hi"
     )
-    assert model.status_code == 403 and "gpt-5-ultra" in model.json()["error"]["message"]
+    assert model.status_code == 403 and model.json()["error"]["message"] == _readme_model_refusal()
     assert events[-1] == "data: [DONE]" and len(events) > 5
     assert a2a.status_code == 200, a2a.text
     answer = a2a.json()["result"]["artifacts"][0]["parts"][0]["text"]
@@ -101,6 +104,24 @@ def test_make_run_answers_the_readme_examples_and_stops_on_ctrl_c(
     assert process.wait(timeout=30) == 0
     for child in children:
         assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+
+
+def _readme_denial() -> Any:
+    """The README's answer to `curl -X DELETE .../echo/hello`, as it shows it."""
+    readme = (ROOT / "README.md").read_text()
+    return orjson.loads(
+        next(line for line in readme.splitlines() if line.startswith('{"error":{"code":"denied"'))
+    )
+
+
+def _readme_model_refusal() -> str:
+    """The message of the README's refusal of a model outside the allow-list."""
+    found = re.search(
+        r'\{"error":\{"message":"((?:[^"\\]|\\.)*)","type":"chaperone_policy"',
+        (ROOT / "README.md").read_text(),
+    )
+    assert found is not None, "the README shows the refusal of gpt-5-ultra"
+    return str(orjson.loads(f'"{found[1]}"'))
 
 
 def _a_large_refund_waits_for_the_console(url: str, admin: str, token: str) -> None:

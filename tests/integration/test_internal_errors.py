@@ -104,6 +104,7 @@ def through_envoy(stack: Stack) -> list[tuple[str, int, bytes]]:
     requests: list[tuple[str, str, bytes, dict[str, str]]] = [
         ("chat nested 300 deep", "/v1/chat/completions", chat_body(deep_message), json_headers),
         ("chat nested 600 deep", "/v1/chat/completions", chat_body(nested(600)), json_headers),
+        ("chat nested 1023 deep", "/v1/chat/completions", chat_body(nested(1023)), json_headers),
         ("plain JSON nested 300 deep", "/echo/x", nested(300), json_headers),
         ("plain JSON nested 2000 deep", "/echo/x", nested(2000), json_headers),
     ]
@@ -219,8 +220,16 @@ def audit_events(stack: Stack) -> list[dict[str, Any]]:
 def test_failures_are_refused_with_a_code_audited_and_leak_nothing(stack: Stack) -> None:
     answers = through_envoy(stack)
     for name, status, body in answers:
-        if not name.startswith("SSE"):  # refused at once; a stream is cut or ends with an error event
-            assert status >= 400 and b'"code"' in body, (name, status, body[:300])
+        assert AWS_KEY.encode() not in body, f"{name}: the planted key reached the client"
+        if name.startswith("SSE"):  # the answer started: it ends with the provider's error event
+            assert status == 200 and body.endswith(b"\n\n"), (name, body[-300:])
+            last = orjson.loads(body.rstrip().rsplit(b"\n\n", 1)[-1].removeprefix(b"data: "))
+            assert last["error"]["code"] in {"llm_response_invalid", "sse_decode_error"}, (name, last)
+        elif name.startswith("MCP"):  # the upstream's answer cannot be read: 502, in JSON-RPC
+            assert status == 502 and orjson.loads(body)["error"]["code"] < 0, (name, body[:300])
+        else:  # nested beyond the parser's limit, however deep: 400 at parse, never a 500
+            assert status == 400, (name, status, body[:300])
+            assert orjson.loads(body)["error"]["code"] == "body_too_deep", (name, body[:300])
     checks = on_the_grpc_port(stack)
     for name, reply in checks:
         if isinstance(reply, list):  # ext_proc: one immediate response with a code

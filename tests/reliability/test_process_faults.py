@@ -18,12 +18,17 @@ import psutil
 import pytest
 
 from ext_proc.cli import main
+from ext_proc.config import DEFAULT_MAX_CONCURRENT_RPCS
 from tests.harness import Stack, UpstreamServer, copy_policies, start_stack
 from tests.reliability.conftest import eventually, metric, ready
 
 pytestmark = pytest.mark.envoy
 
-MAX_RPCS = 256
+# Short, so that idle streams are ended within the test (the default is 600 s).
+IDLE_SECONDS = 10
+# What an idle ext_proc stream may hold in the service, its HTTP/2 connection from Envoy included
+# (the cluster allows one stream per connection): twice what was measured.
+STREAM_BYTES = 128 * 1024
 TOKEN = "tok-reliability-7Qx2"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 
@@ -36,7 +41,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, upstream: UpstreamServer) ->
     sections = {
         "admin": {"token_file": str(workdir / "tokens")},
         "audit": {"file": {"path": str(workdir / "audit.log")}},
-        "server": {"max_concurrent_rpcs": MAX_RPCS, "grace_period_seconds": 4},
+        # server.max_concurrent_rpcs is left at its default: that default is what bounds idle streams.
+        "server": {"stream_idle_seconds": IDLE_SECONDS, "grace_period_seconds": 4},
     }
     yield from start_stack(workdir, policies, upstream, service_sections=sections)
 
@@ -163,9 +169,11 @@ def test_a_removed_policy_directory_keeps_the_last_policy_but_is_not_ready(stack
     assert httpx.get(f"{admin}/api/policy", headers=AUTH, timeout=5).json()["last_error"] is None
 
 
-def test_thousands_of_idle_streams_are_bounded_and_let_go(stack: Stack) -> None:
+def test_thousands_of_idle_streams_are_bounded_timed_out_and_let_go(stack: Stack) -> None:
     """Requests that send their headers and never their body each hold an ext_proc stream: at most
-    server.max_concurrent_rpcs of them are held, memory stays bounded, and all are released."""
+    the default server.max_concurrent_rpcs of them are held (the others are refused at once, and
+    Envoy fails them closed), memory stays bounded, and the service ends the held ones after
+    server.stream_idle_seconds although their clients never go away."""
     assert stack.service.process is not None
     service = psutil.Process(stack.service.process.pid)
     admin = stack.service.admin_url
@@ -181,11 +189,24 @@ def test_thousands_of_idle_streams_are_bounded_and_let_go(stack: Stack) -> None:
             sock.sendall(head)
             sockets.append(sock)
         held = settled(lambda: metric(admin, "chaperone_ext_proc_streams_open"))
-        assert 0 < held <= MAX_RPCS
-        grown = service.memory_info().rss - rss_before
-        assert grown < 64 * 1024 * 1024, f"{grown / 1e6:.1f} MB for {held:.0f} idle streams"
+        assert 0 < held <= DEFAULT_MAX_CONCURRENT_RPCS
+        grown = service.memory_info().rss - rss_before  # measured: ~66 KB per held stream
+        assert grown < held * STREAM_BYTES, f"{grown / 1e6:.1f} MB for {held:.0f} idle streams"
+        eventually(lambda: metric(admin, "chaperone_ext_proc_streams_open") == 0, timeout=IDLE_SECONDS + 30)
+        answers = [_answer(sock) for sock in sockets]
+        assert all(answer.startswith(b"HTTP/1.1 5") for answer in answers), {a[:12] for a in answers}
     finally:
         for sock in sockets:
             sock.close()
-    eventually(lambda: metric(admin, "chaperone_ext_proc_streams_open") == 0, timeout=30)
     assert get(stack) == 200
+    timed_out = [e for e in stack.service.log_events() if e.get("event") == "stream_idle_timeout"]
+    assert len(timed_out) >= held
+
+
+def _answer(sock: socket.socket) -> bytes:
+    """What the client got on this connection so far (Envoy's fail-closed answer)."""
+    sock.settimeout(5)
+    try:
+        return sock.recv(200)
+    except TimeoutError:
+        return b""

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from ext_proc.audit import AuditLog, Verifier
+from ext_proc.audit.chain import event_hash
 from ext_proc.audit.log import CheckpointSettings
 from ext_proc.audit.sinks import RotatingFileSink, StreamSink
 from ext_proc.cli import main
@@ -190,6 +191,29 @@ def test_signed_checkpoints_verify_and_a_forged_one_does_not(tmp_path: Path) -> 
     (tmp_path / "other").mkdir()
     _, other_public = keypair(tmp_path / "other")
     assert main(["audit", "verify", "--public-key", str(other_public), str(path)]) == 1
+
+
+@pytest.mark.parametrize("signature", ["copied", "removed"])
+def test_a_log_cut_short_under_a_forged_final_checkpoint_does_not_verify(
+    tmp_path: Path, signature: str
+) -> None:
+    """The attacker's way to hide a cut: drop the newest events and end the log with a final
+    checkpoint of their own, its hash chained correctly (anyone can compute it)."""
+    key, public = keypair(tmp_path)
+    path = tmp_path / "audit.log"
+    settings = CheckpointSettings(every_events=4, key=key)
+    audit = AuditLog.to_file(str(path), 1 << 20, 2, stdout=False, checkpoints=settings)
+    write_decisions(audit, 10)
+    audit.close()
+    written = events(path.read_bytes())
+    kept = written[:7]  # up to a decision after the first checkpoint
+    forged = {k: v for k, v in written[-1].items() if k != "hash"}  # the real final checkpoint
+    forged.update(seq=kept[-1]["seq"] + 1, prev=kept[-1]["hash"])
+    if signature == "removed":
+        del forged["signature"], forged["key_id"]
+    forged["hash"] = event_hash(forged)
+    path.write_bytes(b"".join(orjson.dumps(event) + b"\n" for event in [*kept, forged]))
+    assert main(["audit", "verify", "--public-key", str(public), str(path)]) == 1
 
 
 def test_an_anchor_shows_a_log_cut_at_its_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -168,3 +168,67 @@ def test_a_block_restarted_at_a_closed_index_and_left_open_ends_quietly() -> Non
     used = LlmStreamRelay("anthropic.messages", ActionTable())
     out = used.feed(anthropic_events(START, BLOCK, text_delta("hello"), STOP, BLOCK)) + used.finish()
     assert b"hello" in out
+
+
+# -- a chunk of many events: one scan of its deltas, unchanged events forwarded as they came ------
+
+SHORT = "Mail ada@example.com, card 4111 1111 1111 1111 ok. Bye now."
+
+
+def chat_text(body: bytes) -> str:
+    """The content deltas of a relayed Chat Completions stream, joined (as the SDK joins them)."""
+    texts = []
+    for line in body.split(b"\n"):
+        if line.startswith(b"data: {"):
+            for choice in orjson.loads(line[6:]).get("choices") or ():
+                texts.append(choice["delta"].get("content") or "")
+    return "".join(texts)
+
+
+def test_every_split_point_of_the_wire_into_two_chunks_redacts_the_same() -> None:
+    data = upstream_stream("openai.chat", text=SHORT, delta_chars=3)
+    expected = redact_text(SHORT).text
+    for cut in range(len(data) + 1):
+        out, used = relay("openai.chat", data, cuts=[cut])
+        assert chat_text(out) == expected, cut
+        assert b"ada@example.com" not in out and b"4111 1111" not in out, cut
+        assert used.stats.redacted == {"EMAIL": 1, "CREDIT_CARD": 1}, cut
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_stream_in_one_chunk_forwards_its_unchanged_events_as_they_came(provider: Provider) -> None:
+    data = upstream_stream(
+        provider, text="Nothing sensitive here, just a friendly answer to you", delta_chars=4
+    )
+    out, used = relay(provider, data, cuts=[])
+    assert sdk_text(provider, out) == "Nothing sensitive here, just a friendly answer to you"
+    # Only the events at the end of the text change: the deltas of its last word, held until it
+    # ends, and a complete text that repeats it (the Responses API's ``*.done``).
+    assert used.stats.rewritten <= 3 < used.stats.events - 10
+    events = data.split(b"\n\n")
+    assert sum(event + b"\n\n" not in out for event in events[:-1]) <= 3
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_an_event_whose_delta_is_unchanged_still_has_its_other_strings_scanned(provider: Provider) -> None:
+    # The upstream puts a key in the id it repeats in every event; the deltas are clean prose.
+    data = upstream_stream(provider, text="A clean answer with nothing in it at all.", delta_chars=4)
+    key = b"sk-proj-7f3kQ9vX2mN8pL4rT6yW1zB5cD0eF9gH"
+    for ident in (b"chatcmpl-1", b"resp_1", b"msg_1"):
+        data = data.replace(ident, key)
+    assert key in data
+    out, used = relay(provider, data, cuts=[])
+    assert key not in out
+    assert used.stats.redacted["OPENAI_API_KEY"] >= 1
+    assert sdk_text(provider, out) == "A clean answer with nothing in it at all."
+
+
+def test_a_value_cut_across_the_events_of_one_chunk_goes_out_redacted_in_the_event_where_it_ends() -> None:
+    data = upstream_stream("openai.chat", text=SHORT, delta_chars=2)
+    out, _ = relay("openai.chat", data, cuts=[])
+    deltas = [chat_text(event) for event in out.split(b"\n\n")]
+    assert "[REDACTED:EMAIL]" in deltas and "ada" not in "".join(deltas)
+    email_at = deltas.index("[REDACTED:EMAIL]")
+    # The deltas "Ma", "il", " a", "da", ... ".c", "om": the address goes out with "om", the
+    # events before it from its first character on carry none of it.
+    assert deltas[email_at - 8 : email_at] == ["il", " ", "", "", "", "", "", ""]

@@ -158,3 +158,75 @@ def test_holdback_is_bounded_by_the_longest_match() -> None:
     for _ in range(400):
         redactor.feed("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0MTIzNDU2Nzg5MDEy\n")
     assert redactor.held <= 16_000 + 64
+
+
+# -- feed_split: the deltas of one chunk, one scan ------------------------------------------------
+
+
+def stream_chunks(chunks: list[list[str]], table: ActionTable = REDACT_ALL) -> tuple[str, list[Finding]]:
+    """Each chunk's deltas through ``feed_split``: the steps, one per delta, joined."""
+    redactor = StreamRedactor(table)
+    emitted: list[str] = []
+    findings: list[Finding] = []
+    for deltas in chunks:
+        steps = redactor.feed_split(deltas)
+        assert len(steps) == len(deltas)
+        emitted.extend(step.emit for step in steps)
+        findings.extend(f for step in steps for f in step.findings)
+    step = redactor.finish()
+    return "".join([*emitted, step.emit]), [*findings, *step.findings]
+
+
+@pytest.mark.parametrize("text", EXAMPLES)
+def test_split_feeds_at_every_split_point(text: str) -> None:
+    expected = redact_text(text)
+    for cut in range(len(text) + 1):
+        # one chunk of two deltas cut there, and the same after a first chunk of a few characters
+        later = max(cut, 2)
+        for chunks in ([[text[:cut], text[cut:]]], [[text[:2]], [text[2:later], text[later:]]]):
+            emitted, findings = stream_chunks(chunks)
+            assert emitted == expected.text, (cut, chunks)
+            assert findings == list(expected.findings)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts, st.lists(st.integers(min_value=0, max_value=400), max_size=20), st.lists(st.integers(1, 5)))
+def test_split_feeds_of_random_chunks(text: str, cuts: list[int], sizes: list[int]) -> None:
+    deltas, chunks = split(text, cuts), []
+    for size in [*sizes, len(text) + 1]:
+        if deltas:
+            chunks.append(deltas[:size])
+            deltas = deltas[size:]
+    expected = redact_text(text)
+    assert stream_chunks(chunks) == (expected.text, list(expected.findings))
+    table_emitted, _ = stream_chunks(chunks, ALLOW_EMAIL)
+    assert table_emitted == redact_text(text, ALLOW_EMAIL).text
+
+
+def test_split_feed_gives_each_delta_its_own_text_where_nothing_is_found() -> None:
+    deltas = ["The ord", "er was ", "shipped ", "on Mon", "day and"]
+    steps = StreamRedactor().feed_split(deltas)
+    # Only the last, unfinished word is held (it could start an email address).
+    assert [step.emit for step in steps] == ["The ord", "er was ", "shipped ", "on Mon", "day "]
+
+
+def test_split_feed_sends_a_value_cut_across_deltas_whole_with_the_delta_where_it_ends() -> None:
+    redactor = StreamRedactor()
+    redactor.feed("Held: jo")  # "jo" is held: it could start an email address
+    steps = redactor.feed_split(["hn.d", "oe@exa", "mple.com is", " the contact"])
+    assert [step.emit for step in steps] == ["", "", "[REDACTED:EMAIL] is", " the "]
+    assert [len(step.findings) for step in steps] == [0, 0, 1, 0]
+    assert "example.com" not in "".join(step.emit for step in steps)
+
+
+def test_split_feed_stops_on_the_delta_where_the_stopping_value_ends() -> None:
+    table = ActionTable.from_decision({"default": "redact", "PRIVATE_KEY": "end_stream"})
+    key = POSITIVES["PRIVATE_KEY"][0]
+    deltas = ["mail a@example.com then ", key[:20], key[20:], " and the rest", " more"]
+    redactor = StreamRedactor(table)
+    steps = redactor.feed_split(deltas)
+    assert [step.emit for step in steps[:3]] == ["mail [REDACTED:EMAIL] then ", "", ""]
+    assert [step.verdict for step in steps] == [None, None, "end_stream", "end_stream", "end_stream"]
+    assert steps[2].stopped_by is not None and steps[2].stopped_by.type == "PRIVATE_KEY"
+    assert steps[3].emit == steps[4].emit == ""
+    assert redactor.feed_split(["x", "y"]) == [steps[3], steps[3]]
