@@ -150,9 +150,14 @@ class Service:
             self.enforcement.approvals.store
         )
         self.kill_switch_backend: KillSwitchBackend | None = self.enforcement.limits.rpc_backend()
-        # More readiness conditions (e.g. "the state backend answers"): each returns True when ready.
-        # The audit trail: not ready while it refuses decisions (on_failure deny).
-        self.readiness_checks: list[Callable[[], bool]] = [lambda: not self.audit.status().refusing]
+        # Readiness conditions, each True when ready. Not ready while every decision is refused
+        # anyway: the audit trail cannot be written (on_failure deny), or the kill switches cannot
+        # be read from the shared state (fail_open false; the copy older than stale_after_seconds).
+        kill_switch = self.enforcement.limits.kill_switch
+        self.readiness_checks: list[Callable[[], bool]] = [
+            lambda: not self.audit.status().refusing,
+            lambda: not kill_switch.refusing_all(),
+        ]
         self._maintenance: asyncio.Task[None] | None = None
         # Set by start(); kept for in-process drivers (tests.soak.replay).
         self.authz_servicer: AuthorizationServicer | None = None

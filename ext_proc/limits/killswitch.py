@@ -111,9 +111,7 @@ class KillSwitch:
 
     def blocked(self, agent: str | None, tool: str | None = None, upstream: str | None = None) -> Kill | None:
         """The kill that stops this call, or None; never waits on the shared state."""
-        if not self._local and (
-            self._read_at is None or self._monotonic() - self._read_at > self._stale_after
-        ):
+        if self._stale():
             self._fail.metrics.fail_mode("state", "open" if self._fail_open else "closed")
             if not self._fail_open:
                 self.stats.add("blocked_unavailable")
@@ -131,6 +129,16 @@ class KillSwitch:
         if kill is not None:  # a refusal, like a rate limit's or a budget's
             self._fail.metrics.limit_hit("kill_switch")
         return kill
+
+    def refusing_all(self) -> bool:
+        """Every call is refused now: the kills could not be read for ``stale_after_seconds`` (or
+        not yet at all) and ``state.fail_open`` is false. Readiness says so."""
+        return self._stale() and not self._fail_open
+
+    def _stale(self) -> bool:
+        if self._local:
+            return False
+        return self._read_at is None or self._monotonic() - self._read_at > self._stale_after
 
     # -- operators ----------------------------------------------------------------------------
 

@@ -249,6 +249,12 @@ class _Analysis:
 
     needs: set[str] = field(default_factory=set)
     binds: set[str] = field(default_factory=set)
+    # What its comprehensions need from the body: OPA wants those bound by another expression
+    # before this one (reorderBodyForClosures), never by this expression's own references.
+    closure: set[str] = field(default_factory=set)
+
+    def all_needs(self) -> set[str]:
+        return self.needs | self.closure
 
 
 class _RuleChecker:
@@ -307,13 +313,14 @@ class _RuleChecker:
     def check_body(self, statements: list[Node], bound: set[str], outputs: list[Node], owner: Node) -> None:
         """Report the unsafe variables of a body and of the terms that use its bindings."""
         self.check_queries(statements, outputs)
+        self.check_closure_order(statements, bound)
         bound, pending = self.schedule(statements, bound)
         for statement in pending:
             analysis = self.statement(statement, bound) or _Analysis()
             for name in sorted(analysis.needs - bound):
                 self.problem(statement, "rego_unsafe_var_error", f"var {name} is unsafe")
         for term in outputs:
-            for name in sorted(self.term(term, bound).needs - bound):
+            for name in sorted(self.term(term, bound).all_needs() - bound):
                 self.problem(owner, "rego_unsafe_var_error", f"var {name} is unsafe")
 
     def schedule(self, statements: list[Node], bound: set[str]) -> tuple[set[str], list[Node]]:
@@ -333,13 +340,70 @@ class _RuleChecker:
 
     def nested_needs(self, statements: list[Node], bound: set[str], outputs: list[Node]) -> set[str]:
         """The outer variables a nested body (comprehension, every) needs bound."""
+        self.check_closure_order(statements, bound)
         inner_bound, pending = self.schedule(statements, bound)
         needs: set[str] = set()
         for statement in pending:
             needs |= (self.statement(statement, inner_bound) or _Analysis()).needs - inner_bound
         for term in outputs:
-            needs |= self.term(term, inner_bound).needs - inner_bound
+            needs |= self.term(term, inner_bound).all_needs() - inner_bound
         return needs
+
+    def check_closure_order(self, statements: list[Node], outer: set[str]) -> None:
+        """OPA refuses an expression (a comparison, a membership, a call or a bare term, not an
+        assignment or a negation) whose comprehensions close over exactly the variables its own
+        references iterate with: it then checks the comprehensions before the expression that
+        binds those variables, and reports every variable of the expression as unsafe, even
+        when an earlier expression binds them (measured against OPA 1.20, see
+        tests/unit/policy/test_compile_checks.py)."""
+        body_vars = set(_var_names(statements, comprehensions=False)) - outer - {"_"}
+        for statement in statements:
+            kind, node = next(iter(statement["literal"].items()))
+            if kind != "Expr" or "AssignExpr" in node["expr"]:
+                continue
+            closed: set[str] = set()
+            indexes: set[str] = set()
+            self._closure_parts(node["expr"], closed, indexes, top=True)
+            closed = {name for name in closed & body_vars if not self.is_global(name)}
+            if not closed or closed != indexes:
+                continue
+            names = set(_var_names([node["expr"], statement.get("with_mods")], comprehensions=False))
+            for name in sorted(names & body_vars):
+                if not self.is_global(name):
+                    self.problem(statement, "rego_unsafe_var_error", f"var {name} is unsafe")
+
+    def _closure_parts(self, node: Node, closed: set[str], indexes: set[str], top: bool = False) -> None:
+        """The variables of the comprehensions directly in an expression, and the index variables
+        of its references. Calls nested in it do not count: OPA evaluates them first, apart."""
+        kind, inner = next(iter(node.items()))
+        if kind in ("ArrayCompr", "SetCompr", "ObjectCompr"):
+            closed.update(_var_names(inner))
+        elif kind == "RefBrack":
+            index = inner["index"]
+            if "Var" in index and not self.is_global(index["Var"]["value"]):
+                indexes.add(index["Var"]["value"])
+            refr = inner["refr"]
+            if next(iter(refr)) in ("RefBrack", "RefDot"):
+                self._closure_parts(refr, closed, indexes)
+        elif kind == "RefDot":
+            self._closure_parts(inner["refr"], closed, indexes)
+        elif kind in ("Array", "Set"):
+            for item in inner["items"]:
+                self._closure_parts(item, closed, indexes)
+        elif kind == "Object":
+            for _, key, value in inner["fields"]:
+                self._closure_parts(key, closed, indexes)
+                self._closure_parts(value, closed, indexes)
+        elif top and kind == "BoolExpr":
+            self._closure_parts(inner["lhs"], closed, indexes)
+            self._closure_parts(inner["rhs"], closed, indexes)
+        elif top and kind == "Membership":
+            for part in ("key", "value", "collection"):
+                if inner.get(part) is not None:
+                    self._closure_parts(inner[part], closed, indexes)
+        elif top and kind == "Call":
+            for param in inner["params"]:
+                self._closure_parts(param, closed, indexes)
 
     def check_queries(self, statements: list[Node], outputs: list[Node]) -> None:
         """Declaration checks for this body and every body nested in it (once each)."""
@@ -355,7 +419,7 @@ class _RuleChecker:
             analysis = self.expression(node["expr"], bound)
         elif kind == "NotExpr":
             inner = self.expression(node["expr"], bound)
-            analysis.needs = inner.needs | inner.binds
+            analysis.needs = inner.all_needs() | inner.binds
         elif kind == "SomeVars":
             return _Analysis()
         elif kind == "SomeIn":
@@ -371,6 +435,7 @@ class _RuleChecker:
         for modifier in statement.get("with_mods") or []:
             analysis.needs |= self.term(modifier["as"], bound).needs
         analysis.needs -= analysis.binds
+        analysis.needs |= analysis.closure
         return analysis
 
     def every(self, node: Node, bound: set[str]) -> _Analysis:
@@ -390,7 +455,9 @@ class _RuleChecker:
             lhs = self.term(node["lhs"], bound)
             if node["op"] == "ColEq":
                 targets = self.pattern_vars(node["lhs"])
-                return _Analysis(rhs.needs | (lhs.needs - targets), targets | rhs.binds)
+                return _Analysis(
+                    rhs.needs | (lhs.needs - targets), targets | rhs.binds, lhs.closure | rhs.closure
+                )
             self.check_match(expr, node["lhs"], node["rhs"])
             return self.unify(node["lhs"], node["rhs"], bound, lhs, rhs)
         return self.term(expr, bound)
@@ -431,13 +498,14 @@ class _RuleChecker:
 
     def unify(self, left: Node, right: Node, bound: set[str], lhs: _Analysis, rhs: _Analysis) -> _Analysis:
         produced = lhs.binds | rhs.binds
+        closure = lhs.closure | rhs.closure
         left_free = {v for v in self.pattern_vars(left) if v not in bound} if _is_pattern(left) else set()
         right_free = {v for v in self.pattern_vars(right) if v not in bound} if _is_pattern(right) else set()
         if left_free and (rhs.needs - produced) <= bound:
-            return _Analysis((lhs.needs | rhs.needs) - left_free, produced | left_free)
+            return _Analysis((lhs.needs | rhs.needs) - left_free, produced | left_free, closure)
         if right_free and (lhs.needs - produced) <= bound:
-            return _Analysis((lhs.needs | rhs.needs) - right_free, produced | right_free)
-        return _Analysis(lhs.needs | rhs.needs, produced)
+            return _Analysis((lhs.needs | rhs.needs) - right_free, produced | right_free, closure)
+        return _Analysis(lhs.needs | rhs.needs, produced, closure)
 
     def pattern_vars(self, node: Node) -> set[str]:
         kind, inner = next(iter(node.items()))
@@ -508,7 +576,7 @@ class _RuleChecker:
         heads = [inner["key"], inner["value"]] if kind == "ObjectCompr" else [inner["term"]]
         self.kinds_checked.append(True)
         try:
-            out.needs |= self.nested_needs(inner["query"]["stmts"], bound, heads)
+            out.closure |= self.nested_needs(inner["query"]["stmts"], bound, heads)
         finally:
             self.kinds_checked.pop()
 

@@ -30,8 +30,9 @@ class RemoteOpaEngine:
         decision_rule(decision_path)  # same path rules as the embedded engine
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ChaperoneError(ErrorCode.POLICY_NOT_LOADED, f"invalid OPA URL {url!r}")
+            raise ChaperoneError(ErrorCode.POLICY_NOT_LOADED, f"invalid OPA URL {_shown(url)!r}")
         self.url = url
+        self._shown_url = _shown(url)
         self._endpoint = url.rstrip("/") + "/v1/data/" + decision_path.strip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout_ms / 1000)
         self._timeout_ms = timeout_ms
@@ -53,7 +54,7 @@ class RemoteOpaEngine:
             ) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise ChaperoneError(
-                ErrorCode.OPA_UNAVAILABLE, f"OPA at {self.url} is unreachable", detail=str(exc)
+                ErrorCode.OPA_UNAVAILABLE, f"OPA at {self._shown_url} is unreachable", detail=str(exc)
             ) from None
         return _result(status, payload)
 
@@ -73,6 +74,15 @@ class RemoteOpaEngine:
                 connector=aiohttp.TCPConnector(keepalive_timeout=30),
             )
         return self._session
+
+
+def _shown(url: str) -> str:
+    """The URL as messages may name it: without the credentials of basic authentication
+    (``https://user:password@opa``), which every refusal would otherwise carry into the logs."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
 
 
 def _result(status: int, payload: bytes) -> Any:

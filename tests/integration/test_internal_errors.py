@@ -59,6 +59,18 @@ RESPONSES: dict[str, tuple[str, bytes]] = {
 }
 
 
+# A deny rule a user added whose built-in fails on what the client sent: the engine's error names
+# the value it could not convert.
+FAILING_RULE = """package envoy.authz
+
+import rego.v1
+
+deny contains "too many" if {
+	to_number(input.attributes.request.http.headers["x-count"]) > 10
+}
+"""
+
+
 def upstream_app() -> web.Application:
     async def answer(request: web.Request) -> web.StreamResponse:
         await request.read()
@@ -84,6 +96,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     upstream = UpstreamServer(upstream_app()).start()
     try:
         policies = copy_policies("default", workdir / "policies")
+        (policies / "failing.rego").write_text(FAILING_RULE)
         sections = {"logging": {"level": "debug"}, "audit": {"file": {"path": str(workdir / "audit.log")}}}
         yield from start_stack(workdir, policies, upstream, service_sections=sections)
     finally:
@@ -107,6 +120,7 @@ def through_envoy(stack: Stack) -> list[tuple[str, int, bytes]]:
         ("chat nested 1023 deep", "/v1/chat/completions", chat_body(nested(1023)), json_headers),
         ("plain JSON nested 300 deep", "/echo/x", nested(300), json_headers),
         ("plain JSON nested 2000 deep", "/echo/x", nested(2000), json_headers),
+        ("policy built-in fails on a header", "/echo/x", b"{}", {**json_headers, "x-count": PLANTED}),
     ]
     simple = chat_body(b'[{"role": "user", "content": "hello"}]', stream=True)
     for scenario in ("after-done", "bad-event", "deep-event", "bad-utf8"):
@@ -227,6 +241,8 @@ def test_failures_are_refused_with_a_code_audited_and_leak_nothing(stack: Stack)
             assert last["error"]["code"] in {"llm_response_invalid", "sse_decode_error"}, (name, last)
         elif name.startswith("MCP"):  # the upstream's answer cannot be read: 502, in JSON-RPC
             assert status == 502 and orjson.loads(body)["error"]["code"] < 0, (name, body[:300])
+        elif name.startswith("policy"):  # an engine error is a deny with its stable code
+            assert status == 403 and orjson.loads(body)["error"]["code"] == "policy_eval_error", body
         else:  # nested beyond the parser's limit, however deep: 400 at parse, never a 500
             assert status == 400, (name, status, body[:300])
             assert orjson.loads(body)["error"]["code"] == "body_too_deep", (name, body[:300])
@@ -245,6 +261,7 @@ def test_failures_are_refused_with_a_code_audited_and_leak_nothing(stack: Stack)
         assert secret not in text, f"{secret} was written"
     assert "Traceback" not in text
     decisions = [event for event in audit_events(stack) if event.get("event") == "decision"]
+    assert {"body_too_deep", "policy_eval_error"} <= {event.get("error_code") for event in decisions}
     codes = [event.get("error_code") for event in decisions[-len(checks) :]]
     # Deep nesting is refused at parse by the strict JSON parser (body_too_deep).
     deep = {"body_too_deep"}

@@ -72,6 +72,21 @@ def test_unreachable_opa_fails_closed_by_default(tmp_path: Path, upstream: Upstr
         assert response.json()["error"]["code"] == "opa_unavailable"
 
 
+def test_the_credentials_of_the_opa_url_are_in_no_log(tmp_path: Path, upstream: UpstreamServer) -> None:
+    """An OPA behind basic authentication (``https://user:password@opa``): unreachable, every
+    decision fails, and neither the refusal, the log nor the audit names the password."""
+    password = "opa-pass-" + "Zq81vX"
+    url = f"http://chaperone:{password}@127.0.0.1:{free_port()}"
+    sections = {"policy": {"engine": "opa", "opa": {"url": url}}, "logging": {"level": "debug"}}
+    for stack in start_stack(tmp_path, tmp_path, upstream, service_sections=sections):
+        with stack.client() as client:
+            response = client.get("/echo/plain")
+        assert response.json()["error"]["code"] == "opa_unavailable"
+        stack.service.wait_for_event(lambda e: e.get("error_code") == "opa_unavailable")
+        assert password not in response.text
+        assert password not in stack.service.log_path.read_text()
+
+
 def test_unreachable_opa_can_be_configured_to_fail_open(tmp_path: Path, upstream: UpstreamServer) -> None:
     sections = {
         "policy": {"engine": "opa", "opa": {"url": f"http://127.0.0.1:{free_port()}", "fail_open": True}}
@@ -81,6 +96,20 @@ def test_unreachable_opa_can_be_configured_to_fail_open(tmp_path: Path, upstream
             assert client.get("/echo/plain").status_code == 200
         event = next(e for e in stack.service.log_events() if e.get("event") == "decision")
         assert event["failed_open"] is True and event["error_code"] == "opa_unavailable"
+
+
+async def test_a_refusal_names_the_opa_url_without_its_credentials() -> None:
+    engine = RemoteOpaEngine(f"http://chaperone:pw-Zq81@127.0.0.1:{free_port()}/", "envoy/authz/allow", 300)
+    try:
+        with pytest.raises(ChaperoneError) as raised:
+            await engine.evaluate({})
+    finally:
+        await engine.close()
+    assert raised.value.code == ErrorCode.OPA_UNAVAILABLE
+    assert "pw-Zq81" not in str(raised.value) and "***@127.0.0.1" in raised.value.message
+    with pytest.raises(ChaperoneError) as invalid:
+        RemoteOpaEngine("ftp://chaperone:pw-Zq81@opa", "envoy/authz/allow", 300)
+    assert "pw-Zq81" not in str(invalid.value)
 
 
 async def test_client_maps_undefined_and_conflicts(tmp_path: Path) -> None:

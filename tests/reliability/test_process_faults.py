@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import anthropic
 import httpx
 import openai
 import psutil
@@ -124,28 +125,26 @@ class _Lines:
         pass
 
 
-def test_sigterm_ends_an_open_stream_with_the_providers_error_event(stack: Stack) -> None:
-    """A long answer still streaming when the grace period nears its end gets OpenAI's error event,
-    which the SDK raises as an API error (not a broken connection), before the process exits."""
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_sigterm_ends_an_open_stream_with_the_providers_error_event(stack: Stack, provider: str) -> None:
+    """A long answer still streaming when the grace period nears its end gets the provider's error
+    event, which its SDK raises as an API error (not a broken connection), before the process exits."""
     process = stack.service.process
     assert process is not None
     reply = " ".join(f"word{index}" for index in range(400))
     headers = {"x-demo-reply": reply, "x-demo-delay-ms": "40"}  # ~16 s of answer
-    client = openai.OpenAI(
-        base_url=f"{stack.url}/v1", api_key="sk-none", default_headers=headers, max_retries=0, timeout=30
-    )
     received: list[str] = []
-    with client:
-        stream = client.chat.completions.create(
-            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True
-        )
-        with pytest.raises(openai.APIError) as raised:
-            for chunk in stream:
-                received.extend(choice.delta.content or "" for choice in chunk.choices)
-                if len(received) == 5:
-                    process.send_signal(signal.SIGTERM)
-    assert not isinstance(raised.value, openai.APIConnectionError)
-    assert "shutting down" in raised.value.message
+
+    def stop_after_five_pieces(piece: str) -> None:
+        received.append(piece)
+        if len(received) == 5:
+            process.send_signal(signal.SIGTERM)
+
+    error: type[Exception] = openai.APIError if provider == "openai" else anthropic.APIError
+    with pytest.raises(error) as raised:
+        stream_answer(stack, provider, headers, stop_after_five_pieces)
+    assert not isinstance(raised.value, openai.APIConnectionError | anthropic.APIConnectionError)
+    assert "shutting down" in str(raised.value)
     assert "".join(received).startswith("word0")
     assert process.wait(timeout=10) == 0
     summary = stack.service.wait_for_event(lambda e: e.get("event") == "stream_summary")
@@ -153,18 +152,53 @@ def test_sigterm_ends_an_open_stream_with_the_providers_error_event(stack: Stack
     restart(stack)
 
 
-def test_a_removed_policy_directory_keeps_the_last_policy_but_is_not_ready(stack: Stack) -> None:
+def stream_answer(stack: Stack, provider: str, headers: dict[str, str], each: Callable[[str], None]) -> None:
+    """A streamed answer read with the provider's SDK, each piece of text handed to ``each``."""
+    messages = [{"role": "user", "content": "hi"}]
+    if provider == "openai":
+        with openai.OpenAI(
+            base_url=f"{stack.url}/v1", api_key="sk-none", default_headers=headers, max_retries=0, timeout=30
+        ) as client:
+            chunks = client.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True)  # type: ignore[arg-type]
+            for chunk in chunks:
+                for choice in chunk.choices:
+                    each(choice.delta.content or "")
+        return
+    with anthropic.Anthropic(
+        base_url=stack.url, api_key="sk-none", default_headers=headers, max_retries=0, timeout=30
+    ) as claude:
+        events = claude.messages.create(
+            model="claude-haiku-4-5",
+            max_tokens=2000,
+            messages=messages,
+            stream=True,  # type: ignore[arg-type]
+        )
+        for event in events:
+            if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                each(event.delta.text)
+
+
+@pytest.mark.parametrize("fault", ["directory removed", "policy does not compile"])
+def test_a_policy_fault_keeps_the_last_policy_but_is_not_ready_and_says_why(stack: Stack, fault: str) -> None:
     admin = stack.service.admin_url
     backup = stack.policy_dir.with_name("policies.saved")
     shutil.copytree(stack.policy_dir, backup)
-    shutil.rmtree(stack.policy_dir)
+    if fault == "directory removed":
+        shutil.rmtree(stack.policy_dir)
+    else:
+        (stack.policy_dir / "authz.rego").write_text("package envoy.authz\n\nallow if {\n")
     try:
         eventually(lambda: ready(admin) == 503, timeout=5)
         status = httpx.get(f"{admin}/api/policy", headers=AUTH, timeout=5).json()
-        assert status["last_error"] and status["loaded"]
+        assert status["last_error"] and status["loaded"] and status["reload_errors"] >= 1
+        if fault != "directory removed":
+            assert "authz.rego" in status["last_error"]
+        assert metric(admin, "chaperone_policy_reload_errors_total") >= 1
         assert get(stack) == 200 and get(stack, "/nowhere") == 403, "the last good policy answers"
     finally:
+        shutil.rmtree(stack.policy_dir, ignore_errors=True)
         shutil.copytree(backup, stack.policy_dir)
+        shutil.rmtree(backup)
     eventually(lambda: ready(admin) == 200, timeout=5)
     assert httpx.get(f"{admin}/api/policy", headers=AUTH, timeout=5).json()["last_error"] is None
 

@@ -16,7 +16,7 @@ import pytest
 from ext_proc.demo.upstream import create_app
 from tests.harness import Stack, UpstreamServer, copy_policies, start_stack
 from tests.redis_server import RedisServer
-from tests.reliability.conftest import eventually
+from tests.reliability.conftest import eventually, ready
 
 pytestmark = pytest.mark.envoy
 
@@ -100,13 +100,17 @@ def test_redis_killed_is_503_at_once_and_restarted_is_served_again(stack: Stack,
         assert answer.status_code == 503, (kind, answer.text)
         assert answer.json()["error"]["code"] == "state_unavailable", kind
         assert "kill switch" not in answer.text, kind  # refused on its own call to Redis
-    # A call that needs no shared state is served on the kill switch copy until it is stale.
+    # A call that needs no shared state is served on the kill switch copy until it is stale; from
+    # then on every call is refused, and the replica says so in its readiness.
+    assert ready(stack.service.admin_url) == 200
     eventually(lambda: get(stack, "/echo/x").status_code == 503, timeout=STALE_AFTER_SECONDS + 5)
     assert get(stack, "/echo/x").json()["error"]["code"] == "state_unavailable"
+    assert ready(stack.service.admin_url) == 503
     restarted = RedisServer(redis.workdir)
     restarted.port = redis.port
     redis.process = restarted.start().process
     eventually(lambda: limited(stack, 9).status_code == 200, timeout=10)
+    assert ready(stack.service.admin_url) == 200
     assert get(stack, "/echo/x").status_code == 200
     answers = needing_redis(stack, approval=False)
     assert {kind: answer.status_code for kind, answer in answers.items()} == {"budget": 200, "loop": 200}

@@ -168,6 +168,35 @@ def test_an_event_stream_labelled_otherwise_is_inspected(
     assert text == "The key is [REDACTED:AWS_ACCESS_KEY]."
 
 
+def multi_line_chunks(text: str) -> bytes:
+    """chat_chunks's events with each JSON document written over several ``data:`` lines, some
+    without the optional space: legal SSE (WHATWG: the lines' data joined with LF)."""
+    events = []
+    for event in chat_chunks(text).split(b"\n\n")[:-1]:
+        data = event.removeprefix(b"data: ")
+        if data == b"[DONE]":
+            events.append(b"data: [DONE]")
+            continue
+        lines = orjson.dumps(orjson.loads(data), option=orjson.OPT_INDENT_2).splitlines()
+        events.append(b"\n".join((b"data:" if n % 2 else b"data: ") + line for n, line in enumerate(lines)))
+    return b"\n\n".join(events) + b"\n\n"
+
+
+def test_an_event_written_over_several_data_lines_is_read_and_inspected(
+    guarded: Stack, hostile: HostileUpstream
+) -> None:
+    body = multi_line_chunks(f"The key is {AWS_KEY}.")
+    assert body.count(b"\ndata:") > 20
+    headers = hostile.script(
+        "sse-multi-line", fixed(Answer(200, (("content-type", "text/event-stream"),), split(body, 23)))
+    )
+    stream = openai_client(guarded, headers).chat.completions.create(
+        model="gpt-4o-mini", messages=USER, stream=True
+    )  # type: ignore[arg-type]
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert text == "The key is [REDACTED:AWS_ACCESS_KEY]."
+
+
 def test_an_event_stream_with_lines_that_are_not_sse_fields_is_ended_with_an_error(
     guarded: Stack, hostile: HostileUpstream
 ) -> None:

@@ -39,6 +39,23 @@ REFUSED = {
     "rule of a set union compared with a string": 'u := input.a | set()\nr if { u == "a" }',
     "rule of a product compared with a string": 'p := input.a * 2\nr if { p == "a" }',
     "builtin the engine lacks": 'r := net.lookup_ip_addr("localhost")',
+    # A comprehension needs its outer variables bound by another expression, never its own.
+    "comprehension bound only by its own expression": "r if { input.b[v] == [1 | v == 1] }",
+    # OPA refuses an expression whose comprehensions close over exactly the variables its own
+    # references iterate with (it orders the expression before their binding), whatever binds
+    # them earlier, in a comparison, a membership, a call or a bare term; nested bodies too.
+    "comprehension over a reference's index": "r if { v := 1; input.b[v] == [1 | v == 1] }",
+    "comprehension over indexes in a membership": (
+        "r if { some v in input.a; input.a[v] in [w | some w in v] }"
+    ),
+    "comprehension over indexes of a local": "r if { v := 1; i := input; i[v] != {w | w := v} }",
+    "comprehension over two indexes": "r if { v := 1; w := 2; input.b[v][w] == [1 | v == w] }",
+    "comprehension over indexes, in a call": "r if { v := 1; object.get(input.b[v], [w | w := v], 1) }",
+    "comprehension over a rule's indexes": "s contains 1\nr if { v := 1; s[v] == [1 | v == 1] }",
+    "comprehension over indexes, bare": "r if { v := 1; [input.b[v], [1 | v == 1]] }",
+    "comprehension over indexes, nested": (
+        "r := [v | some v in input.a; [w | some w in input.a[v]] in input.a[v]]"
+    ),
 }
 ACCEPTED = {
     "output variable of a call": "r if { count([1], n); n == 1 }",
@@ -55,6 +72,13 @@ ACCEPTED = {
     "print": "r if { print(input.x) }",
     "some used": "r if { some k, v in input.m; k == v }",
     "some-in variable unused": "r if { some k, v in input.m; v == 1 }",
+    "comprehension over more than the indexes": "r if { v := 1; w := 2; input.b[v] == [1 | v == w] }",
+    "comprehension over fewer than the indexes": "r if { v := 1; w := 2; input.b[v][w] == [1 | v == 1] }",
+    "comprehension over another variable": "r if { v := 1; w := 2; input.b[v] == [1 | w == 1] }",
+    "comprehension in an assignment beside a reference": "r if { v := 1; x := [input.b[v], [1 | v == 1]] }",
+    "comprehension under a negation": "r if { v := 1; not input.b[v] == [1 | v == 1] }",
+    "comprehension in a nested call": "r if { v := 1; count(input.b[v]) == count([1 | v == 1]) }",
+    "comprehension over a function's argument": "f(x) := 1 if { input.b[x] == [1 | x == 1] }",
 }
 
 
