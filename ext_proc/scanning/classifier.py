@@ -13,11 +13,15 @@ multiplicative hash, vectorized) into ``2**BITS`` buckets. A window's features a
 its n-grams divided by their number, so its logit is the bias plus the mean weight of its
 n-grams: one ``cumsum`` scores every window at once.
 
-Windows. An injection is often one sentence in a long tool result; a whole-document average
-would drown it. The text is scored over windows of ``WINDOW`` bytes every ``STRIDE`` bytes
-(a text shorter than a window is one window), and the highest window is the text's score.
-Training uses the same windows (the windows of a document with a planted injection that do not
-touch it are benign examples).
+Windows. An injection is often one sentence in a long tool result, and a jailbreak wrapper a
+dozen words around an ordinary request; an average over more than that would drown it. The
+model learns its n-gram weights from windows of ``WINDOW`` bytes (the windows of a document with
+a planted injection that do not touch it are benign examples), and scores a text over shorter
+windows of ``Model.window`` bytes every ``stride(window)`` bytes and over its sentences (a text
+shorter than a window is one window): the highest is the text's score (max-pooling). Long
+training windows give steady weights; short scoring windows let a dozen strongly weighted words
+stand out of the ordinary request they wrap. The scoring window is chosen on the calibration
+split with the other settings (``training/train.py``).
 
 Calibration. ``probability = 1 / (1 + exp(-slope * (logit - threshold)))``, where ``threshold`` is
 set on a calibration split (never trained on) at the score that at most 0.5% of its benign texts
@@ -37,7 +41,7 @@ from ext_proc.scanning.confusables import fold
 
 BITS = 18
 NGRAMS = (3, 4, 5)
-WINDOW = 320
+WINDOW = 320  # training windows
 STRIDE = 32
 MODEL_FILE = "injection_model.npz"
 # Pseudo-n-grams of weight zero added to every window: a text of a few words says little, and
@@ -144,12 +148,17 @@ def _ngram_count(starts: Ints, ends: Ints, length: int) -> npt.NDArray[np.float6
     return count
 
 
-def window_starts(length: int) -> Ints:
-    if length <= WINDOW:
+def stride(window: int) -> int:
+    """Windows of ``window`` bytes start every ``stride(window)`` bytes (a tenth, at least 16)."""
+    return max(16, window // 10)
+
+
+def window_starts(length: int, window: int = WINDOW) -> Ints:
+    if length <= window:
         return np.zeros(1, dtype=np.int64)
-    starts = np.arange(0, length - WINDOW + 1, STRIDE, dtype=np.int64)
-    if starts[-1] != length - WINDOW:
-        starts = np.append(starts, length - WINDOW)
+    starts = np.arange(0, length - window + 1, stride(window), dtype=np.int64)
+    if starts[-1] != length - window:
+        starts = np.append(starts, length - window)
     return starts
 
 
@@ -160,6 +169,7 @@ class Model:
     threshold: float
     slope: float
     version: str
+    window: int = WINDOW  # bytes per scoring window
 
     def window_logits(self, data: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.float64], Ints]:
         """The logit of every window and every sentence of ``prepared`` bytes, and the byte offset
@@ -170,13 +180,13 @@ class Model:
             if len(buckets):
                 sums[1 : len(buckets) + 1] += self.weights[buckets]
         np.cumsum(sums, out=sums)
-        starts = window_starts(length)
-        ends = np.minimum(starts + WINDOW, length)
+        starts = window_starts(length, self.window)
+        ends = np.minimum(starts + self.window, length)
         if length > MIN_SEGMENT:
             segment_starts, segment_ends = segments(data)
             if len(segment_starts) > 1:
                 starts = np.concatenate([starts, segment_starts])
-                ends = np.concatenate([ends, np.minimum(segment_ends, segment_starts + WINDOW)])
+                ends = np.concatenate([ends, np.minimum(segment_ends, segment_starts + self.window)])
         total = _ngram_count(starts, ends, length) + _PRIOR_NGRAMS
         return self.bias + (sums[ends] - sums[starts]) / total, starts
 
@@ -191,7 +201,8 @@ class Model:
         data = prepared_folded(fold(text) if folded is None else folded)
         logits, starts = self.window_logits(data)
         best = int(np.argmax(logits))
-        return self.probability(float(logits[best])), _char_span(len(text), len(data), int(starts[best]))
+        span = _char_span(len(text), len(data), int(starts[best]), self.window)
+        return self.probability(float(logits[best])), span
 
     def flagged_windows(self, text: str, at_least: float = 0.5) -> list[tuple[int, int]]:
         """Character spans (approximate: windows are read on the prepared bytes) of the windows
@@ -201,17 +212,17 @@ class Model:
         data = prepared(text)
         logits, starts = self.window_logits(data)
         return [
-            _char_span(len(text), len(data), int(s))
+            _char_span(len(text), len(data), int(s), self.window)
             for s, lg in zip(starts, logits, strict=True)
             if self.probability(float(lg)) >= at_least
         ]
 
 
-def _char_span(text_length: int, data_length: int, start: int) -> tuple[int, int]:
+def _char_span(text_length: int, data_length: int, start: int, window: int) -> tuple[int, int]:
     """A prepared-byte window mapped back to the text, proportionally (folding and collapsing
     white space change lengths a little; strip widens spans to whole sentences anyway)."""
     scale = text_length / max(1, data_length)
-    return int(start * scale), min(text_length, int((start + WINDOW) * scale) + 1)
+    return int(start * scale), min(text_length, int((start + window) * scale) + 1)
 
 
 @cache
@@ -231,6 +242,7 @@ def default_model() -> Model | None:
             threshold=float(meta[1]),
             slope=float(meta[2]),
             version=str(archive["version"]),
+            window=int(meta[3]) if len(meta) > 3 else WINDOW,
         )
 
 
@@ -238,6 +250,6 @@ def save(path: str, model: Model) -> None:
     np.savez_compressed(
         path,
         weights=model.weights.astype(np.float16),
-        meta=np.array([model.bias, model.threshold, model.slope], dtype=np.float64),
+        meta=np.array([model.bias, model.threshold, model.slope, model.window], dtype=np.float64),
         version=np.array(model.version),
     )
