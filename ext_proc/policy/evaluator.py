@@ -45,29 +45,32 @@ class Outcome:
 
 class _DecisionIds:
     """Random (version 4) UUIDs as text, from a buffer of random bytes refilled 256 ids at a time:
-    half the cost of ``str(uuid.uuid4())``, which makes a system call and an object per id."""
+    half the cost of ``str(uuid.uuid4())``, which makes a system call and an object per id.
+
+    A forked worker draws its own: the buffer is emptied in the child at fork (not by comparing
+    ``os.getpid()`` on every id, a system call per decision)."""
 
     BATCH = 256
 
     def __init__(self) -> None:
         self._hex = ""
         self._next = 0
-        self._pid = os.getpid()
         self._lock = threading.Lock()
+        os.register_at_fork(after_in_child=self._forget)
 
     def __call__(self) -> str:
         with self._lock:
             start = self._next
-            if start >= len(self._hex) or self._pid != os.getpid():  # a forked worker draws its own
-                self._refill()
+            if start >= len(self._hex):
+                self._hex = os.urandom(16 * self.BATCH).hex()
                 start = 0
             self._next = start + 32
             h = self._hex[start : start + 32]
         return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
-    def _refill(self) -> None:
-        self._hex = os.urandom(16 * self.BATCH).hex()
-        self._pid = os.getpid()
+    def _forget(self) -> None:
+        self._hex, self._next = "", 0
+        self._lock = threading.Lock()  # a lock held by another thread at fork stays held in the child
 
 
 # The RFC 4122 variant: the two high bits of the 17th hex digit are 10.

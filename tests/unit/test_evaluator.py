@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import threading
 import uuid
 from pathlib import Path
@@ -178,3 +179,22 @@ def test_decision_ids_are_distinct_version_4_uuids() -> None:
     for text in ids:
         parsed = uuid.UUID(text)
         assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+def test_a_forked_worker_draws_decision_ids_of_its_own() -> None:
+    new_decision_id()  # the parent's buffer holds ids not yet handed out
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: the id it would give next
+        try:
+            os.write(write, new_decision_id().encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    try:
+        child = os.read(read, 64).decode()
+    finally:
+        os.close(read)
+        os.waitpid(pid, 0)
+    assert uuid.UUID(child).version == 4
+    assert child != new_decision_id()  # the parent's next id is not the one the child gave
