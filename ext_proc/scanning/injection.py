@@ -348,10 +348,17 @@ def _context_discount(folded: str, end: int, discussion: bool) -> float:
         return 1.0
     line_start = folded.rfind("\n", 0, end) + 1
     before = folded[line_start:end]
-    quoted = (before.count('"') + before.count("`") + before.count("\u201c")) % 2 == 1 or (
-        folded.count("```", 0, end) % 2 == 1
+    quoted = (
+        (before.count('"') + before.count("`") + before.count("\u201c")) % 2 == 1
+        or folded.count("```", 0, end) % 2 == 1
+        or _SINGLE_QUOTED.search(before) is not None
     )
     return 0.25 if quoted else 0.85
+
+
+# A single quote that opens (after a space or bracket) and is not closed before the phrase ends:
+# an apostrophe ("don't") sits between letters and opens nothing.
+_SINGLE_QUOTED = re.compile(r"(?:^|[\s(\[:])['\u2018](?=\w)[^'\u2019]*(?:'\w[^'\u2019]*)*$")
 
 
 def _hidden_signals(text: str) -> Iterable[Signal]:

@@ -304,7 +304,9 @@ PHRASES: tuple[Phrase, ...] = (
         "developer_mode",
         "jailbreak",
         0.6,
-        r"\b(?:operating|running|now|you\s+are)\s+in\s+(?:developer|debug|god|admin|unrestricted|jailbreak|dan|maintenance)\s+mode\b"
+        r"\b(?:operating|running|now|you\s+are)\s+in\s+(?:developer|god|unrestricted|jailbreak|dan)\s+mode\b"
+        # (a debugger's manual says "you are in debug mode"; said to a model, the mode is new)
+        r"|\b(?:you\s+are|you're)\s+now\s+(?:operating\s+|running\s+)?in\s+(?:debug|admin|maintenance)\s+mode\b"
         r"|<\s*/\s*(?:document|context|data|email|page)\s*>\s*<\s*(?:system|admin|instruction)",
     ),
     Phrase(
