@@ -65,6 +65,15 @@ class _Package:
     functions: dict[str, set[int]] = field(default_factory=dict)
     heads: dict[str, list[tuple[str, str, int]]] = field(default_factory=dict)  # name -> (kind, file, line)
     value_kinds: dict[str, set[str | None]] = field(default_factory=dict)  # complete rules' value kinds
+    element_kinds: dict[str, set[str | None]] = field(default_factory=dict)  # partial sets' elements
+
+    def rule_type(self, name: str) -> rego_types.Type:
+        """A rule's type: a partial set of literal elements is a set of their kinds."""
+        kinds = self.rule_kinds(name)
+        elements = self.element_kinds.get(name)
+        if kinds == {"set"} and elements and None not in elements:
+            return rego_types.Set(rego_types.of_kinds({k for k in elements if k is not None}))
+        return rego_types.of_kinds(kinds)
 
     def rule_kinds(self, name: str) -> set[str] | None:
         """The kinds a complete rule's value can have, when every definition is a literal; a
@@ -146,10 +155,24 @@ def _value_kinds(rule: Node) -> set[str | None]:
     values += [body["assign"]["value"] for body in spec["bodies"] if body.get("assign")]
     kinds: set[str | None] = set()
     for value in values:
-        kinds |= _builtin_result_kinds(value) or {
-            _operator_kind(value) or LITERAL_KINDS.get(next(iter(value)))
-        }
+        kinds |= (
+            _builtin_result_kinds(value)
+            or _difference_kinds(value)
+            or {_operator_kind(value) or LITERAL_KINDS.get(next(iter(value)))}
+        )
     return kinds or {"boolean"}  # `r if { ... }` is true
+
+
+def _difference_kinds(value: Node) -> set[str | None]:
+    """``a - b`` is a number or a set (set difference)."""
+    kind, inner = next(iter(value.items()))
+    return {"number", "set"} if kind == "ArithExpr" and inner["op"] == "Sub" else set()
+
+
+def _element_kind(rule: Node) -> str | None:
+    """The literal kind of a partial set rule's element (``s contains "a"``), else None."""
+    key = rule["Spec"]["head"]["Set"].get("key")
+    return LITERAL_KINDS.get(next(iter(key))) if key else None
 
 
 def _builtin_result_kinds(value: Node) -> set[str | None]:
@@ -186,6 +209,8 @@ def _collect_packages(modules: list[Node]) -> dict[str, _Package]:
             if kind.startswith("function/"):
                 package.functions.setdefault(name, set()).add(int(kind.split("/")[1]))
             package.value_kinds.setdefault(name, set()).update(_value_kinds(rule))
+            if kind == "set":
+                package.element_kinds.setdefault(name, set()).add(_element_kind(rule))
     return packages
 
 
@@ -529,7 +554,7 @@ class _RuleChecker:
             if name in self.var_types[-1]:
                 return self.var_types[-1][name]
             if name in self.module.package.names:
-                return rego_types.of_kinds(self.module.package.rule_kinds(name))
+                return self.module.package.rule_type(name)
             return rego_types.ANY
         if kind == "RefDot":
             return rego_types.select(self.type_of(inner["refr"]), inner["field"][1])

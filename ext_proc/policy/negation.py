@@ -315,8 +315,9 @@ def _ref_vars(node: Any) -> Iterator[str]:
 
 def iteration_edits(data: bytes, module: Node) -> list[Edit]:
     """``some k, v in X`` over a scalar is undefined in OPA and an error in regorus; written as
-    ``some k, v; v = X[k]`` both engines iterate alike (arrays, objects, sets) and a scalar is
-    simply undefined. Patterns (``some [a, b] in X``) are unified the same way."""
+    ``some k, v; v = X[k]`` (``v := X[_]`` without a key) both engines iterate alike (arrays,
+    objects, sets) and a scalar is simply undefined. Patterns (``some [a, b] in X``) are unified
+    the same way."""
     edits: list[Edit] = []
     for statement in _statements(module["ast"]["rules"], "SomeIn"):
         node = statement["literal"]["SomeIn"]
@@ -325,9 +326,14 @@ def iteration_edits(data: bytes, module: Node) -> list[Edit]:
             continue
         parts = [part for part in (node.get("key"), node["value"]) if part is not None]
         names = sorted({name for part in parts for name in _ref_vars(part)} - {"_"})
-        key = _text(data, node["key"]) if node.get("key") else "_"
-        declared = f"some {', '.join(names)}; " if names else ""
-        text = f"{declared}{_text(data, node['value'])} = {_text(data, collection)}[{key}]"
+        if node.get("key") is None:
+            # `v := X[_]` declares as `some` does; regorus fails a `some v` that runs again in a
+            # loop after an iteration that left v unbound ("duplicated definition").
+            text = f"{_text(data, node['value'])} := {_text(data, collection)}[_]"
+        else:
+            declared = f"some {', '.join(names)}; " if names else ""
+            key = _text(data, node["key"])
+            text = f"{declared}{_text(data, node['value'])} = {_text(data, collection)}[{key}]"
         start, end = _bounds(data, statement)
         if _after_if(data, start):
             text = "{ " + text + " }"

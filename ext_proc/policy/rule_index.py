@@ -158,7 +158,7 @@ class _Conditions:
                 continue
             kind = next(iter(other))
             text = self.text(ref)
-            if kind == "Var":
+            if kind == "Var" or kind in _CALL_KINDS:  # a call's result is a variable to OPA
                 yield "=" + text
             elif kind in _SCALAR_KINDS:
                 yield f"{text} == {self.text(other)}"

@@ -95,6 +95,8 @@ ITERATIONS = [
     "r if { some v in input.l; v == 2 }",
     "r := {k: v | some k, v in input.o}",
     "r if { some [a, b] in input.l; a == b }",
+    "r if { some v1 in input.l; some v2 in input.a; v1 != {}; v2 != {} }",
+    "r := [v2 | some v1 in input.l; some v2 in input.a]",
 ]
 
 # A local copied into another, then used as an index (regorus: "var used before definition").
@@ -115,5 +117,6 @@ def test_head_references_and_iterations_answer_as_opa(rules: str) -> None:
         {"a": None, "z": 0, "n": 5, "s": "str", "l": 4, "o": None},
         {"l": [1, 2], "o": {"k": 1}},
         {"a": {"x": 1, "1": 2}, "q": "x", "l": ["x", "y"]},
+        {"a": None, "l": [None, None]},
     ):
         assert regorus_case(modules, {}, "p", document) == opa_case(modules, {}, "p", document)

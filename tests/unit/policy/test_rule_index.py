@@ -44,6 +44,12 @@ FORMS = [
     "input.b with input.c as 1",
     "[x | x := input.b]",
     "x := input.a; x.b",
+    # A call compared with a reference: OPA holds the call's result in a variable, and indexes
+    # the reference against it.
+    "count(input.c) == input.b",
+    "input.b == upper(input.c)",
+    "input.b = count(input.c)",
+    "input.b == 1 + input.c",
 ]
 MODULE = """package g
 
