@@ -437,8 +437,9 @@ def _check_semantics(config: Config) -> None:
     if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(
             "config error at state.redis_url: expected a redis://, rediss:// or unix:// URL, "
-            f"got {redis_url!r}"
+            f"got {_url_shape(redis_url)}"
         )
+    _check_kill_switch(config)
     if config.approvals.hold_seconds > MAX_APPROVAL_HOLD_SECONDS:
         raise ConfigError(
             f"config error at approvals.hold_seconds: at most {MAX_APPROVAL_HOLD_SECONDS:g} (a held "
@@ -454,7 +455,30 @@ def _check_semantics(config: Config) -> None:
         raise ConfigError("config error at policy.decision: the decision path is empty")
     url = config.policy.opa.url
     if config.policy.engine == "opa" and not url.startswith(("http://", "https://")):
-        raise ConfigError(f"config error at policy.opa.url: expected an http:// or https:// URL, got {url!r}")
+        raise ConfigError(
+            f"config error at policy.opa.url: expected an http:// or https:// URL, got {_url_shape(url)}"
+        )
+
+
+def _url_shape(url: str) -> str:
+    """What an error may say of a URL it refuses: its scheme, never the rest (a password in it,
+    as Kubernetes' $(VAR) expansion writes one, would reach the log)."""
+    scheme, separator, _ = url.partition(":")
+    if separator and scheme.isalnum():
+        return f"a {scheme}: URL"
+    return "something else"
+
+
+def _check_kill_switch(config: Config) -> None:
+    # The copy is re-read every refresh_interval_seconds; if it is deemed stale before the next
+    # read, a healthy Redis would still have every call refused between two reads.
+    kill = config.limits.kill_switch
+    if config.state.redis_url is not None and kill.stale_after_seconds <= kill.refresh_interval_seconds:
+        raise ConfigError(
+            "config error at limits.kill_switch.stale_after_seconds: it must be longer than "
+            f"refresh_interval_seconds ({kill.stale_after_seconds:g} <= {kill.refresh_interval_seconds:g}): "
+            "with state.fail_open false every call would be refused between two reads"
+        )
 
 
 def _check_workers(config: Config) -> None:

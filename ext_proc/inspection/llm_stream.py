@@ -112,7 +112,9 @@ class LlmStreamRelay:
         self._leaves = LeafScanner(TOOL_RESULT, scanner=self._scanner, echo=echo)
         self._judged = judged
         self._redactors: dict[str, StreamRedactor] = {}
-        self._sent: dict[str, str] = {}
+        # What was sent of each channel, in pieces (joined when a complete text repeats it: a
+        # string grown by one delta at a time would be copied whole at each).
+        self._sent: dict[str, list[str]] = {}
         self._last_event = SseEvent(data="{}")
         self.stopped: Stopped | None = None
         self.stats = RelayStats()
@@ -305,15 +307,18 @@ class LlmStreamRelay:
         return before + rewritten.raw
 
     def _complete(self, channel: str, text: str) -> str:
-        if channel in self._sent:
-            return self._sent[channel]
+        sent = self._sent.get(channel)
+        if sent is not None:
+            if len(sent) > 1:
+                sent[:] = ["".join(sent)]
+            return sent[0] if sent else ""
         # A text that never streamed as deltas (a complete item only): judged as a whole.
         redaction = redact_text(text, self._table, scanner=self._scanner)
         self._count(redaction.findings)
         if redaction.verdict is not None and redaction.stopped_by is not None:
             self.stopped = Stopped("sensitive_data", redaction.stopped_by.type)
             return ""
-        self._sent[channel] = redaction.text
+        self._sent[channel] = [redaction.text]
         self.stats.output_chars += len(redaction.text)
         return redaction.text
 
@@ -321,7 +326,7 @@ class LlmStreamRelay:
         self._count(step.findings)
         if step.verdict is not None:
             self.stopped = Stopped("sensitive_data", step.stopped_by.type if step.stopped_by else None)
-        self._sent[channel] = self._sent.get(channel, "") + step.emit
+        self._sent.setdefault(channel, []).append(step.emit)
         self.stats.output_chars += len(step.emit)
         return step.emit
 

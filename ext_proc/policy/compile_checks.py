@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ext_proc.policy import rego_types
 from ext_proc.policy.builtin_signatures import DEPRECATED, RESULTS, SIGNATURES, UNSUPPORTED, VOID
 from ext_proc.policy.builtins import EXTENSIONS
 from ext_proc.policy.negation import hoisted_operands
@@ -143,8 +144,22 @@ def _value_kinds(rule: Node) -> set[str | None]:
     head = next(iter(spec["head"].values()))
     values = [head["assign"]["value"]] if head.get("assign") else []
     values += [body["assign"]["value"] for body in spec["bodies"] if body.get("assign")]
-    kinds = {_operator_kind(value) or LITERAL_KINDS.get(next(iter(value))) for value in values}
+    kinds: set[str | None] = set()
+    for value in values:
+        kinds |= _builtin_result_kinds(value) or {
+            _operator_kind(value) or LITERAL_KINDS.get(next(iter(value)))
+        }
     return kinds or {"boolean"}  # `r if { ... }` is true
+
+
+def _builtin_result_kinds(value: Node) -> set[str | None]:
+    """The kinds a builtin's result can have, for a value that is a call of one (else empty).
+    A package function of the same name would shadow it; OPA refuses that, so it is not one."""
+    kind, inner = next(iter(value.items()))
+    if kind != "Call":
+        return set()
+    result = RESULTS.get(".".join(ref_parts(inner["fcn"])))
+    return set(result.split("|")) if result and result != "any" else set()
 
 
 def _operator_kind(value: Node) -> str | None:
@@ -265,6 +280,9 @@ class _RuleChecker:
         self.problems: list[Problem] = []
         # OPA's type checker does not look inside `every` bodies (comprehensions there it does).
         self.kinds_checked = [True]
+        # The types of the local variables (OPA's checker infers them from what binds them),
+        # one scope per body being checked: a comprehension's body sees the enclosing one's.
+        self.var_types: list[dict[str, rego_types.Type]] = [{}]
 
     def problem(self, node: Node | None, code: str, message: str) -> None:
         line = _line(node) if node else 0
@@ -314,6 +332,8 @@ class _RuleChecker:
         """Report the unsafe variables of a body and of the terms that use its bindings."""
         self.check_queries(statements, outputs)
         self.check_closure_order(statements, bound)
+        self.var_types = [{}]
+        self.bind_types(statements)
         bound, pending = self.schedule(statements, bound)
         for statement in pending:
             analysis = self.statement(statement, bound) or _Analysis()
@@ -341,12 +361,17 @@ class _RuleChecker:
     def nested_needs(self, statements: list[Node], bound: set[str], outputs: list[Node]) -> set[str]:
         """The outer variables a nested body (comprehension, every) needs bound."""
         self.check_closure_order(statements, bound)
-        inner_bound, pending = self.schedule(statements, bound)
-        needs: set[str] = set()
-        for statement in pending:
-            needs |= (self.statement(statement, inner_bound) or _Analysis()).needs - inner_bound
-        for term in outputs:
-            needs |= self.term(term, inner_bound).all_needs() - inner_bound
+        self.var_types.append(dict(self.var_types[-1]))
+        try:
+            self.bind_types(statements)
+            inner_bound, pending = self.schedule(statements, bound)
+            needs: set[str] = set()
+            for statement in pending:
+                needs |= (self.statement(statement, inner_bound) or _Analysis()).needs - inner_bound
+            for term in outputs:
+                needs |= self.term(term, inner_bound).all_needs() - inner_bound
+        finally:
+            self.var_types.pop()
         return needs
 
     def check_closure_order(self, statements: list[Node], outer: set[str]) -> None:
@@ -462,12 +487,77 @@ class _RuleChecker:
             return self.unify(node["lhs"], node["rhs"], bound, lhs, rhs)
         return self.term(expr, bound)
 
-    def kinds_of(self, node: Node) -> set[str] | None:
-        """The kinds of value OPA's type checker knows a term can have (literals, builtin results,
-        rules whose every value is a literal); None when it could be anything."""
+    def bind_types(self, statements: list[Node]) -> None:
+        """Give the variables a body binds the types of what binds them, in order: ``x := t``,
+        ``x = t``, ``[x, y] := t`` and ``some k, v in t``, as OPA's checker does."""
+        scope = self.var_types[-1]
+        for statement in statements:
+            kind, node = next(iter(statement["literal"].items()))
+            if kind == "SomeIn":
+                collection = self.type_of(node["collection"])
+                self.bind_pattern(node["value"], rego_types.element(collection), scope)
+                if node.get("key") is not None:
+                    self.bind_pattern(node["key"], rego_types.key(collection), scope)
+            elif kind == "Expr" and "AssignExpr" in node["expr"]:
+                assign = node["expr"]["AssignExpr"]
+                lhs, rhs = assign["lhs"], assign["rhs"]
+                if assign["op"] == "ColEq":
+                    self.bind_pattern(lhs, self.type_of(rhs), scope, declare=True)
+                elif _is_pattern(lhs) and not _is_pattern(rhs):
+                    self.bind_pattern(lhs, self.type_of(rhs), scope)
+                elif _is_pattern(rhs) and not _is_pattern(lhs):
+                    self.bind_pattern(rhs, self.type_of(lhs), scope)
+
+    def bind_pattern(
+        self, pattern: Node, value: rego_types.Type, scope: dict[str, rego_types.Type], declare: bool = False
+    ) -> None:
+        kind, inner = next(iter(pattern.items()))
+        if kind == "Var":
+            name = inner["value"]
+            if name != "_" and not self.is_global(name) and (declare or name not in scope):
+                scope[name] = value
+        elif kind == "Array":
+            for index, item in enumerate(inner["items"]):
+                self.bind_pattern(item, rego_types.select(value, index), scope, declare)
+
+    def type_of(self, node: Node) -> rego_types.Type:
+        """The type OPA's checker gives a term: literals, builtin results, local variables,
+        elements of typed collections, rules whose every value is a literal; else any."""
         kind, inner = next(iter(node.items()))
-        if kind == "Var" and inner["value"] in self.module.package.names:
-            return self.module.package.rule_kinds(inner["value"])
+        if kind == "Var":
+            name = inner["value"]
+            if name in self.var_types[-1]:
+                return self.var_types[-1][name]
+            if name in self.module.package.names:
+                return rego_types.of_kinds(self.module.package.rule_kinds(name))
+            return rego_types.ANY
+        if kind == "RefDot":
+            return rego_types.select(self.type_of(inner["refr"]), inner["field"][1])
+        if kind == "RefBrack":
+            base = self.type_of(inner["refr"])
+            index_kind, index = next(iter(inner["index"].items()))
+            if index_kind in ("String", "Number") and isinstance(index.get("value"), str | int):
+                return rego_types.select(base, index["value"])
+            return rego_types.element(base)
+        if kind == "Array":
+            items = tuple(self.type_of(item) for item in inner["items"])
+            return rego_types.Array(items, None) if items else rego_types.Array((), rego_types.ANY)
+        if kind == "Set":
+            members = [self.type_of(item) for item in inner["items"]]
+            return rego_types.Set(rego_types.union(members) if members else rego_types.ANY)
+        if kind == "Object":
+            fields = inner["fields"]
+            if fields and all("String" in key for _, key, _ in fields):
+                typed = {key["String"]["value"]: self.type_of(value) for _, key, value in fields}
+                return rego_types.Object(tuple(sorted(typed.items())), None)
+            return rego_types.Object((), rego_types.ANY)
+        return rego_types.of_kinds(self.kinds_of(node))
+
+    def kinds_of(self, node: Node) -> set[str] | None:
+        """The kinds of value OPA's type checker knows a term can have; None for any."""
+        kind, inner = next(iter(node.items()))
+        if kind in ("Var", "RefDot", "RefBrack", "Array", "Set", "Object"):
+            return rego_types.kinds(self.type_of(node))
         if kind == "Call":
             parts = ref_parts(inner["fcn"])
             function = self.user_function(parts)
@@ -480,7 +570,7 @@ class _RuleChecker:
             return set(result.split("|")) if result else None
         if kind == "ArithExpr":
             return {"number"} if inner["op"] != "Sub" else {"number", "set"}
-        if kind == "BoolExpr":
+        if kind in ("BoolExpr", "Membership"):
             return {"boolean"}
         if kind == "BinExpr":  # `|` and `&`: set union and intersection
             return {"set"}
@@ -488,12 +578,12 @@ class _RuleChecker:
         return {literal} if literal else None
 
     def check_match(self, node: Node, left: Node, right: Node) -> None:
-        """``==`` and ``=`` of terms whose kinds cannot overlap never match: OPA refuses it."""
+        """``==`` and ``=`` of terms whose types cannot hold one value: OPA refuses it."""
         if not self.kinds_checked[-1]:
             return
-        first, second = self.kinds_of(left), self.kinds_of(right)
-        if first is not None and second is not None and not first & second:
-            have = f"{'|'.join(sorted(first))} and {'|'.join(sorted(second))}"
+        first, second = self.type_of(left), self.type_of(right)
+        if not rego_types.unifies(first, second):
+            have = f"{rego_types.describe(first)} and {rego_types.describe(second)}"
             self.problem(node, "rego_type_error", f"match error: {have}")
 
     def unify(self, left: Node, right: Node, bound: set[str], lhs: _Analysis, rhs: _Analysis) -> _Analysis:

@@ -134,12 +134,13 @@ class StreamRedactor:
         start, index = emitted, 0
         for end in ends[:-1]:
             stop = min(max(end, start), cut)
-            # A finding that this cut would split goes out with the delta where it ends.
-            stop = min([stop, *(f.start for f in findings[index:] if f.start < stop < f.end)])
             own = []
-            while index < len(findings) and findings[index].start < stop:
+            while index < len(findings) and findings[index].end <= stop:
                 own.append(findings[index])
                 index += 1
+            if index < len(findings) and findings[index].start < stop:
+                # A finding that this cut would split goes out with the delta where it ends.
+                stop = findings[index].start
             steps.append(self._part(text[start - base : stop - base], start, own))
             start = stop
             if steps[-1].verdict is not None:

@@ -39,7 +39,8 @@ def _sections(workdir: Any, redis_url: str) -> dict[str, dict[str, Any]]:
         "admin": {"token_file": str(workdir / "tokens")},
         "state": {"redis_url": redis_url},
         "limits": {
-            "kill_switch": {"refresh_interval_seconds": 30},  # notifications, not polling
+            # Notifications, not polling; the copy is not stale before its next read.
+            "kill_switch": {"refresh_interval_seconds": 30, "stale_after_seconds": 60},
             "prices": {"models": {"gpt-4o-mini": {"input_per_million": 0.15, "output_per_million": 0.6}}},
         },
     }

@@ -68,6 +68,26 @@ def test_config_is_immutable() -> None:
         config.policy.dry_run = True  # type: ignore[misc]
 
 
+def test_a_refused_url_is_not_echoed_with_its_password(tmp_path: Path) -> None:
+    for text, key in (
+        ("state:\n  redis_url: 'redis:/:pw-7Hq2@redis:6379'\n", "state.redis_url"),
+        ("state:\n  redis_url: 'https://:pw-7Hq2@redis:6379'\n", "state.redis_url"),
+        ("policy:\n  engine: opa\n  opa: {url: 'opa://user:pw-7Hq2@opa'}\n", "policy.opa.url"),
+    ):
+        with pytest.raises(ConfigError) as error:
+            load_config(write(tmp_path, text), environ={})
+        assert key in str(error.value) and "pw-7Hq2" not in str(error.value)
+
+
+def test_a_kill_switch_copy_stale_before_its_next_read_is_refused(tmp_path: Path) -> None:
+    text = "state:\n  redis_url: redis://r:6379\nlimits:\n  kill_switch: {refresh_interval_seconds: 30}\n"
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, text), environ={})
+    assert "limits.kill_switch.stale_after_seconds" in str(error.value)
+    fixed = text.replace("30}", "30, stale_after_seconds: 60}")
+    assert load_config(write(tmp_path, fixed), environ={}).limits.kill_switch.stale_after_seconds == 60
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

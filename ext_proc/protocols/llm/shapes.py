@@ -113,10 +113,11 @@ class Shapes:
 
     def objects(self, parent: dict[str, Any], key: str, path: JsonPath) -> list[tuple[int, dict[str, Any]]]:
         """The objects of the array at ``key``, with their indexes."""
-        where = (*path, key)
-        return [
-            (i, self.object(item, (*where, i))) for i, item in enumerate(self.opt_array(parent, key, path))
-        ]
+        items = self.opt_array(parent, key, path)
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                self.fail((*path, key, i), "object", item)
+        return list(enumerate(items))
 
 
 REQUEST = Shapes(ErrorCode.LLM_REQUEST_INVALID, 400, "request", ErrorCode.BODY_PARSE_ERROR)

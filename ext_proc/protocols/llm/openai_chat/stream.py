@@ -113,7 +113,8 @@ class ChatStream(BaseInterpreter):
             channel = channels.chat_function_arguments(index)
             self._opened(channel, (index, "function_call", None))
             pieces.append(_argument(function_call, (*where, "function_call", "arguments"), channel, scrub))
-        texts.extend(piece for piece in pieces if piece is not None)
+        if pieces:
+            texts.extend(piece for piece in pieces if piece is not None)
         if choice.get("finish_reason") is not None:
             prefix = channels.chat_choice_prefix(index)
             closed.extend(self._close([channel for channel in self._open if channel.startswith(prefix)]))
