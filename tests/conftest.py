@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from ext_proc.logs import configure_logging
 from tests.harness import EnvoyProcess, ServiceProcess, Stack, UpstreamServer, tail
@@ -14,6 +15,11 @@ from tests.upstream_app import Gates, test_upstream_app
 # regorus renders a Rust backtrace into error messages when this is set (the service unsets it too).
 os.environ.pop("RUST_BACKTRACE", None)
 configure_logging("debug")
+
+# Speed is measured in benchmarks, never asserted in tests: hypothesis' per-example deadline is a
+# timer, and on a loaded machine it failed examples that were only slow.
+settings.register_profile("chaperone", deadline=None)
+settings.load_profile("chaperone")
 
 
 @pytest.hookimpl(wrapper=True)

@@ -9,6 +9,8 @@ so a failing module shrinks to a small one.
 A module is ``package g`` with rules ``r0``..``rN`` (each may only use the rules before it, so
 there is no recursion) and functions ``f0``, ``f1``. Variables are tracked per body so that most
 bodies are safe; a few draws use a variable nobody binds, which OPA refuses at compile time.
+Locals are also read into (``v1.a``, ``v1[0]``), so OPA's types of local variables (and its
+``undefined ref`` on literal values) are exercised as real policies exercise them.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ KIND_LITERALS = {
     "set": ["set()"],
 }
 KEYS = ["a", "b", "c", "n", "s", "l", "o"]
+VAR_SUFFIXES = ("", "", "", "", ".a", "[0]", '["b"]')
 STRINGS = ["", "a", "ab", "B", "Bearer x", "x-y", "10.0.0.1", "1", "é"]
 SMALL_INTS = [-1, 0, 1, 2, 3, 10]
 BIG_INTS = [2**63 - 1, 2**64, 123456789012345678901234567890]
@@ -164,7 +167,8 @@ class ModuleBuilder:
         recent = tuple(scope.bound[-2:])
         name = self.pick(recent if self.draw(st.booleans()) else tuple(scope.bound))
         scope.used.add(name)
-        return name
+        # Policies read into their locals (`claims.sub`): OPA types those references too.
+        return name + self.pick(VAR_SUFFIXES)
 
     def _term_rule(self, scope: Scope, depth: int) -> str:
         if not self.rules:

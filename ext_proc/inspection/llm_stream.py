@@ -7,6 +7,12 @@ goes out with the channel's next delta, or in a synthetic delta just before the 
 closes the channel. The complete texts some providers repeat (the Responses API's ``*.done`` and
 ``response.completed`` events) are rewritten to what was actually sent on their channel.
 
+The events of one chunk go out together, so a channel's deltas in a chunk are scanned once
+(``StreamRedactor.feed_split``): text is only held at the end of a chunk, a value cut across
+events of the chunk goes out redacted with the event where it ends, and every other event keeps
+its own text and is forwarded as its bytes. A fast upstream's answer reaches ext_proc in a few
+large chunks: about half the cost per event of scanning each delta alone (``tests/bench/inspection.py``).
+
 Every other string of every event (ids, tool names, annotations, error objects, the fields of
 event types this version does not know, object keys) is scanned as a whole with the event:
 an unknown field is content. Prompt injection is looked for in those strings (not in the

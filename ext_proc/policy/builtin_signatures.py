@@ -434,7 +434,6 @@ UNSUPPORTED = frozenset(
         "crypto.x509.parse_and_verify_certificates",
         "crypto.x509.parse_and_verify_certificates_with_options",
         "crypto.x509.parse_certificate_request",
-        "crypto.x509.parse_certificates",
         "crypto.x509.parse_keypair",
         "crypto.x509.parse_rsa_private_key",
         "div",

@@ -551,12 +551,37 @@ class _RuleChecker:
                 typed = {key["String"]["value"]: self.type_of(value) for _, key, value in fields}
                 return rego_types.Object(tuple(sorted(typed.items())), None)
             return rego_types.Object((), rego_types.ANY)
+        if kind in ("ArrayCompr", "SetCompr", "ObjectCompr"):
+            return self.comprehension_type(kind, inner)
         return rego_types.of_kinds(self.kinds_of(node))
+
+    def comprehension_type(self, kind: str, inner: Node) -> rego_types.Type:
+        """OPA types a comprehension's elements (keys) from its body, as it types a body."""
+        self.var_types.append(dict(self.var_types[-1]))
+        try:
+            self.bind_types(inner["query"]["stmts"])
+            if kind == "ObjectCompr":
+                key, value = self.type_of(inner["key"]), self.type_of(inner["value"])
+                return rego_types.Object((), value, key)
+            element = self.type_of(inner["term"])
+        finally:
+            self.var_types.pop()
+        return rego_types.Array((), element) if kind == "ArrayCompr" else rego_types.Set(element)
 
     def kinds_of(self, node: Node) -> set[str] | None:
         """The kinds of value OPA's type checker knows a term can have; None for any."""
         kind, inner = next(iter(node.items()))
-        if kind in ("Var", "RefDot", "RefBrack", "Array", "Set", "Object"):
+        if kind in (
+            "Var",
+            "RefDot",
+            "RefBrack",
+            "Array",
+            "Set",
+            "Object",
+            "ArrayCompr",
+            "SetCompr",
+            "ObjectCompr",
+        ):
             return rego_types.kinds(self.type_of(node))
         if kind == "Call":
             parts = ref_parts(inner["fcn"])
@@ -576,6 +601,12 @@ class _RuleChecker:
             return {"set"}
         literal = LITERAL_KINDS.get(kind)
         return {literal} if literal else None
+
+    def check_ref(self, node: Node, base: Node, index: Any) -> None:
+        """A literal key a value of the base's type cannot have: OPA's ``undefined ref`` (also
+        inside ``every`` bodies, where it checks no types otherwise)."""
+        if not rego_types.has_key(self.type_of(base), index):
+            self.problem(node, "rego_type_error", f"undefined ref: [{index!r}]")
 
     def check_match(self, node: Node, left: Node, right: Node) -> None:
         """``==`` and ``=`` of terms whose types cannot hold one value: OPA refuses it."""
@@ -624,8 +655,12 @@ class _RuleChecker:
                 out.needs.add(name)
         elif kind == "RefDot":
             self._walk(inner["refr"], bound, out)
+            self.check_ref(node, inner["refr"], inner["field"][1])
         elif kind == "RefBrack":
             self._walk(inner["refr"], bound, out)
+            index_kind, index = next(iter(inner["index"].items()))
+            if index_kind in ("String", "Number"):
+                self.check_ref(node, inner["refr"], index.get("value"))
             index = inner["index"]
             if "Var" in index and not self.is_global(index["Var"]["value"]):
                 name = index["Var"]["value"]

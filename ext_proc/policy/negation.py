@@ -106,7 +106,7 @@ def rewrite_module(source: str, module: Node, is_local_in: Any, is_virtual: Any 
     )
     edits += negation_edits(data, module, is_local_in) + iteration_edits(data, module)
     edits += head_edits(data, module, is_local_in) + lookup_first_edits(data, module, is_local_in)
-    edits += with_edits(data, module)
+    edits += with_edits(data, module) + copy_edits(data, module, is_local_in)
     if not edits:
         return source
     edits.sort(key=lambda e: (e[0], e[1]))
@@ -259,20 +259,35 @@ def _pure(term: Node, is_local: Any) -> bool:
 def _local_value_edits(
     data: bytes, terms: list[Node], statements: list[Node], is_local: Any, counter: int
 ) -> list[Edit]:
-    """A head value that indexes with a body variable (``r := input.a[v] if { v := 1 } else ...``)
-    is computed at the end of the body: regorus fails on an undefined one there when the rule has
-    an ``else``; OPA finds it undefined."""
+    """A head value that indexes with a body variable (``r := input.a[v] if { v := 1 } else ...``,
+    also inside a call or a composite: ``count(input.a[v])``) is computed at the end of the body:
+    regorus fails on an undefined one there when the rule has an ``else``; OPA finds it
+    undefined."""
     edits: list[Edit] = []
     end = _bounds(data, statements[-1])[1]
     if _after_if(data, _bounds(data, statements[0])[0]):
         return edits
     for offset, term in enumerate(terms):
-        if next(iter(term)) in _REF_KINDS and any(is_local(name) for name in _ref_vars(term)):
+        kind = next(iter(term))
+        movable = kind in _REF_KINDS or (kind in ("Call", *_COMPOSITE_KINDS) and _whole(data, term))
+        if movable and _indexes_with_local(term, is_local):
             name = f"__chaperone_value_{counter + offset}__"
             span = next(iter(term.values()))["span"]
             edits.append((span["start"], span["end"], name.encode()))
             edits.append((end, end, f"; {name} := {_text(data, term)}".encode()))
     return edits
+
+
+def _indexes_with_local(node: Any, is_local: Any) -> bool:
+    """Whether a reference inside ``node`` indexes with a local variable."""
+    if isinstance(node, dict):
+        ref = node.get("RefBrack")
+        if isinstance(ref, dict) and any(is_local(name) for name in _ref_vars(ref["index"])):
+            return True
+        return any(_indexes_with_local(value, is_local) for key, value in node.items() if key != "span")
+    if isinstance(node, list):
+        return any(_indexes_with_local(item, is_local) for item in node)
+    return False
 
 
 def _head_terms(head: Node) -> list[Node]:
@@ -317,6 +332,23 @@ def iteration_edits(data: bytes, module: Node) -> list[Edit]:
         if _after_if(data, start):
             text = "{ " + text + " }"
         edits.append((start, end, text.encode()))
+    return edits
+
+
+def copy_edits(data: bytes, module: Node, is_local_in: Any) -> list[Edit]:
+    """``v2 := v1`` (a local copied into another) makes regorus refuse, at evaluation, a later
+    reference indexed by ``v2`` ("var used before definition"); OPA runs it. ``v2 := [v1][0]``
+    is the same value, and regorus takes it."""
+    edits: list[Edit] = []
+    for statement in _statements(module["ast"]["rules"], "Expr"):
+        expr = statement["literal"]["Expr"]["expr"]
+        assign = expr.get("AssignExpr")
+        if not assign or assign["op"] != "ColEq" or "Var" not in assign["lhs"] or "Var" not in assign["rhs"]:
+            continue
+        name = assign["rhs"]["Var"]["value"]
+        if name != "_" and is_local_in(statement)(name):
+            span = assign["rhs"]["Var"]["span"]
+            edits.append((span["start"], span["end"], f"[{name}][0]".encode()))
     return edits
 
 

@@ -34,6 +34,7 @@ class Array:
 class Object:
     fields: tuple[tuple[str, Type], ...]
     dynamic: Type | None  # the type of values under other keys; None: no other keys
+    keys: Type | None = None  # the type of those other keys; None: any
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +119,9 @@ def key(value: Type) -> Type:
     if isinstance(value, Array):
         return Scalar("number")
     if isinstance(value, Object):
-        return Scalar("string") if value.fields and value.dynamic is None else ANY
+        if value.dynamic is None:
+            return Scalar("string") if value.fields else ANY
+        return union([*([Scalar("string")] if value.fields else []), value.keys or ANY])
     if isinstance(value, Set):
         return value.element
     return ANY
@@ -136,6 +139,37 @@ def select(value: Type, index: object) -> Type:
                 return field_type
         return value.dynamic or ANY
     return element(value)
+
+
+def has_key(value: Type, index: object) -> bool:
+    """Whether a value of this type can have the literal key ``index`` (else OPA's checker
+    reports ``undefined ref``): never for a scalar; a non-negative integer for an array, within
+    its items when it has no others; a key of the object's (or set's) key type."""
+    if isinstance(value, Scalar):
+        return False
+    if isinstance(value, Array):
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            return False
+        return value.dynamic is not None or index < len(value.items)
+    if isinstance(value, Object):
+        if any(name == index for name, _ in value.fields):
+            return True
+        return value.dynamic is not None and unifies(of_literal(index), value.keys or ANY)
+    if isinstance(value, Set):
+        return unifies(of_literal(index), value.element)
+    if isinstance(value, Union) and value.members:
+        return any(has_key(member, index) for member in value.members)
+    return True
+
+
+def of_literal(value: object) -> Type:
+    if isinstance(value, bool):
+        return Scalar("boolean")
+    if isinstance(value, int | float):
+        return Scalar("number")
+    if isinstance(value, str):
+        return Scalar("string")
+    return Scalar("null") if value is None else ANY
 
 
 def unifies(a: Type | None, b: Type | None) -> bool:
@@ -185,7 +219,9 @@ def _unifies_objects(a: Object, b: Object) -> bool:
         for name, field_type in first.fields:
             if not unifies(field_type, _object_field(second, name)):
                 return False
-    return a.dynamic is None or b.dynamic is None or unifies(a.dynamic, b.dynamic)
+    if a.dynamic is None or b.dynamic is None:
+        return True
+    return unifies(a.dynamic, b.dynamic) and unifies(a.keys or ANY, b.keys or ANY)
 
 
 def describe(value: Type) -> str:

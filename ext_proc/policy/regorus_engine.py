@@ -28,6 +28,7 @@ import regorus
 import structlog
 
 from ext_proc.errors import ChaperoneError, ErrorCode
+from ext_proc.policy import big_results
 from ext_proc.policy.builtins import register_extensions
 from ext_proc.policy.bundle import PolicyBundle, PolicyLoadError
 from ext_proc.policy.compile_checks import check_modules, global_names
@@ -90,6 +91,13 @@ def engine_modules(
         except RuntimeError as exc:
             raise PolicyLoadError(f"{path}: {engine_message(exc)}") from None
     trees = {tree["source"]["file"]: tree for tree in orjson.loads(scratch.get_ast_as_json())}
+    exact = tuple((path, big_results.rewrite_calls(source, trees[path])) for path, source in modules)
+    if exact != modules:  # a builtin whose big integers need the helper function
+        modules = (*exact, (big_results.HELPER_PATH, big_results.HELPER_SOURCE))
+        scratch = new_engine(rego_version)
+        for path, source in modules:
+            scratch.add_policy(path, source)
+        trees = {tree["source"]["file"]: tree for tree in orjson.loads(scratch.get_ast_as_json())}
     return tuple((path, _rewritten(source, trees.get(path), trees)) for path, source in modules)
 
 
@@ -116,15 +124,16 @@ def compile_engine(
     checks every module when it compiles. ``check_modules`` does OPA's checks over regorus's
     AST, then regorus's own analysis runs over what it reaches.
     """
-    if modules is not None:  # check the modules as written, not as rewritten for the engine
-        engine = new_engine(rego_version)
+    written = engine
+    if modules is not None:  # OPA's checks see the modules as written, not as rewritten
+        written = new_engine(rego_version)
         for path, source in modules:
-            engine.add_policy(path, source)
-    problems = check_modules(orjson.loads(engine.get_ast_as_json()), rego_version=rego_version)
+            written.add_policy(path, source)
+    problems = check_modules(orjson.loads(written.get_ast_as_json()), rego_version=rego_version)
     if problems:
         raise PolicyLoadError("\n".join(str(problem) for problem in problems))
     try:
-        engine.eval_query("true")
+        engine.eval_query("true")  # regorus's own analysis, of the modules it will evaluate
     except RuntimeError as exc:
         raise PolicyLoadError(engine_message(exc)) from None
 

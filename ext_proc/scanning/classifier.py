@@ -13,11 +13,15 @@ multiplicative hash, vectorized) into ``2**BITS`` buckets. A window's features a
 its n-grams divided by their number, so its logit is the bias plus the mean weight of its
 n-grams: one ``cumsum`` scores every window at once.
 
-Windows. An injection is often one sentence in a long tool result; a whole-document average
-would drown it. The text is scored over windows of ``WINDOW`` bytes every ``STRIDE`` bytes
-(a text shorter than a window is one window), and the highest window is the text's score.
-Training uses the same windows (the windows of a document with a planted injection that do not
-touch it are benign examples).
+Windows. An injection is often one sentence in a long tool result, and a jailbreak wrapper a
+dozen words around an ordinary request; an average over more than that would drown it. The
+model learns its n-gram weights from windows of ``WINDOW`` bytes (the windows of a document with
+a planted injection that do not touch it are benign examples), and scores a text over shorter
+windows of ``Model.window`` bytes every ``stride(window)`` bytes and over its sentences (a text
+shorter than a window is one window): the highest is the text's score (max-pooling). Long
+training windows give steady weights; short scoring windows let a dozen strongly weighted words
+stand out of the ordinary request they wrap. The scoring window is chosen on the calibration
+split with the other settings (``training/train.py``).
 
 Calibration. ``probability = 1 / (1 + exp(-slope * (logit - threshold)))``, where ``threshold`` is
 set on a calibration split (never trained on) at the score that at most 0.5% of its benign texts
@@ -37,7 +41,7 @@ from ext_proc.scanning.confusables import fold
 
 BITS = 18
 NGRAMS = (3, 4, 5)
-WINDOW = 320
+WINDOW = 320  # training windows
 STRIDE = 32
 MODEL_FILE = "injection_model.npz"
 # Pseudo-n-grams of weight zero added to every window: a text of a few words says little, and
@@ -90,6 +94,8 @@ def prepared_folded(folded: str) -> npt.NDArray[np.uint8]:
 def ngram_buckets(data: npt.NDArray[np.uint8]) -> list[npt.NDArray[np.uint32]]:
     """For each n in ``NGRAMS``, the bucket of the n-gram starting at each byte."""
     values = data.astype(np.uint32)
+    # Each byte times each position's multiplier once, shared by the three sizes.
+    products = [values * _POSITION[k] for k in range(min(max(NGRAMS), len(values)))]
     out = []
     for n in NGRAMS:
         count = len(values) - n + 1
@@ -98,7 +104,7 @@ def ngram_buckets(data: npt.NDArray[np.uint8]) -> list[npt.NDArray[np.uint32]]:
             continue
         hashed = np.full(count, _LENGTH[n], dtype=np.uint32)
         for k in range(n):
-            hashed ^= values[k : k + count] * _POSITION[k]
+            hashed ^= products[k][k : k + count]
             hashed *= np.uint32(0x01000193)
         out.append(hashed >> _SHIFT)
     return out
@@ -132,12 +138,27 @@ def segments(data: npt.NDArray[np.uint8]) -> tuple[Ints, Ints]:
     return bounds[:-1], bounds[1:]
 
 
-def window_starts(length: int) -> Ints:
-    if length <= WINDOW:
+def _ngram_count(starts: Ints, ends: Ints, length: int) -> npt.NDArray[np.float64]:
+    """How many n-grams start in each ``[start, end)`` of ``length`` bytes: every position up to
+    the last one an n-gram of each size fits in (counted, not accumulated per byte)."""
+    count = np.zeros(len(starts), dtype=np.float64)
+    for n in NGRAMS:
+        last = max(0, length - n + 1)
+        count += np.minimum(ends, last) - np.minimum(starts, last)
+    return count
+
+
+def stride(window: int) -> int:
+    """Windows of ``window`` bytes start every ``stride(window)`` bytes (a tenth, at least 16)."""
+    return max(16, window // 10)
+
+
+def window_starts(length: int, window: int = WINDOW) -> Ints:
+    if length <= window:
         return np.zeros(1, dtype=np.int64)
-    starts = np.arange(0, length - WINDOW + 1, STRIDE, dtype=np.int64)
-    if starts[-1] != length - WINDOW:
-        starts = np.append(starts, length - WINDOW)
+    starts = np.arange(0, length - window + 1, stride(window), dtype=np.int64)
+    if starts[-1] != length - window:
+        starts = np.append(starts, length - window)
     return starts
 
 
@@ -148,27 +169,25 @@ class Model:
     threshold: float
     slope: float
     version: str
+    window: int = WINDOW  # bytes per scoring window
 
     def window_logits(self, data: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.float64], Ints]:
         """The logit of every window and every sentence of ``prepared`` bytes, and the byte offset
         where each starts."""
         length = len(data)
         sums = np.zeros(length + 1, dtype=np.float64)
-        counts = np.zeros(length + 1, dtype=np.float64)
         for buckets in ngram_buckets(data):
             if len(buckets):
                 sums[1 : len(buckets) + 1] += self.weights[buckets]
-                counts[1 : len(buckets) + 1] += 1.0
         np.cumsum(sums, out=sums)
-        np.cumsum(counts, out=counts)
-        starts = window_starts(length)
-        ends = np.minimum(starts + WINDOW, length)
+        starts = window_starts(length, self.window)
+        ends = np.minimum(starts + self.window, length)
         if length > MIN_SEGMENT:
             segment_starts, segment_ends = segments(data)
             if len(segment_starts) > 1:
                 starts = np.concatenate([starts, segment_starts])
-                ends = np.concatenate([ends, np.minimum(segment_ends, segment_starts + WINDOW)])
-        total = counts[ends] - counts[starts] + _PRIOR_NGRAMS
+                ends = np.concatenate([ends, np.minimum(segment_ends, segment_starts + self.window)])
+        total = _ngram_count(starts, ends, length) + _PRIOR_NGRAMS
         return self.bias + (sums[ends] - sums[starts]) / total, starts
 
     def probability(self, logit: float) -> float:
@@ -182,7 +201,8 @@ class Model:
         data = prepared_folded(fold(text) if folded is None else folded)
         logits, starts = self.window_logits(data)
         best = int(np.argmax(logits))
-        return self.probability(float(logits[best])), _char_span(len(text), len(data), int(starts[best]))
+        span = _char_span(len(text), len(data), int(starts[best]), self.window)
+        return self.probability(float(logits[best])), span
 
     def flagged_windows(self, text: str, at_least: float = 0.5) -> list[tuple[int, int]]:
         """Character spans (approximate: windows are read on the prepared bytes) of the windows
@@ -192,17 +212,17 @@ class Model:
         data = prepared(text)
         logits, starts = self.window_logits(data)
         return [
-            _char_span(len(text), len(data), int(s))
+            _char_span(len(text), len(data), int(s), self.window)
             for s, lg in zip(starts, logits, strict=True)
             if self.probability(float(lg)) >= at_least
         ]
 
 
-def _char_span(text_length: int, data_length: int, start: int) -> tuple[int, int]:
+def _char_span(text_length: int, data_length: int, start: int, window: int) -> tuple[int, int]:
     """A prepared-byte window mapped back to the text, proportionally (folding and collapsing
     white space change lengths a little; strip widens spans to whole sentences anyway)."""
     scale = text_length / max(1, data_length)
-    return int(start * scale), min(text_length, int((start + WINDOW) * scale) + 1)
+    return int(start * scale), min(text_length, int((start + window) * scale) + 1)
 
 
 @cache
@@ -222,6 +242,7 @@ def default_model() -> Model | None:
             threshold=float(meta[1]),
             slope=float(meta[2]),
             version=str(archive["version"]),
+            window=int(meta[3]) if len(meta) > 3 else WINDOW,
         )
 
 
@@ -229,6 +250,6 @@ def save(path: str, model: Model) -> None:
     np.savez_compressed(
         path,
         weights=model.weights.astype(np.float16),
-        meta=np.array([model.bias, model.threshold, model.slope], dtype=np.float64),
+        meta=np.array([model.bias, model.threshold, model.slope, model.window], dtype=np.float64),
         version=np.array(model.version),
     )

@@ -63,6 +63,9 @@ class Detector:
     # Text that, ending right where a match starts, makes it no finding (a phone-shaped number
     # after "order #" is an order number). Read from at most ``CONTEXT_CHARS`` before the match.
     context: regex.Pattern[str] | None = None
+    # A match holding one of these characters is a finding whatever precedes it (an id is one
+    # run of digits, never written "+1 415..." or "(415) 555-...").
+    context_exempt: str = ""
 
 
 CONTEXT_CHARS = 48
@@ -82,6 +85,7 @@ def detector(  # noqa: PLR0917 - the table below reads best with the patterns po
     validate: Validator = _whole,
     decode: Decoder | None = None,
     context: regex.Pattern[str] | None = None,
+    context_exempt: str = "",
 ) -> Detector:
     compiled = regex.compile(pattern, regex.ASCII)
     return Detector(
@@ -97,6 +101,7 @@ def detector(  # noqa: PLR0917 - the table below reads best with the patterns po
         validate,
         decode,
         context,
+        context_exempt,
     )
 
 
@@ -393,8 +398,9 @@ IBAN = detector(
 # and national numbers with a trunk prefix (``(020) 7496 0266``, ``04 20 00 57 56``) valid in the
 # configured default region; each with an optional extension (``x5680``, ``ext. 12``). Context
 # keeps ids out: a number right after "order", "invoice", "id", "ticket", "tracking", "timestamp"
-# (and the like, with "no.", "#", ":") is not a phone number. Dates (4-2-2), versions and IPv4
-# addresses have none of these shapes.
+# (and the like, with "no.", "#", ":") is not a phone number, unless it is written with a "+" or
+# an area code in parentheses (no id looks like that). Dates (4-2-2), versions and IPv4 addresses have
+# none of these shapes.
 _PHONE_CONTEXT_WORDS = (
     r"order|invoice|inv|id|ref|reference|ticket|account|acct|tracking|transaction|txn|confirmation"
     r"|serial|sku|case|customer|member|policy|claim|timestamp|epoch|ts|build|version|pid|uid|po|isbn"
@@ -433,6 +439,7 @@ def phone_detector(region: str) -> Detector:
         r"[+(0-9][0-9 \t.()#:xXeEtTnNsSiIoO-]*",
         validate=validators.phone_validator(region),
         context=_PHONE_CONTEXT,
+        context_exempt="+(",
     )
 
 

@@ -232,10 +232,16 @@ _HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{2}){12,16384}(?![0-9A-Za-
 
 
 _LEET = bytes.maketrans(b"0134578@$", b"oieastbas")
+# An escape the view decodes (``views._TOKEN`` without its non-ASCII characters): without one, the
+# view of a text is its folding, format characters and marks removed, which the cheaper "marks"
+# view reads (a "%" or "&" in prose, common, no longer costs a view and a second folding).
+_ESCAPE = re.compile(
+    r"\\(?:u[0-9A-Fa-f{]|U[0-9A-Fa-f]{8}|x[0-9A-Fa-f]{2})|%(?:25)?[0-9A-Fa-f]{2}|&(?:amp;)?#|&[A-Za-z]{2,10};"
+)
 
 
 def _decoded_views(visible: str, folded: str, scan: _Scan) -> Iterable[tuple[str, str]]:
-    if "\\" in visible or "%" in visible or "&" in visible:
+    if _ESCAPE.search(visible):
         view = views.build(visible)
         if view.changed:
             yield "escapes", view.text
@@ -342,10 +348,17 @@ def _context_discount(folded: str, end: int, discussion: bool) -> float:
         return 1.0
     line_start = folded.rfind("\n", 0, end) + 1
     before = folded[line_start:end]
-    quoted = (before.count('"') + before.count("`") + before.count("\u201c")) % 2 == 1 or (
-        folded.count("```", 0, end) % 2 == 1
+    quoted = (
+        (before.count('"') + before.count("`") + before.count("\u201c")) % 2 == 1
+        or folded.count("```", 0, end) % 2 == 1
+        or _SINGLE_QUOTED.search(before) is not None
     )
     return 0.25 if quoted else 0.85
+
+
+# A single quote that opens (after a space or bracket) and is not closed before the phrase ends:
+# an apostrophe ("don't") sits between letters and opens nothing.
+_SINGLE_QUOTED = re.compile(r"(?:^|[\s(\[:])['\u2018](?=\w)[^'\u2019]*(?:'\w[^'\u2019]*)*$")
 
 
 def _hidden_signals(text: str) -> Iterable[Signal]:

@@ -304,7 +304,9 @@ PHRASES: tuple[Phrase, ...] = (
         "developer_mode",
         "jailbreak",
         0.6,
-        r"\b(?:operating|running|now|you\s+are)\s+in\s+(?:developer|debug|god|admin|unrestricted|jailbreak|dan|maintenance)\s+mode\b"
+        r"\b(?:operating|running|now|you\s+are)\s+in\s+(?:developer|god|unrestricted|jailbreak|dan)\s+mode\b"
+        # (a debugger's manual says "you are in debug mode"; said to a model, the mode is new)
+        r"|\b(?:you\s+are|you're)\s+now\s+(?:operating\s+|running\s+)?in\s+(?:debug|admin|maintenance)\s+mode\b"
         r"|<\s*/\s*(?:document|context|data|email|page)\s*>\s*<\s*(?:system|admin|instruction)",
     ),
     Phrase(
@@ -316,14 +318,35 @@ PHRASES: tuple[Phrase, ...] = (
         r"|\b(?:previous|prior|earlier|original)\s+(?:guidance|instructions|directives|rules)\s+(?:is|are)\s+(?:now\s+)?(?:void|obsolete|cancel+ed|revoked|invalid)",
     ),
     Phrase(
+        # Spanish, French, German, Italian, Portuguese, Dutch: "ignore/forget (all/your) ...
+        # instructions/rules/guidelines", or "... the previous instructions". (Latin-1 letters
+        # as escapes: the scan reads one byte per character; see hyperscan_db.)
         "override_in_other_languages",
         "instruction_override",
         0.6,
         r"\bignor(?:a|e|ez|iere|eer)\s+(?:(?:le|las|los|toutes|alle|tutte|todas|les|die|de)\s+)*"
-        r"(?:istruzioni|instrucciones|instructions|anweisungen|instrucoes|instructies)\s+"
+        r"(?:istruzioni|instrucciones|instructions|anweisungen|instru[c\xe7][o\xf5]es|instructies)\s+"
         r"(?:precedenti|anteriores|precedentes|pr[e\xe9]c[e\xe9]dentes|vorherigen|bisherigen|eerdere|anteriori)"
-        r"|\b(?:neue|nuove|nuevas|nouvelles|novas)\s+(?:anweisungen|istruzioni|instrucciones|instructions|instrucoes)\s*:"
-        r"|\bvergiss\s+(?:alle\s+)?(?:vorherigen\s+)?anweisungen|\boublie[zr]?\s+(?:toutes\s+)?(?:les\s+)?instructions",
+        r"|\b(?:neue|nuove|nuevas|nouvelles|novas)\s+(?:anweisungen|istruzioni|instrucciones|instructions|instru[c\xe7][o\xf5]es)\s*:"
+        r"|\b(?:ignora|olvida|descarta|omite|ignore[sz]?|oublie[sz]?|ignoriere|vergiss|missachte|dimentica|esque[c\xe7]a"
+        r"|esquece|negeer|vergeet)\s+(?:(?:de|la|las|los|le|les|die|the|as|os)\s+)?"
+        r"(?:todas|todos|tus|sus|toutes|tous|tes|vos|alle|deine|ihre|s[a\xe4]mtliche|tutte|tutti|tue|suas|tuas|je|jouw)\s+"
+        r"(?:(?:las|los|les|le|die|as|os|de)\s+)?(?:\w+\s+)?"
+        r"(?:instrucciones|instructions|consignes|anweisungen|istruzioni|instru[c\xe7][o\xf5]es|instructies|reglas|normas"
+        r"|r[e\xe8]gles|regeln|regole|regras|regels|directrices|directives|richtlinien|linee\s+guida|diretrizes|richtlijnen"
+        r"|restricciones|restrictions|einschr[a\xe4]nkungen|restrizioni|restri[c\xe7][o\xf5]es|beperkingen|vorgaben)\b",
+    ),
+    Phrase(
+        # The same languages: "you are now ... without restrictions/limits/rules/filters".
+        "no_restrictions_in_other_languages",
+        "jailbreak",
+        0.6,
+        r"\b(?:ahora\s+eres|a\s+partir\s+de\s+ahora\s+eres|tu\s+es\s+(?:maintenant|d[e\xe9]sormais)|du\s+bist\s+(?:jetzt|nun|ab\s+jetzt)"
+        r"|(?:ora|adesso|da\s+ora\s+in\s+poi)\s+sei|agora\s+(?:[e\xe9]s|voc[e\xea]\s+[e\xe9])|je\s+bent\s+nu|vanaf\s+nu\s+ben\s+je)\b"
+        r"[^.\n]{0,60}\b(?:sin|sans|ohne|senza|sem|zonder)\s+(?:\w+\s+)?"
+        r"(?:restricci(?:ones|[o\xf3]n)|restrictions?|einschr[a\xe4]nkung(?:en)?|beschr[a\xe4]nkung(?:en)?|restrizion[ie]"
+        r"|restri[c\xe7](?:[o\xf5]es|[a\xe3]o)|beperking(?:en)?|l[i\xed]mites?|limit[ei]|grenzen?|regeln?|reglas?|r[e\xe8]gles?"
+        r"|regol[ae]|regras?|regels?|filtros?|filtres?|filtern?|filtr[oi]|censura|censure|zensur|censuur)\b",
     ),
     # -- exfiltration and tool hijacking ---------------------------------------------------------
     Phrase(

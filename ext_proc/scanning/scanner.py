@@ -191,8 +191,10 @@ class Scanner:
                 return
 
     def _validated(self, detector: Detector, rank: int, found: regex.Match[str]) -> Hit | None:
-        if detector.context is not None and detector.context.search(
-            found.string, max(0, found.start() - CONTEXT_CHARS), found.start()
+        if (
+            detector.context is not None
+            and not any(char in found.group() for char in detector.context_exempt)
+            and detector.context.search(found.string, max(0, found.start() - CONTEXT_CHARS), found.start())
         ):
             return None
         start, end = found.span("v") if "v" in detector.pattern.groupindex else found.span()

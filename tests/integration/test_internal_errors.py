@@ -262,6 +262,10 @@ def test_failures_are_refused_with_a_code_audited_and_leak_nothing(stack: Stack)
     assert "Traceback" not in text
     decisions = [event for event in audit_events(stack) if event.get("event") == "decision"]
     assert {"body_too_deep", "policy_eval_error"} <= {event.get("error_code") for event in decisions}
+    # A stream the service ended mid-way says why in its summary.
+    summaries = [event for event in audit_events(stack) if event.get("event") == "stream_summary"]
+    stopped = {event["stopped"]["reason"] for event in summaries if event.get("stopped")}
+    assert {"llm_response_invalid", "sse_decode_error"} <= stopped, stopped
     codes = [event.get("error_code") for event in decisions[-len(checks) :]]
     # Deep nesting is refused at parse by the strict JSON parser (body_too_deep).
     deep = {"body_too_deep"}

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ext_proc.policy.builtins import cidr, digests, jwt
+from ext_proc.policy.builtins import cidr, digests, jwt, x509
 
 EXTENSIONS: dict[str, tuple[int, Callable[..., Any]]] = {
     **digests.EXTENSIONS,
     **jwt.EXTENSIONS,
     **cidr.EXTENSIONS,
+    **x509.EXTENSIONS,
 }
 
 

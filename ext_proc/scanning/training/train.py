@@ -2,8 +2,9 @@
 
     python -m ext_proc.scanning.training.train [--out ext_proc/scanning/data/injection_model.npz]
 
-The regularization strength is chosen on the calibration split, the threshold and slope are set
-there too, and the test split is only reported on. Needs the ``train`` extra (scikit-learn).
+The regularization strength, the family weights and the scoring window are chosen on the
+calibration split, the threshold and slope are set there too, and the test split is only
+reported on. Needs the ``train`` extra (scikit-learn).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ MAX_WINDOWS = 6
 FALSE_POSITIVE_BUDGET = 0.005
 # How much the families are evened out (see ``family_weights``); chosen on the calibration split.
 FAMILY_POWERS = (0.0, 0.5, 1.0)
+C_GRID = (100.0, 300.0, 1000.0, 3000.0)
+# Bytes per scoring window (``classifier.Model.window``); training windows stay ``classifier.WINDOW``.
+SCORING_WINDOWS = (96, 160, 320)
 
 
 def windows(sample: Sample) -> list[tuple[int, int, int]]:
@@ -106,8 +110,11 @@ def family_weights(families: list[str], power: float) -> npt.NDArray[np.float64]
     return np.array([(mean / counts[f]) ** power for f in families], dtype=np.float64)
 
 
-def fit(samples: Sequence[Sample], c: float, power: float = 0.0) -> tuple[npt.NDArray[np.float32], float]:
-    x, y, families = matrix(samples)
+def fit(
+    windows: tuple[sparse.csr_matrix, npt.NDArray[np.int8], list[str]], c: float, power: float = 0.0
+) -> tuple[npt.NDArray[np.float32], float]:
+    """Fit on ``matrix(samples)``."""
+    x, y, families = windows
     model = LogisticRegression(
         C=c, class_weight="balanced", max_iter=3000, solver="liblinear", random_state=0
     )
@@ -166,17 +173,20 @@ def main() -> None:
     print(f"corpus {version}: " + ", ".join(f"{k} {len(v)}" for k, v in sorted(split.items())))
     calibration_labels = np.array([s.label for s in split["calibration"]], dtype=np.int8)
     best: tuple[float, str, classifier.Model] | None = None
+    train_windows = matrix(split["train"])
     for power in FAMILY_POWERS:
-        for c in (10.0, 30.0, 100.0, 300.0):
-            weights, bias = fit(split["train"], c, power)
-            candidate = classifier.Model(weights, bias, 0.0, 1.0, version)
-            logits = document_logits(candidate, split["calibration"])
-            threshold, slope = operating_point(logits, calibration_labels)
-            recall = recall_at(logits, calibration_labels, threshold)
-            setting = f"C={c:g}, family weight power {power:g}"
-            print(f"  {setting}: calibration recall {100 * recall:.1f}% at threshold {threshold:.3f}")
-            if best is None or recall > best[0]:
-                best = (recall, setting, classifier.Model(weights, bias, threshold, slope, version))
+        for c in C_GRID:
+            weights, bias = fit(train_windows, c, power)
+            for window in SCORING_WINDOWS:
+                candidate = classifier.Model(weights, bias, 0.0, 1.0, version, window)
+                logits = document_logits(candidate, split["calibration"])
+                threshold, slope = operating_point(logits, calibration_labels)
+                recall = recall_at(logits, calibration_labels, threshold)
+                setting = f"C={c:g}, family weight power {power:g}, scoring window {window}"
+                print(f"  {setting}: calibration recall {100 * recall:.1f}% at {threshold:.3f}", flush=True)
+                if best is None or recall > best[0]:
+                    chosen = classifier.Model(weights, bias, threshold, slope, version, window)
+                    best = (recall, setting, chosen)
     assert best is not None
     model = best[2]
     print(f"chosen {best[1]}, threshold {model.threshold:.4f}, slope {model.slope:.3f}")

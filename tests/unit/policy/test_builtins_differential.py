@@ -8,7 +8,9 @@ PEM public keys and JWK sets.
 
 from __future__ import annotations
 
+import base64
 import datetime
+import ipaddress
 import json
 import time
 from typing import Any
@@ -17,7 +19,10 @@ import jwt as pyjwt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives.asymmetric import ec as ec_keys
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import rsa as rsa_keys
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from tests import jwt_keys
 from tests.rego_oracle import LOAD_ERROR, Value, opa_engine, opa_outcome, regorus_engine, regorus_outcome
@@ -39,6 +44,109 @@ def _certificate_pem(private_key: Any) -> str:
         .sign(private_key, hashes.SHA256())
     )
     return certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _x509_certificates() -> dict[str, x509.Certificate]:
+    """Certificates of every shape OPA's result has fields for: RSA (PKCS#1 v1.5 and PSS),
+    ECDSA, Ed25519; names with every known attribute; each extension Go parses, an unknown
+    critical one, name constraints, alternative names of each kind (a URI with user, port,
+    escapes, query and fragment)."""
+    rsa, ec, ed = (
+        jwt_keys.rsa_key(),
+        ec_keys.generate_private_key(ec_keys.SECP384R1()),
+        jwt_keys.ed25519_key(),
+    )
+    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    oid, uri, ip = x509.ObjectIdentifier, x509.UniformResourceIdentifier, ipaddress.ip_address
+    eku = ExtendedKeyUsageOID
+    every_name = x509.Name(
+        [x509.NameAttribute(o, v) for o, v in [
+            (NameOID.COUNTRY_NAME, "DE"), (NameOID.ORGANIZATION_NAME, "O"),
+            (NameOID.ORGANIZATIONAL_UNIT_NAME, "u1"), (NameOID.ORGANIZATIONAL_UNIT_NAME, "u2"),
+            (NameOID.EMAIL_ADDRESS, "a@b.c"), (NameOID.SERIAL_NUMBER, "S1"), (NameOID.LOCALITY_NAME, "L"),
+            (NameOID.STATE_OR_PROVINCE_NAME, "P"), (NameOID.STREET_ADDRESS, "St"),
+            (NameOID.POSTAL_CODE, "123"), (NameOID.DOMAIN_COMPONENT, "dc"), (NameOID.COMMON_NAME, "cn"),
+        ]]
+    )  # fmt: skip
+    leaf_extensions = [
+        (x509.KeyUsage(True, False, True, False, True, False, False, True, False), True),
+        (x509.ExtendedKeyUsage([eku.SERVER_AUTH, eku.CLIENT_AUTH, oid("1.2.3.4")]), False),
+        (x509.SubjectKeyIdentifier(b"\x01\x02"), False),
+        (x509.AuthorityKeyIdentifier(b"\x03\x04", None, None), False),
+        (x509.AuthorityInformationAccess([
+            x509.AccessDescription(AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier("http://ocsp.x")),
+            x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS, uri("http://ca.x/c.crt")),
+        ]), False),
+        (x509.CRLDistributionPoints([x509.DistributionPoint([uri("http://c/a")], None, None, None)]), False),
+        (x509.CertificatePolicies([x509.PolicyInformation(oid("2.5.29.32.0"), None)]), False),
+        (x509.BasicConstraints(False, None), True),
+        (x509.SubjectAlternativeName([
+            x509.DNSName("svc.example"), x509.RFC822Name("svc@example.org"),
+            x509.IPAddress(ip("10.0.0.1")), x509.IPAddress(ip("2001:db8::1")),
+            x509.UniformResourceIdentifier("spiffe://td.example/ns/a/sa/b"),
+            x509.UniformResourceIdentifier("https://user:pw@h.x:8443/a%20b/c?q=1&r=%20#frag"),
+        ]), False),
+        (x509.UnrecognizedExtension(oid("1.2.3.99"), b"\x05\x00"), True),
+    ]  # fmt: skip
+    ca_extensions = [
+        (x509.NameConstraints(
+            [x509.DNSName("good.x"), x509.IPAddress(ipaddress.ip_network("10.0.0.0/8")),
+             x509.RFC822Name("x.y"), x509.UniformResourceIdentifier(".u.x")],
+            [x509.DNSName("bad.x"), x509.IPAddress(ipaddress.ip_network("2001:db8::/32"))],
+        ), True),
+        (x509.BasicConstraints(True, 0), True),
+        (x509.SubjectAlternativeName([x509.DirectoryName(every_name)]), True),
+    ]  # fmt: skip
+
+    def build(key: Any, extensions: list[Any], name: x509.Name, **sign: Any) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "issuer")]))
+            .public_key(key.public_key())
+            .serial_number(2**100 + 7)
+            .not_valid_before(start)
+            .not_valid_after(start + datetime.timedelta(days=400))
+        )
+        for extension, critical in extensions:
+            builder = builder.add_extension(extension, critical=critical)
+        return builder.sign(key, **sign)
+
+    common = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "svc")])
+    pss = padding.PSS(padding.MGF1(hashes.SHA256()), 32)
+    return {
+        "rsa": build(rsa, [], common, algorithm=hashes.SHA256()),
+        "ed25519": build(ed, leaf_extensions, every_name, algorithm=None),
+        "pss_ca": build(rsa, ca_extensions, common, algorithm=hashes.SHA256(), rsa_padding=pss),
+        "ec384": build(ec, leaf_extensions[:3], common, algorithm=hashes.SHA384()),
+    }
+
+
+_PRIME = 2**61 - 1
+
+
+def _numbers(certificate: x509.Certificate) -> Any:
+    return certificate.public_key().public_numbers()  # type: ignore[union-attr]
+
+
+def _x509_input() -> dict[str, Any]:
+    certificates = _x509_certificates()
+    pem = {name: c.public_bytes(serialization.Encoding.PEM).decode() for name, c in certificates.items()}
+    der = {name: c.public_bytes(serialization.Encoding.DER) for name, c in certificates.items()}
+    key = jwt_keys.private_pem(rsa_keys.generate_private_key(65537, 2048)).decode()
+    return {
+        **pem,
+        "chain": pem["ed25519"] + pem["pss_ca"] + pem["rsa"],
+        "b64_der": base64.b64encode(der["ec384"]).decode(),
+        "b64_chain": base64.b64encode(der["rsa"] + der["ec384"]).decode(),
+        "b64_pem": base64.b64encode(pem["pss_ca"].encode()).decode(),
+        "key": key,
+        "cert_then_key": pem["rsa"] + key,
+        "junk_first": "junk\n" + pem["rsa"],
+        # Residues of the key's numbers (the numbers themselves are too long for a Rego literal).
+        "rsa_n": _numbers(certificates["rsa"]).n % _PRIME,
+        "ec_x": _numbers(certificates["ec384"]).x % _PRIME,
+    }
 
 
 def _input() -> dict[str, Any]:
@@ -199,12 +307,48 @@ CIDR_EXPRESSIONS = [
 ]
 
 
+# A public key's numbers have thousands of bits, beyond what the engine writes as JSON: whole
+# certificates are compared without the key, the key's numbers exactly, inside the policy.
+_WITHOUT_KEY = '[object.remove(c, ["PublicKey"]) | some c in crypto.x509.parse_certificates({})]'
+X509_EXPRESSIONS = [
+    *[
+        _WITHOUT_KEY.format(f"input.x509.{name}")
+        for name in ("rsa", "ed25519", "pss_ca", "ec384", "chain", "b64_der", "b64_chain", "b64_pem")
+    ],
+    # Errors: a PEM block of another type, base64 of neither PEM nor DER, text before the PEM.
+    *[
+        f"crypto.x509.parse_certificates(input.x509.{name})"
+        for name in ("key", "cert_then_key", "junk_first")
+    ],
+    'crypto.x509.parse_certificates("")',
+    'crypto.x509.parse_certificates("not base64!")',
+    'crypto.x509.parse_certificates("aGVsbG8=")',
+    "crypto.x509.parse_certificates(input.n)",
+    # Integers beyond 64 bits are exact (JSON answers carry them as floats: compared inside).
+    f"crypto.x509.parse_certificates(input.x509.rsa)[0].PublicKey.N % {_PRIME} == input.x509.rsa_n",
+    "crypto.x509.parse_certificates(input.x509.rsa)[0].PublicKey.N % 4294967296",
+    "crypto.x509.parse_certificates(input.x509.rsa)[0].PublicKey.E",
+    f"crypto.x509.parse_certificates(input.x509.ec384)[0].PublicKey.X % {_PRIME} == input.x509.ec_x",
+    "crypto.x509.parse_certificates(input.x509.ec384)[0].PublicKey.Curve",
+    "crypto.x509.parse_certificates(input.x509.ed25519)[0].PublicKey",
+    "crypto.x509.parse_certificates(input.x509.rsa)[0].SerialNumber == 1267650600228229401496703205383",
+    "crypto.x509.parse_certificates(input.x509.rsa)[0].SerialNumber == 1267650600228229401496703205384",
+    "format_int(crypto.x509.parse_certificates(input.x509.rsa)[0].SerialNumber, 16)",
+    # What policies read: a SPIFFE ID, the names, the validity.
+    "[u | some c in crypto.x509.parse_certificates(input.x509.chain); some u in c.URIStrings]",
+    "crypto.x509.parse_certificates(input.x509.ed25519)[0].Subject.CommonName",
+    "time.parse_rfc3339_ns(crypto.x509.parse_certificates(input.x509.rsa)[0].NotAfter)",
+]
+
+
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
-    return {**_input(), "secret": SECRET, "n": 5}
+    return {**_input(), "secret": SECRET, "n": 5, "x509": _x509_input()}
 
 
-@pytest.mark.parametrize("expression", JWT_EXPRESSIONS + CRYPTO_EXPRESSIONS + CIDR_EXPRESSIONS)
+@pytest.mark.parametrize(
+    "expression", JWT_EXPRESSIONS + CRYPTO_EXPRESSIONS + CIDR_EXPRESSIONS + X509_EXPRESSIONS
+)
 def test_builtin_matches_opa(expression: str, document: dict[str, Any]) -> None:
     modules = [("builtins.rego", f"package t\n\nr := {expression}\n")]
     opa = opa_engine(modules)

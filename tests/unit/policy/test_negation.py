@@ -85,6 +85,9 @@ HEADS = [
     "r := count(input.a) if { 1 / input.z == 0 }",
     "r := input.a.a if { 1 / input.z == 0 } else := input.b if { 1 / input.z == 0 } else := 3",
     "r := x if { x := input.a.a; 1 / input.z == 0 }",
+    "r := count(input.a[v]) if { v := null } else := 1",
+    'r := [input.a[v], 2] if { v := "x" } else := 1',
+    "r := {input.a[v]} if { v := input.q } else := 1",
 ]
 ITERATIONS = [
     "r := [v | some v in input.n]",
@@ -94,12 +97,23 @@ ITERATIONS = [
     "r if { some [a, b] in input.l; a == b }",
 ]
 
+# A local copied into another, then used as an index (regorus: "var used before definition").
+COPIES = [
+    "r if { v1 := input.q; v2 := v1; input.a[v2] }",
+    "r := input.a[v2] if { v1 := input.q; v2 := v1 }",
+    "r contains input.a[v2] if { v1 := input.q; v2 := v1 }",
+    "r if { some v1 in [input.q]; v2 := v1; v3 := v2; input.a[v3] == 1 }",
+    "r := [x | some v1 in input.l; v2 := v1; x := input.a[v2]]",
+    "r if { v1 := input.q; v2 := v1; [input.a[v2]] }",
+]
 
-@pytest.mark.parametrize("rules", HEADS + ITERATIONS)
+
+@pytest.mark.parametrize("rules", HEADS + ITERATIONS + COPIES)
 def test_head_references_and_iterations_answer_as_opa(rules: str) -> None:
     modules = [("p.rego", f"package p\n\n{rules}\n")]
     for document in (
         {"a": None, "z": 0, "n": 5, "s": "str", "l": 4, "o": None},
         {"l": [1, 2], "o": {"k": 1}},
+        {"a": {"x": 1, "1": 2}, "q": "x", "l": ["x", "y"]},
     ):
         assert regorus_case(modules, {}, "p", document) == opa_case(modules, {}, "p", document)

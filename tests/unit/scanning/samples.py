@@ -115,6 +115,10 @@ IN_CONTEXT: tuple[tuple[str, str, str], ...] = (
     ("redis://:p%40ss@cache:6379", "URL_CREDENTIALS", ":p%40ss"),
     ("https://bob:pa@ss@example.com/x", "URL_CREDENTIALS", "bob:pa@ss"),
     ("IBAN DE89 3704 0044 0532 0130 00 AB", "IBAN", "DE89 3704 0044 0532 0130 00"),
+    # An id word before a number written as a phone number ("+", "(415)") does not make it an id.
+    ("agent PO +14155550100", "PHONE", "+14155550100"),
+    ("ref (415) 555-0100", "PHONE", "(415) 555-0100"),
+    ("order no. +44 20 7946 0958", "PHONE", "+44 20 7946 0958"),
 )
 
 # (text, type that must not be reported in it)
