@@ -188,6 +188,7 @@ class ServiceProcess:
     cpus: frozenset[int] | None = None  # pin the service to these CPUs (benchmarks)
     # Several worker processes start at once, each loading everything: they may need longer.
     startup_seconds: float = STARTUP_SECONDS
+    module: str = "ext_proc"  # what runs `serve` (benchmarks swap in variants of the service)
 
     @property
     def address(self) -> str:
@@ -208,7 +209,7 @@ class ServiceProcess:
         env.update(self.env)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [*pinned(self.cpus), sys.executable, "-m", "ext_proc", "serve", "--config", str(path)],
+                [*pinned(self.cpus), sys.executable, "-m", self.module, "serve", "--config", str(path)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=ROOT,

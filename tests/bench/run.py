@@ -75,6 +75,7 @@ CHAT_ANSWER = (
 ALONE = "Envoy alone, direct response"
 ALONE_PROXIED = "Envoy alone, proxied to the origin"
 NULL_AIO = "do-nothing grpc.aio Check"
+SERVER_ONLY = "Chaperone's server, Check = a prebuilt allow"
 # What the front Envoy answers itself in the scenarios that need no upstream (as in issue 14's
 # side-by-side: the authorization service is then the only thing that differs).
 DIRECT_BODY = "x" * 512
@@ -85,7 +86,8 @@ class Scenario:
     name: str
     filters: tuple[str, ...]  # which of the front Envoy's filters stay in the chain
     # What answers Envoy's gRPC calls: "chaperone", a do-nothing servicer ("null-aio",
-    # "null-sync"), or nothing ("none", Envoy alone).
+    # "null-sync"), Chaperone's server answering a prebuilt allow ("chaperone-static"), or
+    # nothing ("none", Envoy alone).
     service: str = "chaperone"
     policies: Path = DEFAULT_POLICIES
     method: str = "GET"
@@ -114,6 +116,9 @@ SCENARIOS = [
     Scenario(ALONE_PROXIED, (), service="none", proxied=True),
     Scenario(NULL_AIO, ("ext_authz",), service="null-aio"),
     Scenario("do-nothing sync Check, 64 threads", ("ext_authz",), service="null-sync"),
+    # Chaperone's server with a Check that answers a prebuilt allow: what the server adds to the
+    # do-nothing servicer, apart from what the Check body costs (tests/bench/static_server.py).
+    Scenario(SERVER_ONLY, ("ext_authz",), service="chaperone-static", policies=TRIVIAL_POLICY),
     Scenario("Chaperone, default allow := true", ("ext_authz",), policies=TRIVIAL_POLICY),
     Scenario(
         "Chaperone, JWT (HS256) + RBAC, 1k agents", ("ext_authz",), policies=RBAC_POLICY, agents="jwt-rbac"
@@ -431,7 +436,8 @@ def service_for(
         sections.setdefault("server", {})["workers"] = scenario.workers
     config = service_config(f"127.0.0.1:{port}", setup.policies, **sections)
     cpus = cores.service if scenario.workers == 1 else None
-    service = ServiceProcess(workdir, config, cpus=cpus)
+    module = "tests.bench.static_server" if scenario.service == "chaperone-static" else "ext_proc"
+    service = ServiceProcess(workdir, config, cpus=cpus, module=module)
     try:
         service.start()
         assert service.process is not None
