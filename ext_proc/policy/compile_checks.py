@@ -528,10 +528,15 @@ class _RuleChecker:
                 lhs, rhs = assign["lhs"], assign["rhs"]
                 if assign["op"] == "ColEq":
                     self.bind_pattern(lhs, self.type_of(rhs), scope, declare=True)
-                elif _is_pattern(lhs) and not _is_pattern(rhs):
+                elif self.binds_locals(lhs, scope) and not self.binds_locals(rhs, scope):
                     self.bind_pattern(lhs, self.type_of(rhs), scope)
-                elif _is_pattern(rhs) and not _is_pattern(lhs):
+                elif self.binds_locals(rhs, scope) and not self.binds_locals(lhs, scope):
                     self.bind_pattern(rhs, self.type_of(lhs), scope)
+
+    def binds_locals(self, term: Node, scope: dict[str, rego_types.Type]) -> bool:
+        """A side of ``=`` that can bind: a pattern with a local not typed yet (a rule's name,
+        ``r0`` in ``v = r0``, is a value)."""
+        return _is_pattern(term) and any(name not in scope for name in self.pattern_vars(term))
 
     def bind_pattern(
         self, pattern: Node, value: rego_types.Type, scope: dict[str, rego_types.Type], declare: bool = False

@@ -84,6 +84,7 @@ REFUSED = {
     "comprehension of numbers compared with strings": 'r if { [x | x := 1] == ["a"] }',
     "string key of a partial set of nulls": "s contains null if { input.x }\nr if { v := s; v.a }",
     "function of a difference compared with null": "f(x) := input.a - x\nr if { f(1) == null }",
+    "local unified with a boolean rule, then read into": "b if { input.x }\nr := v.a if { v = b }",
     "arrays of different element types": 'r if { v := [1]; v == ["a"] }',
     "objects of different keys": 'r if { v := {"a": 1}; v == {"b": 1} }',
     "sets of different element types": 'r if { v := {1}; v == {"a"} }',
