@@ -66,6 +66,7 @@ class _Package:
     heads: dict[str, list[tuple[str, str, int]]] = field(default_factory=dict)  # name -> (kind, file, line)
     value_kinds: dict[str, set[str | None]] = field(default_factory=dict)  # complete rules' value kinds
     element_kinds: dict[str, set[str | None]] = field(default_factory=dict)  # partial sets' elements
+    key_kinds: dict[str, set[str | None]] = field(default_factory=dict)  # ref heads' first keys
 
     def rule_type(self, name: str) -> rego_types.Type:
         """A rule's type: a partial set of literal elements is a set of their kinds."""
@@ -73,6 +74,10 @@ class _Package:
         elements = self.element_kinds.get(name)
         if kinds == {"set"} and elements and None not in elements:
             return rego_types.Set(rego_types.of_kinds({k for k in elements if k is not None}))
+        keys = self.key_kinds.get(name)
+        if kinds == {"object"} and keys and None not in keys:
+            key_type = rego_types.of_kinds({k for k in keys if k is not None})
+            return rego_types.Object((), rego_types.ANY, key_type)
         return rego_types.of_kinds(kinds)
 
     def rule_kinds(self, name: str) -> set[str] | None:
@@ -169,6 +174,21 @@ def _difference_kinds(value: Node) -> set[str | None]:
     return {"number", "set"} if kind == "ArithExpr" and inner["op"] == "Sub" else set()
 
 
+def _first_key_kind(rule: Node) -> str | None:
+    """The literal kind of the first key under a ref head's name (``o[null] := 1``, ``a.b := 1``)."""
+    refr = rule_head_ref(rule)
+    while True:
+        kind, node = next(iter(refr.items()))
+        if kind not in ("RefDot", "RefBrack") or "Var" in node["refr"]:
+            break
+        refr = node["refr"]
+    if kind == "RefDot":
+        return "string"
+    if kind == "RefBrack":
+        return LITERAL_KINDS.get(next(iter(node["index"])))
+    return None
+
+
 def _element_kind(rule: Node) -> str | None:
     """The literal kind of a partial set rule's element (``s contains "a"``), else None."""
     key = rule["Spec"]["head"]["Set"].get("key")
@@ -211,6 +231,8 @@ def _collect_packages(modules: list[Node]) -> dict[str, _Package]:
             package.value_kinds.setdefault(name, set()).update(_value_kinds(rule))
             if kind == "set":
                 package.element_kinds.setdefault(name, set()).add(_element_kind(rule))
+            if kind == "ref":
+                package.key_kinds.setdefault(name, set()).add(_first_key_kind(rule))
     return packages
 
 
