@@ -10,7 +10,8 @@ So the extension hands such an integer over as 62-bit chunks (``{"__chaperone_bi
 and a Rego function, added to the bundle as engine-side module, puts the integer back together
 with regorus's exact arithmetic. Calls of the builtin in the bundle's modules are pointed at that
 function (the text of the function name at the call, nothing else). Bundles that do not call it
-are left as they are.
+are left as they are. A ``with`` that replaces the builtin would then replace nothing, and OPA
+would answer with the replacement: such a module is refused at load (``mocked_line``).
 """
 
 from __future__ import annotations
@@ -77,6 +78,24 @@ def rewrite_calls(source: str, tree: dict[str, Any]) -> str:
         if encoded[start:end].decode() == BUILTIN:
             encoded = encoded[:start] + _HELPER_FUNCTION.encode() + encoded[end:]
     return encoded.decode()
+
+
+def mocked_line(tree: dict[str, Any]) -> int | None:
+    """The line of a ``with crypto.x509.parse_certificates as ...`` in the module, if any."""
+    return next(_mock_lines(tree["ast"]["rules"]), None)
+
+
+def _mock_lines(node: Any) -> Iterator[int]:
+    if isinstance(node, dict):
+        for modifier in node.get("with_mods") or ():
+            if ".".join(ref_parts(modifier["refr"])) == BUILTIN:
+                yield modifier["span"]["line"]
+        for key, value in node.items():
+            if key != "span":
+                yield from _mock_lines(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _mock_lines(item)
 
 
 def _builtin_call_spans(node: Any) -> Iterator[tuple[int, int]]:

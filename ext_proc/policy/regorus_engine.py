@@ -91,6 +91,12 @@ def engine_modules(
         except RuntimeError as exc:
             raise PolicyLoadError(f"{path}: {engine_message(exc)}") from None
     trees = {tree["source"]["file"]: tree for tree in orjson.loads(scratch.get_ast_as_json())}
+    for path, _source in modules:
+        line = big_results.mocked_line(trees[path])
+        if line is not None:
+            raise PolicyLoadError(
+                f"{path}:{line}: `with {big_results.BUILTIN} as ...` is not supported by the embedded engine"
+            )
     exact = tuple((path, big_results.rewrite_calls(source, trees[path])) for path, source in modules)
     if exact != modules:  # a builtin whose big integers need the helper function
         modules = (*exact, (big_results.HELPER_PATH, big_results.HELPER_SOURCE))

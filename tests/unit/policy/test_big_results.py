@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from ext_proc.policy.big_results import HELPER_PATH, MARKER, exact_int
+from ext_proc.policy.bundle import PolicyLoadError
 from ext_proc.policy.regorus_engine import engine_modules
-from tests.rego_oracle import Value, regorus_case
+from tests.rego_oracle import LOAD_ERROR, Value, opa_case, regorus_case
 from tests.tls_certs import ThrowawayCa
 
 
@@ -22,6 +23,36 @@ def test_calls_go_through_the_exact_function() -> None:
     rewritten = dict(engine_modules(modules, "v1"))
     assert "data.__chaperone__.exact.parse_certificates(input.pem)" in rewritten["p.rego"]
     assert HELPER_PATH in rewritten
+
+
+# OPA answers with the replacement; the embedded engine, whose calls were renamed, would have
+# called the builtin anyway, so it refuses the module instead of answering otherwise.
+MOCKING_LIB = """package lib
+
+admin if {
+	certs := crypto.x509.parse_certificates(input.cert)
+	certs[0].Subject.CommonName == "admin"
+}
+"""
+MOCKING = """package p
+
+fake(_) := [{"Subject": {"CommonName": "admin"}}]
+
+not_admin if not data.lib.admin with crypto.x509.parse_certificates as fake
+
+allow if {
+	input.x == 1
+	data.lib.admin with crypto.x509.parse_certificates as fake
+}
+"""
+
+
+def test_a_with_that_replaces_the_builtin_is_refused_at_load_with_its_line() -> None:
+    modules = [("lib.rego", MOCKING_LIB), ("p.rego", MOCKING)]
+    assert opa_case(modules, {}, "p", {"cert": "x", "x": 1}) == Value({"allow": True})
+    assert regorus_case(modules, {}, "p", {"cert": "x", "x": 1}) == LOAD_ERROR
+    with pytest.raises(PolicyLoadError, match=r"^p\.rego:5: `with crypto\.x509\.parse_certificates"):
+        engine_modules(tuple(modules), "v1")
 
 
 @pytest.mark.parametrize("value", [0, 2**63 - 1, -(2**63), 2**63, 2**64 + 5, 2**2048 - 1])
