@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ext_proc.policy.rego_ast import ref_parts
+from ext_proc.policy.rego_ast import ast_objects, ref_parts
 
 MARKER = "__chaperone_bigint__"
 CHUNK_BITS = 62
@@ -82,31 +82,16 @@ def rewrite_calls(source: str, tree: dict[str, Any]) -> str:
 
 def mocked_line(tree: dict[str, Any]) -> int | None:
     """The line of a ``with crypto.x509.parse_certificates as ...`` in the module, if any."""
-    return next(_mock_lines(tree["ast"]["rules"]), None)
-
-
-def _mock_lines(node: Any) -> Iterator[int]:
-    if isinstance(node, dict):
+    for node in ast_objects(tree["ast"]["rules"]):
         for modifier in node.get("with_mods") or ():
             if ".".join(ref_parts(modifier["refr"])) == BUILTIN:
-                yield modifier["span"]["line"]
-        for key, value in node.items():
-            if key != "span":
-                yield from _mock_lines(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _mock_lines(item)
+                return int(modifier["span"]["line"])
+    return None
 
 
-def _builtin_call_spans(node: Any) -> Iterator[tuple[int, int]]:
-    if isinstance(node, dict):
+def _builtin_call_spans(rules: Any) -> Iterator[tuple[int, int]]:
+    for node in ast_objects(rules):
         call = node.get("Call")
         if isinstance(call, dict) and ".".join(ref_parts(call["fcn"])) == BUILTIN:
             span = next(iter(call["fcn"].values()))["span"]
             yield span["start"], span["end"]
-        for key, value in node.items():
-            if key != "span":
-                yield from _builtin_call_spans(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _builtin_call_spans(item)

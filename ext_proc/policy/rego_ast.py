@@ -10,6 +10,18 @@ from collections.abc import Iterator
 from typing import Any
 
 
+def ast_objects(node: Any) -> Iterator[dict[str, Any]]:
+    """Every JSON object of an AST subtree, depth first (spans are positions, not nodes)."""
+    if isinstance(node, dict):
+        yield node
+        for key, value in node.items():
+            if key != "span":
+                yield from ast_objects(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from ast_objects(item)
+
+
 def ref_parts(ref: dict[str, Any]) -> list[str]:
     """The dotted names of a reference node (package paths, rule heads); [] for anything else."""
     if "Var" in ref:
